@@ -1,0 +1,42 @@
+# make serve: set up .venv, build the models if missing, serve on $(HOST):$(PORT)
+# make test:  set up .venv with the dev extras and run the test suite
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+INSTALLED_DEV := $(VENV)/.installed-dev
+INTENT_MODEL := models/intent/model.joblib
+INTENT_DATA := $(wildcard intents/examples/*.tsv) scripts_corpus/shop_dict.txt
+
+.PHONY: serve test train evaluate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(INSTALLED_DEV): pyproject.toml $(INSTALLED)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(INTENT_MODEL): $(INSTALLED) $(INTENT_DATA)
+	$(BIN)/huashu train
+
+serve: $(INSTALLED) $(INTENT_MODEL)
+	HUASHU_HOST=$(HOST) HUASHU_PORT=$(PORT) $(BIN)/huashu serve
+
+test: $(INSTALLED_DEV)
+	$(BIN)/python -m pytest -q
+
+train: $(INSTALLED)
+	$(BIN)/huashu train
+
+evaluate: $(INSTALLED)
+	$(BIN)/huashu evaluate
+
+clean:
+	rm -rf $(VENV) models/intent

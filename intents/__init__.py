@@ -1,0 +1,1 @@
+"""The language side of huashu: normalise, segment and classify customer messages."""

@@ -1,0 +1,91 @@
+"""Read labelled examples (`<ids><TAB><message>` per line) and fingerprint them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from intents.labels import INTENTS
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+
+class ExampleFormatError(ValueError):
+    """A labelled-example file has a record that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    labels: tuple[str, ...]  # first = main intent
+    source: str  # "file:line", for error messages and audits
+
+    @property
+    def label(self) -> str:
+        return self.labels[0]
+
+
+def read_examples(path: Path, known: tuple[str, ...] = INTENTS) -> list[Example]:
+    """Parse one file; a bad record raises with file, line and reason."""
+    path = Path(path)
+    examples = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ExampleFormatError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        where = f"{path}:{lineno}"
+        if "\t" not in raw:
+            raise ExampleFormatError(f"{where}: expected '<intent ids><TAB><message>', found no TAB")
+        ids, text = raw.split("\t", 1)
+        text = text.strip()
+        if not text:
+            raise ExampleFormatError(f"{where}: empty message")
+        labels = tuple(part.strip() for part in ids.split(",") if part.strip())
+        if not labels:
+            raise ExampleFormatError(f"{where}: no intent id")
+        unknown = [label for label in labels if label not in known]
+        if unknown:
+            raise ExampleFormatError(f"{where}: unknown intent id {unknown[0]!r} (known: {', '.join(known)})")
+        if len(set(labels)) != len(labels):
+            raise ExampleFormatError(f"{where}: intent id repeated in {ids!r}")
+        examples.append(Example(text=text, labels=labels, source=where))
+    return examples
+
+
+def load_examples(source: Path = EXAMPLES_DIR, known: tuple[str, ...] = INTENTS) -> list[Example]:
+    """Read a file, or every `*.tsv` in a folder (sorted, so the order is stable)."""
+    source = Path(source)
+    if not source.exists():
+        raise ExampleFormatError(f"{source}: no such file or folder")
+    files = sorted(source.glob("*.tsv")) if source.is_dir() else [source]
+    examples = [ex for path in files for ex in read_examples(path, known)]
+    if not examples:
+        raise ExampleFormatError(f"{source}: no labelled examples found")
+    return examples
+
+
+def duplicate_texts(examples: list[Example]) -> list[tuple[Example, Example]]:
+    """Pairs of records with the same text (the second repeats the first)."""
+    seen: dict[str, Example] = {}
+    pairs = []
+    for ex in examples:
+        if ex.text in seen:
+            pairs.append((seen[ex.text], ex))
+        else:
+            seen[ex.text] = ex
+    return pairs
+
+
+def data_hash(examples: list[Example]) -> str:
+    """SHA-256 over the records' labels and texts, independent of file layout."""
+    digest = hashlib.sha256()
+    for ex in examples:
+        digest.update(",".join(ex.labels).encode())
+        digest.update(b"\t")
+        digest.update(ex.text.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()

@@ -1,0 +1,148 @@
+"""The `huashu` command: train and evaluate the models, classify from the shell, serve the API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from intents.data import EXAMPLES_DIR, ExampleFormatError, duplicate_texts, load_examples
+from intents.evaluate import cross_validate, format_report, score
+from intents.classifier import IntentClassifier
+from intents.labels import INTENTS
+from intents.segment import Segmenter
+from intents.training import ModelLoadError, documents, load_intent_model, train_intent_model
+from service.config import get_settings
+
+app = typer.Typer(help="话术助手 huashu: reply suggestions for online-shop customer service.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def _examples(path: Path):
+    try:
+        examples = load_examples(path)
+    except ExampleFormatError as exc:
+        _fail(str(exc))
+    for first, again in duplicate_texts(examples):
+        console.print(f"[yellow]warning:[/yellow] {again.source} repeats {first.source}: {again.text!r}")
+    return examples
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Labelled examples: a .tsv file or a folder of them.")] = EXAMPLES_DIR,
+    out: Annotated[Optional[Path], typer.Option(help="Where to write the model (default: $HUASHU_MODEL_DIR/intent).")] = None,
+    folds: Annotated[int, typer.Option(min=0, max=20, help="Cross-validation folds recorded in the metadata (0 or 1: skip).")] = 5,
+) -> None:
+    """Train the intent model and write it with its metadata (versions, data hash, CV metrics, date)."""
+    settings = get_settings()
+    out = out or settings.model_dir / "intent"
+    examples = _examples(data)
+    console.print(f"{len(examples)} examples from {data}")
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done)
+
+        metadata = train_intent_model(examples, Segmenter(settings.shop_dict), out, cv_folds=folds, progress=report)
+    cv = metadata["cv"]
+    summary = f"; {folds}-fold CV accuracy {cv['accuracy']:.4f}, macro-F1 {cv['macro_f1']:.4f}" if cv else ""
+    console.print(f"wrote {out} ({metadata['version']}){summary}")
+
+
+@app.command()
+def evaluate(
+    data: Annotated[
+        Optional[Path], typer.Option(help="Score the trained model on this file (training format) instead of cross-validating.")
+    ] = None,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Folds for cross-validation.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Per-intent precision, recall, F1 and the confusion matrix: k-fold CV on our examples, or the model on --data."""
+    settings = get_settings()
+    segmenter = Segmenter(settings.shop_dict)
+    if data is None:
+        examples = _examples(EXAMPLES_DIR)
+        with _progress() as progress:
+            task = progress.add_task("cross-validation", total=folds)
+            scores = cross_validate(
+                IntentClassifier(),
+                documents(examples, segmenter),
+                [ex.labels for ex in examples],
+                INTENTS,
+                folds=folds,
+                progress=lambda k: progress.update(task, completed=k),
+            )
+        title = f"intent: {folds}-fold cross-validation on {len(examples)} examples"
+    else:
+        examples = _examples(data)
+        try:
+            model, metadata = load_intent_model(settings.model_dir / "intent")
+        except ModelLoadError as exc:
+            _fail(str(exc))
+        scores = score([ex.labels for ex in examples], model.predict(documents(examples, segmenter)), INTENTS)
+        title = f"intent: model {metadata['version']} on {data} ({len(examples)} examples)"
+    if as_json:
+        print(json.dumps({"title": title, **scores.as_dict()}, ensure_ascii=False, indent=2))
+    else:
+        print(format_report(scores, title))
+
+
+@app.command()
+def classify(
+    text: Annotated[list[str], typer.Argument(help="One or more messages (use - to read one per line from stdin).")],
+) -> None:
+    """Classify messages with the trained model and print the result as JSON lines."""
+    from service.pipeline import SuggestPipeline
+
+    messages = [line for line in sys.stdin.read().splitlines() if line.strip()] if text == ["-"] else text
+    messages = [m for m in messages if m.strip()]
+    if not messages:
+        _fail("no message to classify")
+    try:
+        pipeline = SuggestPipeline.load(get_settings())
+    except ModelLoadError as exc:
+        _fail(str(exc))
+    for result in pipeline.analyze(messages):
+        print(json.dumps(result.model_dump(exclude_none=True), ensure_ascii=False))
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Bind address (default $HUASHU_HOST or 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default $HUASHU_PORT or 8000).")] = None,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "service.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+    )
+
+
+if __name__ == "__main__":
+    app()

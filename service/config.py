@@ -1,0 +1,31 @@
+"""Service settings, read once from HUASHU_* environment variables and validated at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. A bad value stops start-up with the variable named."""
+
+    model_config = SettingsConfigDict(env_prefix="HUASHU_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address `huashu serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `huashu serve` listens on.")
+    model_dir: Path = Field(PROJECT_ROOT / "models", description="Folder holding the built models (intent/ …).")
+    shop_dict: Path = Field(
+        PROJECT_ROOT / "scripts_corpus" / "shop_dict.txt", description="jieba user dictionary of shop terms."
+    )
+    log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$", description="Log level.")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `huashu serve`.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,20 @@
+"""Typed dependencies the routers ask for."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.errors import NotReady
+from service.pipeline import SuggestPipeline
+
+
+def get_pipeline(request: Request) -> SuggestPipeline:
+    pipeline = getattr(request.app.state, "pipeline", None)
+    if pipeline is None:
+        raise NotReady("service not ready: models are loading")
+    return pipeline
+
+
+PipelineDep = Annotated[SuggestPipeline, Depends(get_pipeline)]

@@ -1,0 +1,14 @@
+"""POST /v1/segment: normalised text and jieba tokens."""
+
+from fastapi import APIRouter
+
+from service.deps import PipelineDep
+from service.schemas import SegmentRequest, SegmentResponse
+
+router = APIRouter(prefix="/v1", tags=["segment"])
+
+
+@router.post("/segment", response_model=SegmentResponse)
+def segment(body: SegmentRequest, pipeline: PipelineDep) -> SegmentResponse:
+    """Normalise one message and split it into words with the shop dictionary."""
+    return pipeline.segment(body.text)

@@ -1,0 +1,14 @@
+"""POST /v1/suggest: the full reading of a message and the replies to offer."""
+
+from fastapi import APIRouter
+
+from service.deps import PipelineDep
+from service.schemas import SuggestRequest, SuggestResponse
+
+router = APIRouter(prefix="/v1", tags=["suggest"])
+
+
+@router.post("/suggest", response_model=SuggestResponse)
+def suggest(body: SuggestRequest, pipeline: PipelineDep) -> SuggestResponse:
+    """Analyse a customer message and suggest replies."""
+    return pipeline.suggest(body)

@@ -1,0 +1,41 @@
+"""Shared fixtures: one segmenter, one model trained on our examples, one app per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from intents.data import load_examples
+from intents.segment import Segmenter
+from intents.training import train_intent_model
+from service.app import create_app
+from service.config import Settings
+
+HELDOUT = Path(__file__).parent / "heldout"
+
+
+@pytest.fixture(scope="session")
+def segmenter() -> Segmenter:
+    return Segmenter()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, segmenter) -> Path:
+    """A model trained from the repository's examples into a temporary folder
+    (never the working tree's models/, so tests see no state left behind)."""
+    out = tmp_path_factory.mktemp("models")
+    train_intent_model(load_examples(), segmenter, out / "intent", cv_folds=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def settings(model_dir) -> Settings:
+    return Settings(model_dir=model_dir)
+
+
+@pytest.fixture(scope="session")
+def client(settings):
+    with TestClient(create_app(settings)) as client:
+        yield client
