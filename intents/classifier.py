@@ -1,39 +1,45 @@
-"""IntentClassifier: calibrated per-intent probabilities from jieba words and character n-grams."""
+"""IntentClassifier: calibrated intent probabilities from jieba words, character n-grams and sentence embeddings."""
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.multiclass import OneVsRestClassifier
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.svm import LinearSVC
 
 from intents.labels import INTENTS
 from intents.normalize import normalize
-from intents.segment import Segmenter
+
+if TYPE_CHECKING:
+    from intents.encoder import E5Encoder, Encoder
+    from intents.segment import Segmenter
 
 
 class Document(NamedTuple):
-    """A message as the classifiers see it: normalised text and its jieba tokens.
+    """A message as the classifiers see it: normalised text, its jieba tokens, its sentence vector.
 
-    The service segments each message once (the tokens are part of the
-    response) and hands both to the classifiers, so nothing is segmented twice
-    and the fitted model does not carry a jieba dictionary inside its pickle.
+    The service builds each message's document once (the tokens are part of
+    the response, the vector serves ranking too) and hands it to every
+    classifier, so nothing is segmented or embedded twice and the fitted model
+    carries neither a jieba dictionary nor an encoder inside its pickle.
     """
 
     text: str
     tokens: tuple[str, ...]
+    vector: np.ndarray | None = None
 
-    @classmethod
-    def of(cls, message: str, segmenter: "Segmenter") -> "Document":
-        """Normalise and segment a raw message."""
-        text = normalize(message)
-        return cls(text, tuple(segmenter(text)))
+
+def make_documents(messages: Sequence[str], segmenter: "Segmenter", encoder: "Encoder | None") -> list[Document]:
+    """Normalise, segment and (in one batch) embed raw messages."""
+    texts = [normalize(m) for m in messages]
+    vectors = encoder.encode(texts) if encoder is not None else [None] * len(texts)
+    return [Document(text, tuple(segmenter(text)), vector) for text, vector in zip(texts, vectors)]
 
 
 def _digit_shape(token: str) -> str:
@@ -53,52 +59,111 @@ def char_text(doc: Document) -> str:
     return doc.text.lower()
 
 
-class IntentClassifier(ClassifierMixin, BaseEstimator):
-    """Multi-label intent classifier returning every intent with a calibrated confidence.
+class VectorFeatures(TransformerMixin, BaseEstimator):
+    """The documents' sentence vectors, scaled by `weight`, as a sparse block beside the n-grams."""
 
-    One linear SVM per intent (one-vs-rest) over TF-IDF features of jieba words
-    and character 1–3-grams; each SVM is wrapped in sigmoid calibration so its
-    score reads as the probability that the message carries that intent. A
-    message may carry two intents ("质量太差了 我要退货"), so the confidences
-    are independent and need not sum to one.
+    def __init__(self, weight: float = 1.0):
+        self.weight = weight
+
+    def fit(self, docs: Sequence[Document], y=None) -> "VectorFeatures":
+        self.dim_ = self._stack(docs).shape[1]
+        return self
+
+    def transform(self, docs: Sequence[Document]):
+        matrix = self._stack(docs)
+        if matrix.shape[1] != self.dim_:
+            raise ValueError(f"sentence vectors have {matrix.shape[1]} dimensions; the model was fitted on {self.dim_}")
+        return sparse.csr_matrix(matrix * self.weight)
+
+    @staticmethod
+    def _stack(docs: Sequence[Document]) -> np.ndarray:
+        if any(doc.vector is None for doc in docs):
+            raise ValueError("documents need sentence vectors for this model (build them with an encoder)")
+        return np.vstack([doc.vector for doc in docs])
+
+
+class IntentClassifier(ClassifierMixin, BaseEstimator):
+    """Intent classifier returning every intent with a calibrated confidence.
+
+    A linear SVM over TF-IDF features of jieba words (with bigrams) and
+    character 1–2-grams, plus the message's sentence embedding when
+    `embedding_weight` > 0; sigmoid calibration turns its scores into
+    probabilities over the intents. When `neighbors_weight` > 0 those
+    probabilities are blended with a vote of the nearest labelled examples by
+    sentence embedding, which catches paraphrases that share no n-gram with
+    the training data. A record with two intents ("质量太差了 我要退货") is
+    learnt once under each, so both rank high.
     """
 
-    def __init__(self, C: float = 0.5, char_ngram_max: int = 3, calibration_folds: int = 3):
+    def __init__(
+        self,
+        C: float = 1.0,
+        char_ngram_max: int = 2,
+        embedding_weight: float = 1.0,
+        neighbors_weight: float = 0.4,
+        n_neighbors: int = 15,
+        calibration_folds: int = 3,
+    ):
         self.C = C
         self.char_ngram_max = char_ngram_max
+        self.embedding_weight = embedding_weight
+        self.neighbors_weight = neighbors_weight
+        self.n_neighbors = n_neighbors
         self.calibration_folds = calibration_folds
 
     def _build(self) -> Pipeline:
-        features = FeatureUnion(
-            [
-                ("words", TfidfVectorizer(analyzer=word_features, sublinear_tf=True)),
-                (
-                    "chars",
-                    TfidfVectorizer(
-                        analyzer="char_wb",
-                        preprocessor=char_text,
-                        ngram_range=(1, self.char_ngram_max),
-                        sublinear_tf=True,
-                    ),
+        parts = [
+            ("words", TfidfVectorizer(analyzer=word_features, sublinear_tf=True)),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb", preprocessor=char_text, ngram_range=(1, self.char_ngram_max), sublinear_tf=True
                 ),
-            ]
-        )
+            ),
+        ]
+        if self.embedding_weight > 0:
+            parts.append(("embedding", VectorFeatures(self.embedding_weight)))
         svm = LinearSVC(C=self.C, class_weight="balanced")
-        model = OneVsRestClassifier(
-            CalibratedClassifierCV(svm, method="sigmoid", cv=self.calibration_folds)
-        )
-        return Pipeline([("features", features), ("model", model)])
+        model = CalibratedClassifierCV(svm, method="sigmoid", cv=self.calibration_folds)
+        return Pipeline([("features", FeatureUnion(parts)), ("model", model)])
+
+    @property
+    def needs_vectors(self) -> bool:
+        return self.embedding_weight > 0 or self.neighbors_weight > 0
 
     def fit(self, docs: Sequence[Document], label_sets: Sequence[Sequence[str]]) -> "IntentClassifier":
-        self.binarizer_ = MultiLabelBinarizer(classes=list(INTENTS))
-        y = self.binarizer_.fit_transform(label_sets)
-        self.pipeline_ = self._build().fit(list(docs), y)
-        self.classes_ = np.array(self.binarizer_.classes_)
+        unknown = {label for labels in label_sets for label in labels} - set(INTENTS)
+        if unknown:
+            raise ValueError(f"unknown intent ids: {sorted(unknown)}")
+        # Every label of a record becomes one training row.
+        rows = [(doc, label) for doc, labels in zip(docs, label_sets) for label in labels]
+        row_docs, row_labels = [doc for doc, _ in rows], [label for _, label in rows]
+        self.pipeline_ = self._build().fit(row_docs, row_labels)
+        self.neighbors_ = None
+        if self.neighbors_weight > 0:
+            self.neighbors_ = KNeighborsClassifier(
+                n_neighbors=min(self.n_neighbors, len(rows)), metric="cosine", weights="distance"
+            ).fit(VectorFeatures._stack(row_docs), row_labels)
+        self.classes_ = np.array(INTENTS)
         return self
+
+    def _in_contract_order(self, probs: np.ndarray, fitted: Sequence[str]) -> np.ndarray:
+        # Report all intents in the contract's order, even one absent from the data.
+        out = np.zeros((probs.shape[0], len(self.classes_)))
+        for j, intent in enumerate(fitted):
+            out[:, INTENTS.index(intent)] = probs[:, j]
+        return out
 
     def predict_proba(self, docs: Sequence[Document]) -> np.ndarray:
         """Shape (n, intents): the confidence of each intent, columns in `classes_` order."""
-        return self.pipeline_.predict_proba(list(docs))
+        docs = list(docs)
+        probs = self._in_contract_order(self.pipeline_.predict_proba(docs), self.pipeline_.classes_)
+        if self.neighbors_ is not None:
+            votes = self._in_contract_order(
+                self.neighbors_.predict_proba(VectorFeatures._stack(docs)), self.neighbors_.classes_
+            )
+            probs = (1 - self.neighbors_weight) * probs + self.neighbors_weight * votes
+        return probs
 
     def predict(self, docs: Sequence[Document]) -> np.ndarray:
         """The most likely intent of each document."""

