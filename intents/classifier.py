@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
@@ -111,7 +112,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.calibration_folds = calibration_folds
 
-    def _build(self) -> Pipeline:
+    def _build(self, calibration_folds: int) -> Pipeline:
         parts = [
             ("words", TfidfVectorizer(analyzer=word_features, sublinear_tf=True)),
             (
@@ -124,7 +125,9 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         if self.embedding_weight > 0:
             parts.append(("embedding", VectorFeatures(self.embedding_weight)))
         svm = LinearSVC(C=self.C, class_weight="balanced")
-        model = CalibratedClassifierCV(svm, method="sigmoid", cv=self.calibration_folds)
+        # ensemble=False: one SVM fitted on all the data, calibrated on
+        # cross-validated scores (better than averaging SVMs fitted on 2/3).
+        model = CalibratedClassifierCV(svm, method="sigmoid", cv=calibration_folds, ensemble=False)
         return Pipeline([("features", FeatureUnion(parts)), ("model", model)])
 
     @property
@@ -138,7 +141,10 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         # Every label of a record becomes one training row.
         rows = [(doc, label) for doc, labels in zip(docs, label_sets) for label in labels]
         row_docs, row_labels = [doc for doc, _ in rows], [label for _, label in rows]
-        self.pipeline_ = self._build().fit(row_docs, row_labels)
+        rarest, count = min(Counter(row_labels).items(), key=lambda item: item[1])
+        if count < 2:
+            raise ValueError(f"every intent in the training data needs at least 2 examples; {rarest!r} has {count}")
+        self.pipeline_ = self._build(min(self.calibration_folds, count)).fit(row_docs, row_labels)
         self.neighbors_ = None
         if self.neighbors_weight > 0:
             self.neighbors_ = KNeighborsClassifier(

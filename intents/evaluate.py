@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -88,6 +89,9 @@ def cross_validate(
     model that never saw it, and all folds are scored together."""
     docs = list(docs)
     main = [labels[0] for labels in label_sets]
+    rarest, count = min(Counter(main).items(), key=lambda item: item[1])
+    if count < folds:
+        raise ValueError(f"{folds}-fold cross-validation needs at least {folds} examples of each intent; {rarest!r} has {count}")
     predicted: list[str | None] = [None] * len(docs)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(splitter.split(docs, main), 1):

@@ -40,8 +40,20 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def documents(examples: list[Example], segmenter: Segmenter, encoder: Encoder | None) -> list[Document]:
-    return make_documents([ex.text for ex in examples], segmenter, encoder)
+def documents(
+    examples: list[Example],
+    segmenter: Segmenter,
+    encoder: Encoder | None,
+    progress: Callable[[str, int, int], None] | None = None,
+    chunk: int = 256,
+) -> list[Document]:
+    """Documents for the examples, built in chunks so a long first embedding run shows progress."""
+    docs: list[Document] = []
+    for start in range(0, len(examples), chunk):
+        docs += make_documents([ex.text for ex in examples[start : start + chunk]], segmenter, encoder)
+        if progress:
+            progress("embed examples", len(docs), len(examples))
+    return docs
 
 
 def train_intent_model(
@@ -54,9 +66,7 @@ def train_intent_model(
 ) -> dict:
     """Cross-validate, fit on all examples, and write the model and its metadata to `out_dir`."""
     out_dir = Path(out_dir)
-    docs = documents(examples, segmenter, encoder)
-    if progress:
-        progress("embed examples", 1, 1)
+    docs = documents(examples, segmenter, encoder, progress)
     label_sets = [ex.labels for ex in examples]
     estimator = IntentClassifier()
     scores: Scores | None = None

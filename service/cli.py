@@ -45,6 +45,18 @@ def _progress() -> Progress:
     )
 
 
+def _reporter(progress: Progress):
+    """A `(stage, done, total)` callback drawing one bar per stage."""
+    tasks: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done)
+
+    return report
+
+
 @app.command()
 def train(
     data: Annotated[Path, typer.Option(help="Labelled examples: a .tsv file or a folder of them.")] = EXAMPLES_DIR,
@@ -56,18 +68,14 @@ def train(
     out = out or settings.model_dir / "intent"
     examples = _examples(data)
     console.print(f"{len(examples)} examples from {data}")
-    with _progress() as progress:
-        tasks: dict[str, int] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done)
-
-        encoder = CachedEncoder(E5Encoder(), settings.cache_dir)
-        metadata = train_intent_model(
-            examples, Segmenter(settings.shop_dict), encoder, out, cv_folds=folds, progress=report
-        )
+    encoder = CachedEncoder(E5Encoder(), settings.cache_dir)
+    try:
+        with _progress() as progress:
+            metadata = train_intent_model(
+                examples, Segmenter(settings.shop_dict), encoder, out, cv_folds=folds, progress=_reporter(progress)
+            )
+    except ValueError as exc:  # too few examples of an intent for the folds asked
+        _fail(str(exc))
     cv = metadata["cv"]
     summary = f"; {folds}-fold CV accuracy {cv['accuracy']:.4f}, macro-F1 {cv['macro_f1']:.4f}" if cv else ""
     console.print(f"wrote {out} ({metadata['version']}){summary}")
@@ -88,14 +96,14 @@ def evaluate(
     if data is None:
         examples = _examples(EXAMPLES_DIR)
         with _progress() as progress:
-            task = progress.add_task("cross-validation", total=folds)
+            report = _reporter(progress)
             scores = cross_validate(
                 IntentClassifier(),
-                documents(examples, segmenter, encoder),
+                documents(examples, segmenter, encoder, report),
                 [ex.labels for ex in examples],
                 INTENTS,
                 folds=folds,
-                progress=lambda k: progress.update(task, completed=k),
+                progress=lambda k: report("cross-validation", k, folds),
             )
         title = f"intent: {folds}-fold cross-validation on {len(examples)} examples"
     else:
@@ -104,7 +112,9 @@ def evaluate(
             model, metadata = load_intent_model(settings.model_dir / "intent", encoder.name)
         except ModelLoadError as exc:
             _fail(str(exc))
-        scores = score([ex.labels for ex in examples], model.predict(documents(examples, segmenter, encoder)), INTENTS)
+        with _progress() as progress:
+            docs = documents(examples, segmenter, encoder, _reporter(progress))
+        scores = score([ex.labels for ex in examples], model.predict(docs), INTENTS)
         title = f"intent: model {metadata['version']} on {data} ({len(examples)} examples)"
     if as_json:
         print(json.dumps({"title": title, **scores.as_dict()}, ensure_ascii=False, indent=2))
@@ -137,15 +147,22 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="Port (default $HUASHU_PORT or 8000).")] = None,
 ) -> None:
     """Serve the HTTP API with uvicorn."""
+    import copy
+
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     settings = get_settings()
+    # Our own log lines (model loading, errors) go through uvicorn's handler.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["huashu"] = {"handlers": ["default"], "level": settings.log_level.upper(), "propagate": False}
     uvicorn.run(
         "service.main:app",
         host=host or settings.host,
         port=port or settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        log_config=log_config,
     )
 
 

@@ -63,12 +63,17 @@ def test_evaluate_reports_a_bad_data_file_with_its_line(env, tmp_path):
 def test_train_writes_model_and_metadata(env, tmp_path):
     data = tmp_path / "tiny.tsv"
     data.write_text(
-        "\n".join(["size\t165穿多大", "size\t腰围多少", "bargain\t能便宜点吗", "bargain\t有券吗", "refund\t我要退货", "refund\t怎么退款"]),
+        "\n".join(
+            ["size\t165穿多大", "size\t腰围多少", "size\t偏大吗", "size\t拿m还是l",
+             "bargain\t能便宜点吗", "bargain\t有券吗", "bargain\t抹个零", "bargain\t送赠品吗",
+             "refund\t我要退货", "refund\t怎么退款", "refund\t取消订单", "refund\t退款到哪了"]
+        ),
         encoding="utf-8",
     )
     out = tmp_path / "model"
     result = runner.invoke(app, ["train", "--data", str(data), "--out", str(out), "--folds", "2"])
     assert result.exit_code == 0, result.output
     metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
-    assert metadata["data"]["examples"] == 6
+    assert metadata["data"]["examples"] == 12
+    assert metadata["cv"]["folds"] == 2
     assert (out / "model.joblib").exists()
