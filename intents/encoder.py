@@ -16,7 +16,9 @@ class Encoder(Protocol):
     name: str
     dim: int
 
-    def encode(self, texts: list[str]) -> np.ndarray: ...
+    def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
+        """Vectors for customer messages (queries) or, with `passage`, for reply texts."""
+        ...
 
 
 class EncoderError(RuntimeError):
@@ -42,20 +44,55 @@ class E5Encoder:
         self.dim = int(self._engine.dim)
         self._lock = threading.Lock()
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
         """Shape (len(texts), dim); an empty list gives shape (0, dim)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            vectors = self._engine.query(list(texts))
+            vectors = self._engine.encode(list(texts), is_query=not passage)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model, from a local folder (or a hub name where the hub is reachable).
+
+    Uses the model's "query"/"passage" prompts when it defines them (e5 and bge
+    style models do); otherwise texts are encoded as they are.
+    """
+
+    def __init__(self, model: str | Path):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EncoderError(f"sentence-transformers is not installed: {exc}") from exc
+        try:
+            self._model = SentenceTransformer(str(model), device="cpu")
+        except Exception as exc:  # a missing folder or an unreachable hub raises many kinds
+            raise EncoderError(f"cannot load sentence-transformers model {str(model)!r}: {exc}") from exc
+        self.name = f"sentence-transformers/{Path(str(model)).name}"
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self._prompts = set(self._model.prompts or {})
+
+    def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prompt = "passage" if passage else "query"
+        vectors = self._model.encode(
+            list(texts),
+            prompt_name=prompt if prompt in self._prompts else None,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
 
 
 class CachedEncoder:
     """Wraps an encoder with an on-disk cache keyed by encoder name and text.
 
     Training and evaluation embed the same few thousand examples again and
-    again; the cache turns minutes into milliseconds. Serving does not use it.
+    again, and the service embeds the same reply corpus at every start; the
+    cache turns minutes into milliseconds. Requests never go through it.
     """
 
     def __init__(self, encoder: Encoder, cache_dir: Path):
@@ -63,7 +100,7 @@ class CachedEncoder:
         self.name = encoder.name
         self.dim = encoder.dim
         slug = hashlib.sha256(encoder.name.encode()).hexdigest()[:12]
-        self.path = Path(cache_dir) / f"embeddings-{slug}.npz"
+        self.path = Path(cache_dir) / f"embeddings-v2-{slug}.npz"
         self._cache: dict[str, np.ndarray] = {}
         if self.path.exists():
             try:
@@ -72,15 +109,16 @@ class CachedEncoder:
             except (OSError, ValueError, KeyError):
                 self._cache = {}  # a damaged cache is rebuilt, never trusted
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        missing = sorted({t for t in texts if t not in self._cache})
+    def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
+        kind = "p:" if passage else "q:"
+        missing = sorted({t for t in texts if kind + t not in self._cache})
         if missing:
-            for text, vector in zip(missing, self.encoder.encode(missing)):
-                self._cache[text] = vector
+            for text, vector in zip(missing, self.encoder.encode(missing, passage=passage)):
+                self._cache[kind + text] = vector
             self._save()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self._cache[t] for t in texts]).astype(np.float32)
+        return np.vstack([self._cache[kind + t] for t in texts]).astype(np.float32)
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

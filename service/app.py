@@ -11,7 +11,7 @@ from service import __version__
 from service.config import Settings, get_settings
 from service.errors import install_error_handlers
 from service.pipeline import SuggestPipeline
-from service.routes import classify, health, segment, suggest
+from service.routes import classify, feedback, health, replies, segment, suggest
 
 log = logging.getLogger("huashu")
 
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pipeline = SuggestPipeline.load(settings)
         log.info("models loaded: %s", app.state.pipeline.versions)
         yield
+        app.state.pipeline.store.close()
 
     app = FastAPI(
         title="huashu 话术助手",
@@ -35,6 +36,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (health, classify, segment, suggest):
+    for module in (health, classify, segment, suggest, feedback, replies):
         app.include_router(module.router)
     return app

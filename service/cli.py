@@ -122,22 +122,66 @@ def evaluate(
         print(format_report(scores, title))
 
 
+@app.command("evaluate-replies")
+def evaluate_replies(
+    data: Annotated[Optional[Path], typer.Option(help="Labelled messages (training format); default: our examples.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Top-1 / top-3 intent fit of the suggested replies: does a reply for the message's intent come first?"""
+    from scripts_corpus.corpus import CorpusError, load_corpus
+    from service.pipeline import Analyzer, SuggestPipeline, reply_encoder
+    from service.ranking import ReplyIndex
+
+    settings = get_settings()
+    examples = _examples(data or EXAMPLES_DIR)
+    try:
+        analyzer = Analyzer.load(settings)
+        index = ReplyIndex.build(load_corpus(settings.replies_dir), reply_encoder(settings, analyzer.encoder), settings.cache_dir)
+    except (ModelLoadError, CorpusError) as exc:
+        _fail(str(exc))
+    # Offline: no store, no adoption history; the example embeddings come from the training cache.
+    analyzer.encoder = CachedEncoder(analyzer.encoder, settings.cache_dir)
+    pipeline = SuggestPipeline(settings, analyzer, index, store=None)
+    top1 = top3 = handoffs = 0
+    with _progress() as progress:
+        report = _reporter(progress)
+        for start in range(0, len(examples), 256):
+            batch = examples[start : start + 256]
+            docs, analyses = analyzer.documents_and_analyses([ex.text for ex in batch])
+            for ex, doc, analysis in zip(batch, docs, analyses):
+                intents = [(i.id, i.confidence) for i in analysis.intents]
+                replies, handoff = pipeline.choose_replies(pipeline.message_vector(doc), intents, 3, {})
+                answers = [r for r in replies if r.category != "holding"]
+                fits = [set(index.corpus.replies[r.id].intents) & set(ex.labels) for r in answers]
+                top1 += bool(fits and fits[0])
+                top3 += any(fits[:3])
+                handoffs += handoff
+            report("rank replies", start + len(batch), len(examples))
+    n = len(examples)
+    result = {"n": n, "top1_intent_fit": round(top1 / n, 4), "top3_intent_fit": round(top3 / n, 4), "handoff_rate": round(handoffs / n, 4)}
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(f"replies on {n} messages: top-1 intent fit {result['top1_intent_fit']:.3f}, "
+              f"top-3 {result['top3_intent_fit']:.3f}, handoff {result['handoff_rate']:.3f}")
+
+
 @app.command()
 def classify(
     text: Annotated[list[str], typer.Argument(help="One or more messages (use - to read one per line from stdin).")],
 ) -> None:
     """Classify messages with the trained model and print the result as JSON lines."""
-    from service.pipeline import SuggestPipeline
+    from service.pipeline import Analyzer
 
     messages = [line for line in sys.stdin.read().splitlines() if line.strip()] if text == ["-"] else text
     messages = [m for m in messages if m.strip()]
     if not messages:
         _fail("no message to classify")
     try:
-        pipeline = SuggestPipeline.load(get_settings())
+        analyzer = Analyzer.load(get_settings())
     except ModelLoadError as exc:
         _fail(str(exc))
-    for result in pipeline.analyze(messages):
+    for result in analyzer.analyze(messages):
         print(json.dumps(result.model_dump(exclude_none=True), ensure_ascii=False))
 
 

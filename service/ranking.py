@@ -1,0 +1,192 @@
+"""rank_replies: pick a short, diverse list of corpus replies that fit a message."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from intents.encoder import CachedEncoder, Encoder
+from intents.labels import INTENT_LABELS
+from scripts_corpus.corpus import Reply, ReplyCorpus
+
+# Feedback actions and how much each says about a reply's fit: a sent reply
+# was used as it was; an edited one was a good start; a click is interest.
+ACTION_WEIGHTS = {"sent": (1.0, 0.0), "edited": (0.7, 0.0), "clicked": (0.3, 0.0), "dismissed": (0.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class RankingWeights:
+    """How the parts of a reply's score add up (see `rank_replies`)."""
+
+    intent: float = 0.55
+    semantic: float = 0.30
+    psychology: float = 0.10
+    adoption: float = 0.15
+    mmr_lambda: float = 0.7  # 1 = relevance only, 0 = diversity only
+    same_category: float = 0.08  # extra penalty per picked reply of the same etiquette category
+    prior_strength: float = 8.0  # pseudo-observations behind the neutral 0.5 prior
+    min_intent_confidence: float = 0.05
+    # e5 cosines between unrelated Chinese sentences sit near 0.75; this maps
+    # the useful band [0.75, 0.95] to [0, 1].
+    semantic_floor: float = 0.75
+    semantic_ceiling: float = 0.95
+
+
+@dataclass
+class RankedReply:
+    reply: Reply
+    score: float
+    intent: str
+    why: str
+
+
+class AdoptionPriors:
+    """Smoothed adoption rate of each reply for each intent, learnt from agents' feedback.
+
+    prior = (positive + k·0.5) / (positive + negative + k): with k pseudo
+    observations at 0.5, one click barely moves it, fifty sends move it a lot.
+    """
+
+    def __init__(self, strength: float = RankingWeights.prior_strength):
+        self.strength = strength
+        self._counts: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self._lock = threading.Lock()
+
+    def record(self, reply_id: str, intent: str, action: str) -> None:
+        positive, negative = ACTION_WEIGHTS[action]
+        with self._lock:
+            counts = self._counts[(reply_id, intent)]
+            counts[0] += positive
+            counts[1] += negative
+
+    def prior(self, reply_id: str, intent: str) -> float:
+        positive, negative = self._counts.get((reply_id, intent), (0.0, 0.0))
+        return (positive + self.strength * 0.5) / (positive + negative + self.strength)
+
+    def counts(self, reply_id: str, intent: str) -> tuple[float, float]:
+        return tuple(self._counts.get((reply_id, intent), (0.0, 0.0)))  # type: ignore[return-value]
+
+
+@dataclass
+class ReplyIndex:
+    """Reply vectors, computed once: each reply's text (as a passage) and its triggers (as queries)."""
+
+    corpus: ReplyCorpus
+    encoder: Encoder
+    ids: list[str] = field(default_factory=list)
+    text_vectors: np.ndarray | None = None  # (replies, dim), for diversity
+    match_vectors: np.ndarray | None = None  # (text + triggers, dim), for relevance
+    match_owner: np.ndarray | None = None  # reply row of each match vector
+
+    @classmethod
+    def build(cls, corpus: ReplyCorpus, encoder: Encoder, cache_dir: Path | None = None) -> "ReplyIndex":
+        index = cls(corpus, CachedEncoder(encoder, cache_dir) if cache_dir else encoder)
+        index._embed(list(corpus))
+        return index
+
+    def _embed(self, replies: list[Reply]) -> None:
+        texts = self.encoder.encode([r.text for r in replies], passage=True)
+        triggers = [(row, t) for row, r in enumerate(replies, start=len(self.ids)) for t in r.triggers]
+        trigger_vectors = self.encoder.encode([t for _, t in triggers])
+        owners = np.concatenate([np.arange(len(self.ids), len(self.ids) + len(replies)), [row for row, _ in triggers]])
+        matches = np.vstack([texts, trigger_vectors]) if len(triggers) else texts
+        if self.text_vectors is None:
+            self.text_vectors, self.match_vectors, self.match_owner = texts, matches, owners.astype(int)
+        else:
+            self.text_vectors = np.vstack([self.text_vectors, texts])
+            self.match_vectors = np.vstack([self.match_vectors, matches])
+            self.match_owner = np.concatenate([self.match_owner, owners.astype(int)])
+        self.ids += [r.id for r in replies]
+
+    def add(self, reply: Reply) -> None:
+        """Index one more reply (a shop addition) without re-embedding the corpus."""
+        self.corpus.add(reply)
+        self._embed([reply])
+
+    def similarity(self, message_vector: np.ndarray) -> np.ndarray:
+        """Best cosine between the message and each reply's text or triggers, shape (replies,)."""
+        sims = self.match_vectors @ message_vector
+        best = np.full(len(self.ids), -1.0)
+        np.maximum.at(best, self.match_owner, sims)
+        return best
+
+
+def _scaled(similarity: np.ndarray, weights: RankingWeights) -> np.ndarray:
+    span = weights.semantic_ceiling - weights.semantic_floor
+    return np.clip((similarity - weights.semantic_floor) / span, 0.0, 1.0)
+
+
+def rank_replies(
+    message_vector: np.ndarray,
+    intents: list[tuple[str, float]],
+    index: ReplyIndex,
+    priors: AdoptionPriors,
+    top_k: int = 5,
+    psychology: str | None = None,
+    categories: tuple[str, ...] | None = None,
+    weights: RankingWeights = RankingWeights(),
+) -> list[RankedReply]:
+    """Score candidate replies and pick `top_k` by maximal marginal relevance.
+
+    Candidates are the replies tagged with an intent the classifier found
+    (confidence ≥ `min_intent_confidence`), limited to `categories` if given.
+    score = intent·(confidence of the reply's best-matching intent)
+          + semantic·(scaled similarity of message and reply text/triggers)
+          + psychology·(1 if the reply suits the detected type)
+          + adoption·(2·prior − 1), the smoothed adoption rate for that intent.
+    Then each pick maximises λ·score − (1−λ)·(similarity to replies already
+    picked) − (a small penalty per picked reply of the same etiquette
+    category), so the top of the list never says the same thing twice.
+    """
+    confidence = {intent: conf for intent, conf in intents if conf >= weights.min_intent_confidence}
+    semantic = _scaled(index.similarity(message_vector), weights)
+    candidates: list[RankedReply] = []
+    rows: list[int] = []
+    for row, reply_id in enumerate(index.ids):
+        reply = index.corpus.replies[reply_id]
+        if categories is not None and reply.category not in categories:
+            continue
+        fits = [(confidence[i], i) for i in reply.intents if i in confidence]
+        if not fits:
+            continue
+        intent_fit, intent = max(fits)
+        psych_fit = 1.0 if psychology and psychology in reply.psychology else 0.0
+        prior = priors.prior(reply.id, intent)
+        score = (
+            weights.intent * intent_fit
+            + weights.semantic * semantic[row]
+            + weights.psychology * psych_fit
+            + weights.adoption * (2 * prior - 1)
+        )
+        positive, negative = priors.counts(reply.id, intent)
+        why = f"{INTENT_LABELS[intent]} {intent_fit:.2f} · 语义 {semantic[row]:.2f}"
+        if psych_fit:
+            why += f" · 心理 {psychology}"
+        if positive or negative:
+            why += f" · 采纳 {prior:.2f} (+{positive:g}/−{negative:g})"
+        candidates.append(RankedReply(reply, float(score), intent, why))
+        rows.append(row)
+    if not candidates:
+        return []
+    vectors = index.text_vectors[rows]
+    scores = np.array([c.score for c in candidates])
+    categories_of = np.array([c.reply.category for c in candidates])
+    chosen: list[int] = []
+    while len(chosen) < min(top_k, len(candidates)):
+        if chosen:
+            redundancy = (vectors @ vectors[chosen].T).max(axis=1)
+            repeats = np.array([np.sum(categories_of[chosen] == c) for c in categories_of])
+            mmr = (
+                weights.mmr_lambda * scores
+                - (1 - weights.mmr_lambda) * _scaled(redundancy, weights)
+                - weights.same_category * repeats
+            )
+        else:
+            mmr = scores.copy()
+        mmr[chosen] = -np.inf
+        chosen.append(int(mmr.argmax()))
+    return [candidates[i] for i in chosen]

@@ -1,0 +1,31 @@
+"""GET/POST /v1/replies: the reply corpus and the shop's own additions."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from service.deps import PipelineDep
+from service.schemas import ReplyList, ReplyRecord
+
+router = APIRouter(prefix="/v1", tags=["replies"])
+
+
+@router.get("/replies", response_model=ReplyList)
+def list_replies(
+    pipeline: PipelineDep,
+    intent: str | None = None,
+    category: str | None = None,
+    source: Literal["corpus", "shop"] | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Text the reply contains.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ReplyList:
+    """List replies, filtered by intent, category, source (corpus or shop) and text."""
+    total, replies = pipeline.list_replies(intent, category, source, q, limit, offset)
+    return ReplyList(total=total, replies=replies)
+
+
+@router.post("/replies", response_model=ReplyRecord, status_code=201)
+def add_reply(body: ReplyRecord, pipeline: PipelineDep) -> ReplyRecord:
+    """Add a shop's own reply, validated like the corpus; it is suggested from now on."""
+    return pipeline.add_reply(body)
