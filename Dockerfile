@@ -10,10 +10,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 RUN useradd --create-home --uid 10001 huashu
 
-# Dependencies first, from pyproject.toml alone, so code changes reuse this layer.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt
+# Dependencies first, from pyproject.toml and constraints.txt alone, so code
+# changes reuse this layer. torch comes first from the CPU wheel index: the
+# default wheel for Linux is a multi-GB CUDA build this service never uses.
+COPY pyproject.toml constraints.txt ./
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+ && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+ && pip install -c constraints.txt -r /tmp/requirements.txt
 
 # The code and data, then the models, built at image build time.
 COPY . .

