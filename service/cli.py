@@ -150,7 +150,7 @@ def evaluate_replies(
             docs, analyses = analyzer.documents_and_analyses([ex.text for ex in batch])
             for ex, doc, analysis in zip(batch, docs, analyses):
                 intents = [(i.id, i.confidence) for i in analysis.intents]
-                replies, handoff = pipeline.choose_replies(pipeline.message_vector(doc), intents, 3, {})
+                replies, handoff = pipeline.choose_replies(pipeline.message_vector(doc), doc.text, intents, 3, {})
                 answers = [r for r in replies if r.category != "holding"]
                 fits = [set(index.corpus.replies[r.id].intents) & set(ex.labels) for r in answers]
                 top1 += bool(fits and fits[0])

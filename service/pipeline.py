@@ -130,7 +130,7 @@ class SuggestPipeline:
         return self.analyzer.segment(text)
 
     def choose_replies(
-        self, vector, intents: list[tuple[str, float]], top_k: int, variables: dict[str, str]
+        self, vector, text: str, intents: list[tuple[str, float]], top_k: int, variables: dict[str, str]
     ) -> tuple[list[Reply], bool]:
         """The replies to offer for a classified message, and whether to hand off."""
         handoff = intents[0][1] < self.settings.handoff_below
@@ -139,8 +139,8 @@ class SuggestPipeline:
             # Unsure what the customer wants: a safe clarifying reply first,
             # never a confidently wrong script.
             everything = [(intent, 1.0) for intent, _ in intents]
-            ranked += rank_replies(vector, everything, self.index, self.priors, 1, categories=("holding",))
-        ranked += rank_replies(vector, intents, self.index, self.priors, top_k, categories=_ANSWER_CATEGORIES)
+            ranked += rank_replies(vector, text, everything, self.index, self.priors, 1, categories=("holding",))
+        ranked += rank_replies(vector, text, intents, self.index, self.priors, top_k, categories=_ANSWER_CATEGORIES)
         return self._fill(ranked, variables, top_k), handoff
 
     def message_vector(self, doc):
@@ -153,7 +153,9 @@ class SuggestPipeline:
         started = time.perf_counter()
         (doc,), (analysis,) = self.analyzer.documents_and_analyses([request.message])
         intents = [(i.id, i.confidence) for i in analysis.intents]
-        replies, handoff = self.choose_replies(self.message_vector(doc), intents, request.top_k, request.variables)
+        replies, handoff = self.choose_replies(
+            self.message_vector(doc), doc.text, intents, request.top_k, request.variables
+        )
         response = SuggestResponse(
             request_id=uuid.uuid4().hex,
             **analysis.model_dump(),

@@ -8,10 +8,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from intents.encoder import CachedEncoder, Encoder
 from intents.labels import INTENT_LABELS
 from scripts_corpus.corpus import Reply, ReplyCorpus
+
+# Where in the shopping journey each intent usually sits (domain.md): a
+# pre-sale size question is better served by a 售前 reply than by an after-sale one.
+INTENT_STAGE = {
+    "size": "售前", "bargain": "售前", "product": "售前", "greeting": "售前",
+    "logistics": "售中", "other": "售中", "refund": "售后", "complaint": "售后",
+}
 
 # Feedback actions and how much each says about a reply's fit: a sent reply
 # was used as it was; an edited one was a good start; a click is interest.
@@ -26,14 +35,17 @@ class RankingWeights:
     semantic: float = 0.30
     psychology: float = 0.10
     adoption: float = 0.15
-    mmr_lambda: float = 0.7  # 1 = relevance only, 0 = diversity only
-    same_category: float = 0.08  # extra penalty per picked reply of the same etiquette category
+    stage: float = 0.05
+    mmr_lambda: float = 0.75  # 1 = relevance only, 0 = diversity only
+    same_category: float = 0.05  # extra penalty per picked reply of the same etiquette category
     prior_strength: float = 8.0  # pseudo-observations behind the neutral 0.5 prior
     min_intent_confidence: float = 0.05
-    # e5 cosines between unrelated Chinese sentences sit near 0.75; this maps
-    # the useful band [0.75, 0.95] to [0, 1].
-    semantic_floor: float = 0.75
-    semantic_ceiling: float = 0.95
+    lexical_share: float = 0.5  # of the similarity term: character overlap vs sentence embedding
+    generic_discount: float = 0.85  # intent fit of a reply tagged for more than two intents
+    # e5 cosines between unrelated Chinese shop sentences sit near 0.85; for
+    # redundancy between two replies this maps [0.85, 0.97] to [0, 1].
+    redundancy_floor: float = 0.85
+    redundancy_ceiling: float = 0.97
 
 
 @dataclass
@@ -81,11 +93,16 @@ class ReplyIndex:
     text_vectors: np.ndarray | None = None  # (replies, dim), for diversity
     match_vectors: np.ndarray | None = None  # (text + triggers, dim), for relevance
     match_owner: np.ndarray | None = None  # reply row of each match vector
+    lexical: TfidfVectorizer | None = None  # character n-grams of texts and triggers
+    match_terms: object = None  # sparse (text + triggers, terms), rows as match_vectors
 
     @classmethod
     def build(cls, corpus: ReplyCorpus, encoder: Encoder, cache_dir: Path | None = None) -> "ReplyIndex":
         index = cls(corpus, CachedEncoder(encoder, cache_dir) if cache_dir else encoder)
-        index._embed(list(corpus))
+        replies = list(corpus)
+        index.lexical = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2), sublinear_tf=True)
+        index.lexical.fit([r.text for r in replies] + [t for r in replies for t in r.triggers])
+        index._embed(replies)
         return index
 
     def _embed(self, replies: list[Reply]) -> None:
@@ -94,12 +111,15 @@ class ReplyIndex:
         trigger_vectors = self.encoder.encode([t for _, t in triggers])
         owners = np.concatenate([np.arange(len(self.ids), len(self.ids) + len(replies)), [row for row, _ in triggers]])
         matches = np.vstack([texts, trigger_vectors]) if len(triggers) else texts
+        terms = self.lexical.transform([r.text for r in replies] + [t for _, t in triggers])
         if self.text_vectors is None:
             self.text_vectors, self.match_vectors, self.match_owner = texts, matches, owners.astype(int)
+            self.match_terms = terms
         else:
             self.text_vectors = np.vstack([self.text_vectors, texts])
             self.match_vectors = np.vstack([self.match_vectors, matches])
             self.match_owner = np.concatenate([self.match_owner, owners.astype(int)])
+            self.match_terms = sparse.vstack([self.match_terms, terms]).tocsr()
         self.ids += [r.id for r in replies]
 
     def add(self, reply: Reply) -> None:
@@ -107,21 +127,35 @@ class ReplyIndex:
         self.corpus.add(reply)
         self._embed([reply])
 
-    def similarity(self, message_vector: np.ndarray) -> np.ndarray:
-        """Best cosine between the message and each reply's text or triggers, shape (replies,)."""
-        sims = self.match_vectors @ message_vector
+    def _best_per_reply(self, sims: np.ndarray) -> np.ndarray:
         best = np.full(len(self.ids), -1.0)
         np.maximum.at(best, self.match_owner, sims)
         return best
 
+    def similarity(self, message_vector: np.ndarray, message_text: str, lexical_share: float) -> np.ndarray:
+        """How close each reply (its text or one of its triggers) is to the message, in [0, 1].
 
-def _scaled(similarity: np.ndarray, weights: RankingWeights) -> np.ndarray:
-    span = weights.semantic_ceiling - weights.semantic_floor
-    return np.clip((similarity - weights.semantic_floor) / span, 0.0, 1.0)
+        Sentence-embedding cosines of short shop sentences crowd into a narrow
+        band, so they are rescaled per message (median → 0, best → 1); the
+        character-overlap cosine sharpens what the embedding blurs.
+        """
+        dense = self._best_per_reply(self.match_vectors @ message_vector)
+        middle, top = np.median(dense), dense.max()
+        dense = np.clip((dense - middle) / max(top - middle, 1e-6), 0.0, 1.0)
+        terms = self.lexical.transform([message_text])
+        lexical = self._best_per_reply((self.match_terms @ terms.T).toarray().ravel())
+        lexical = lexical / max(lexical.max(), 1e-6)
+        return (1 - lexical_share) * dense + lexical_share * lexical
+
+
+def _redundancy(similarity: np.ndarray, weights: RankingWeights) -> np.ndarray:
+    span = weights.redundancy_ceiling - weights.redundancy_floor
+    return np.clip((similarity - weights.redundancy_floor) / span, 0.0, 1.0)
 
 
 def rank_replies(
     message_vector: np.ndarray,
+    message_text: str,
     intents: list[tuple[str, float]],
     index: ReplyIndex,
     priors: AdoptionPriors,
@@ -134,16 +168,18 @@ def rank_replies(
 
     Candidates are the replies tagged with an intent the classifier found
     (confidence ≥ `min_intent_confidence`), limited to `categories` if given.
-    score = intent·(confidence of the reply's best-matching intent)
-          + semantic·(scaled similarity of message and reply text/triggers)
+    score = intent·(confidence of the reply's best-matching intent, discounted
+                   for generic replies tagged with more than two intents)
+          + semantic·(similarity of message and reply text/triggers: embedding and characters)
           + psychology·(1 if the reply suits the detected type)
+          + stage·(1 if the reply is for the intent's usual stage: 售前/售中/售后)
           + adoption·(2·prior − 1), the smoothed adoption rate for that intent.
     Then each pick maximises λ·score − (1−λ)·(similarity to replies already
     picked) − (a small penalty per picked reply of the same etiquette
     category), so the top of the list never says the same thing twice.
     """
     confidence = {intent: conf for intent, conf in intents if conf >= weights.min_intent_confidence}
-    semantic = _scaled(index.similarity(message_vector), weights)
+    semantic = index.similarity(message_vector, message_text, weights.lexical_share)
     candidates: list[RankedReply] = []
     rows: list[int] = []
     for row, reply_id in enumerate(index.ids):
@@ -154,12 +190,16 @@ def rank_replies(
         if not fits:
             continue
         intent_fit, intent = max(fits)
+        if len(reply.intents) > 2:  # a generic reply (waiting, cannot-answer-now) yields to specific ones
+            intent_fit *= weights.generic_discount
         psych_fit = 1.0 if psychology and psychology in reply.psychology else 0.0
+        stage_fit = 1.0 if reply.stage == INTENT_STAGE[intent] else 0.0
         prior = priors.prior(reply.id, intent)
         score = (
             weights.intent * intent_fit
             + weights.semantic * semantic[row]
             + weights.psychology * psych_fit
+            + weights.stage * stage_fit
             + weights.adoption * (2 * prior - 1)
         )
         positive, negative = priors.counts(reply.id, intent)
@@ -182,7 +222,7 @@ def rank_replies(
             repeats = np.array([np.sum(categories_of[chosen] == c) for c in categories_of])
             mmr = (
                 weights.mmr_lambda * scores
-                - (1 - weights.mmr_lambda) * _scaled(redundancy, weights)
+                - (1 - weights.mmr_lambda) * _redundancy(redundancy, weights)
                 - weights.same_category * repeats
             )
         else:
