@@ -44,6 +44,13 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class InvalidReply(ServiceError):
+    """A shop reply breaks the corpus rules (unknown intent, bad template, …)."""
+
+    status_code = 422
+    code = "invalid_reply"
+
+
 class Unprocessable(ServiceError):
     """The body is well-formed but refers to things that do not belong together."""
 

@@ -14,7 +14,7 @@ from intents.training import load_intent_model
 from scripts_corpus.corpus import CorpusError, ReplyCorpus, fill, load_corpus, parse_reply
 from service.config import Settings
 from service.store import Store
-from service.errors import Conflict, NotFound, ServiceError, Unprocessable
+from service.errors import Conflict, InvalidReply, NotFound, ServiceError, Unprocessable
 from service.ranking import AdoptionPriors, RankedReply, ReplyIndex, rank_replies
 from service.schemas import (
     Analysis,
@@ -29,11 +29,11 @@ from service.schemas import (
 )
 
 
-class InvalidReply(ServiceError):
-    """A shop reply fails the corpus rules."""
-
-    status_code = 422
-    code = "invalid_reply"
+# Replies offered for a message; holding replies only come first on a handoff.
+_ANSWER_CATEGORIES = (
+    "opening", "answer", "reassurance", "waiting", "cannot_answer_now", "apology", "empathy",
+    "solution", "escalation", "follow_up", "thanks", "closing",
+)
 
 
 def reply_encoder(settings: Settings, intent_encoder: Encoder) -> Encoder:
@@ -241,10 +241,3 @@ class SuggestPipeline:
             and (q is None or q in r.text)
         ]
         return len(found), [ReplyRecord(**r.as_dict(), source="shop" if r.source == "shop" else "corpus") for r in found[offset : offset + limit]]
-
-
-# Replies offered for a message; holding replies only come first on a handoff.
-_ANSWER_CATEGORIES = (
-    "opening", "answer", "reassurance", "waiting", "cannot_answer_now", "apology", "empathy",
-    "solution", "escalation", "follow_up", "thanks", "closing",
-)

@@ -34,8 +34,7 @@ def test_top_k_is_respected(client):
 def test_heldout_messages_get_a_reply_for_their_intent_first(client):
     heldout = read_examples(HELDOUT / "written.tsv")
     fits, duplicates = 0, 0
-    for start in range(0, len(heldout), 1):
-        ex = heldout[start]
+    for ex in heldout:
         body = suggest(client, ex.text)
         answers = [r for r in body["replies"] if r["category"] != "holding"]
         fits += bool(answers) and answers[0]["intent"] in ex.labels
