@@ -102,7 +102,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         char_ngram_max: int = 2,
         embedding_weight: float = 1.0,
         neighbors_weight: float = 0.4,
-        n_neighbors: int = 15,
+        n_neighbors: int = 10,
         calibration_folds: int = 3,
     ):
         self.C = C
@@ -124,7 +124,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         ]
         if self.embedding_weight > 0:
             parts.append(("embedding", VectorFeatures(self.embedding_weight)))
-        svm = LinearSVC(C=self.C, class_weight="balanced")
+        svm = LinearSVC(C=self.C, class_weight="balanced", random_state=0)
         # ensemble=False: one SVM fitted on all the data, calibrated on
         # cross-validated scores (better than averaging SVMs fitted on 2/3).
         model = CalibratedClassifierCV(svm, method="sigmoid", cv=calibration_folds, ensemble=False)
