@@ -18,7 +18,7 @@ from intents.labels import INTENTS
 from intents.normalize import normalize
 
 if TYPE_CHECKING:
-    from intents.encoder import E5Encoder, Encoder
+    from intents.encoder import Encoder
     from intents.segment import Segmenter
 
 
