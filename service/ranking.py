@@ -88,7 +88,7 @@ class ReplyIndex:
     """Reply vectors, computed once: each reply's text (as a passage) and its triggers (as queries)."""
 
     corpus: ReplyCorpus
-    encoder: Encoder
+    encoder: Encoder  # the plain encoder: requests and shop additions never touch the disk cache
     ids: list[str] = field(default_factory=list)
     text_vectors: np.ndarray | None = None  # (replies, dim), for diversity
     match_vectors: np.ndarray | None = None  # (text + triggers, dim), for relevance
@@ -98,17 +98,18 @@ class ReplyIndex:
 
     @classmethod
     def build(cls, corpus: ReplyCorpus, encoder: Encoder, cache_dir: Path | None = None) -> "ReplyIndex":
-        index = cls(corpus, CachedEncoder(encoder, cache_dir) if cache_dir else encoder)
+        index = cls(corpus, encoder)
         replies = list(corpus)
         index.lexical = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2), sublinear_tf=True)
         index.lexical.fit([r.text for r in replies] + [t for r in replies for t in r.triggers])
-        index._embed(replies)
+        # The corpus is embedded through the disk cache (the same texts at every start).
+        index._embed(replies, CachedEncoder(encoder, cache_dir) if cache_dir else encoder)
         return index
 
-    def _embed(self, replies: list[Reply]) -> None:
-        texts = self.encoder.encode([r.text for r in replies], passage=True)
+    def _embed(self, replies: list[Reply], encoder: Encoder) -> None:
+        texts = encoder.encode([r.text for r in replies], passage=True)
         triggers = [(row, t) for row, r in enumerate(replies, start=len(self.ids)) for t in r.triggers]
-        trigger_vectors = self.encoder.encode([t for _, t in triggers])
+        trigger_vectors = encoder.encode([t for _, t in triggers])
         owners = np.concatenate([np.arange(len(self.ids), len(self.ids) + len(replies)), [row for row, _ in triggers]])
         matches = np.vstack([texts, trigger_vectors]) if len(triggers) else texts
         terms = self.lexical.transform([r.text for r in replies] + [t for _, t in triggers])
@@ -125,7 +126,7 @@ class ReplyIndex:
     def add(self, reply: Reply) -> None:
         """Index one more reply (a shop addition) without re-embedding the corpus."""
         self.corpus.add(reply)
-        self._embed([reply])
+        self._embed([reply], self.encoder)
 
     def _best_per_reply(self, sims: np.ndarray) -> np.ndarray:
         best = np.full(len(self.ids), -1.0)

@@ -213,3 +213,12 @@ def test_broken_corpus_stops_start_up_with_file_and_line(settings, tmp_path):
     with pytest.raises(CorpusError, match=r"replies.jsonl:2: unknown variable 'nick'"):
         with TestClient(app):
             pass
+
+
+def test_requests_and_shop_additions_never_rewrite_the_embedding_cache(fresh_client, settings):
+    caches = sorted(settings.cache_dir.glob("*.npz"))
+    before = [(p, p.stat().st_mtime_ns, p.stat().st_size) for p in caches]
+    suggest(fresh_client, "一句从没见过的话 测试缓存不被写")
+    new_reply = {**SHOP_REPLY, "id": "shop-cache-check-001", "text": "亲，这是一条只用来检查缓存的回复~"}
+    assert fresh_client.post("/v1/replies", json=new_reply).status_code == 201
+    assert [(p, p.stat().st_mtime_ns, p.stat().st_size) for p in caches] == before
