@@ -9,6 +9,8 @@ INSTALLED := $(VENV)/.installed
 INSTALLED_DEV := $(VENV)/.installed-dev
 INTENT_MODEL := models/intent/model.joblib
 INTENT_DATA := $(wildcard intents/examples/*.tsv) scripts_corpus/shop_dict.txt
+PSYCHOLOGY_MODEL := models/psychology/model.joblib
+PSYCHOLOGY_DATA := $(wildcard intents/psychology/*.tsv) intents/cues/psychology.tsv scripts_corpus/shop_dict.txt
 
 .PHONY: serve test train evaluate clean
 
@@ -27,9 +29,13 @@ $(INSTALLED_DEV): pyproject.toml constraints.txt $(INSTALLED)
 	touch $@
 
 $(INTENT_MODEL): $(INSTALLED) $(INTENT_DATA)
-	$(BIN)/huashu train
+	$(BIN)/huashu train --task intent
 
-serve: $(INSTALLED) $(INTENT_MODEL)
+# After the intent model: psychology's cross-validation reads each message's intents.
+$(PSYCHOLOGY_MODEL): $(INSTALLED) $(PSYCHOLOGY_DATA) $(INTENT_MODEL)
+	$(BIN)/huashu train --task psychology
+
+serve: $(INSTALLED) $(INTENT_MODEL) $(PSYCHOLOGY_MODEL)
 	HUASHU_HOST=$(HOST) HUASHU_PORT=$(PORT) $(BIN)/huashu serve
 
 test: $(INSTALLED_DEV)
@@ -39,7 +45,8 @@ train: $(INSTALLED)
 	$(BIN)/huashu train
 
 evaluate: $(INSTALLED)
-	$(BIN)/huashu evaluate
+	$(BIN)/huashu evaluate --task intent
+	$(BIN)/huashu evaluate --task psychology
 
 clean:
-	rm -rf $(VENV) models/intent
+	rm -rf $(VENV) models/intent models/psychology

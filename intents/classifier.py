@@ -92,7 +92,8 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
     probabilities over the intents. When `neighbors_weight` > 0 those
     probabilities are blended with a vote of the nearest labelled examples by
     sentence embedding, which catches paraphrases that share no n-gram with
-    the training data. A record with two intents ("质量太差了 我要退货") is
+    the training data. The same model, given the psychology ids as `classes`,
+    reads the customer's psychology. A record with two intents ("质量太差了 我要退货") is
     learnt once under each, so both rank high.
     """
 
@@ -104,6 +105,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         neighbors_weight: float = 0.4,
         n_neighbors: int = 10,
         calibration_folds: int = 3,
+        classes: tuple[str, ...] = INTENTS,
     ):
         self.C = C
         self.char_ngram_max = char_ngram_max
@@ -111,6 +113,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         self.neighbors_weight = neighbors_weight
         self.n_neighbors = n_neighbors
         self.calibration_folds = calibration_folds
+        self.classes = classes
 
     def _build(self, calibration_folds: int) -> Pipeline:
         parts = [
@@ -135,29 +138,30 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         return self.embedding_weight > 0 or self.neighbors_weight > 0
 
     def fit(self, docs: Sequence[Document], label_sets: Sequence[Sequence[str]]) -> "IntentClassifier":
-        unknown = {label for labels in label_sets for label in labels} - set(INTENTS)
+        unknown = {label for labels in label_sets for label in labels} - set(self.classes)
         if unknown:
-            raise ValueError(f"unknown intent ids: {sorted(unknown)}")
+            raise ValueError(f"unknown label ids: {sorted(unknown)}")
         # Every label of a record becomes one training row.
         rows = [(doc, label) for doc, labels in zip(docs, label_sets) for label in labels]
         row_docs, row_labels = [doc for doc, _ in rows], [label for _, label in rows]
         rarest, count = min(Counter(row_labels).items(), key=lambda item: item[1])
         if count < 2:
-            raise ValueError(f"every intent in the training data needs at least 2 examples; {rarest!r} has {count}")
+            raise ValueError(f"every label in the training data needs at least 2 examples; {rarest!r} has {count}")
         self.pipeline_ = self._build(min(self.calibration_folds, count)).fit(row_docs, row_labels)
         self.neighbors_ = None
         if self.neighbors_weight > 0:
             self.neighbors_ = KNeighborsClassifier(
                 n_neighbors=min(self.n_neighbors, len(rows)), metric="cosine", weights="distance"
             ).fit(VectorFeatures._stack(row_docs), row_labels)
-        self.classes_ = np.array(INTENTS)
+        self.classes_ = np.array(self.classes)
         return self
 
     def _in_contract_order(self, probs: np.ndarray, fitted: Sequence[str]) -> np.ndarray:
-        # Report all intents in the contract's order, even one absent from the data.
+        # Report all classes in the contract's order, even one absent from the data.
         out = np.zeros((probs.shape[0], len(self.classes_)))
-        for j, intent in enumerate(fitted):
-            out[:, INTENTS.index(intent)] = probs[:, j]
+        order = list(self.classes_)
+        for j, label in enumerate(fitted):
+            out[:, order.index(label)] = probs[:, j]
         return out
 
     def predict_proba(self, docs: Sequence[Document]) -> np.ndarray:
@@ -174,6 +178,37 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, docs: Sequence[Document]) -> np.ndarray:
         """The most likely intent of each document."""
         return self.classes_[self.predict_proba(docs).argmax(axis=1)]
+
+    def explain(self, doc: Document, label: str, top: int = 3, min_weight: float = 0.1) -> list[tuple[str, int]]:
+        """The words of `doc` that push the linear model most towards `label`, as (token, offset in doc.text).
+
+        A word's push is its TF-IDF value times the SVM's weight for it; only
+        words of two or more characters with a clear positive push are
+        returned, strongest first.
+        """
+        words: TfidfVectorizer = self.pipeline_.named_steps["features"].transformer_list[0][1]
+        svm = self.pipeline_.named_steps["model"].calibrated_classifiers_[0].estimator
+        classes = list(svm.classes_)
+        if label not in classes or svm.coef_.shape[0] != len(classes):
+            return []
+        coef = svm.coef_[classes.index(label)]
+        row = words.transform([doc])
+        names = words.get_feature_names_out()
+        push = {names[j]: value * coef[j] for j, value in zip(row.indices, row.data) if " " not in names[j]}
+        found: list[tuple[float, str, int]] = []
+        offset, seen = 0, set()
+        for token in doc.tokens:
+            start = doc.text.find(token, offset)
+            if start < 0:
+                continue
+            offset = start + len(token)
+            weight = push.get(_digit_shape(token.lower()), 0.0)
+            # Single characters (点, 到, 更) are too vague to show an agent as evidence.
+            if weight >= min_weight and len(token.strip()) >= 2 and token not in seen:
+                seen.add(token)
+                found.append((weight, token, start))
+        found.sort(key=lambda item: -item[0])
+        return [(token, start) for _, token, start in found[:top]]
 
     def rank(self, docs: Sequence[Document]) -> list[list[tuple[str, float]]]:
         """For each document, every intent with its confidence, best first."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from intents.labels import INTENTS
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+PSYCHOLOGY_DIR = Path(__file__).resolve().parent / "psychology"
 
 
 class ExampleFormatError(ValueError):
@@ -26,7 +27,7 @@ class Example:
         return self.labels[0]
 
 
-def read_examples(path: Path, known: tuple[str, ...] = INTENTS) -> list[Example]:
+def read_examples(path: Path, known: tuple[str, ...] = INTENTS, kind: str = "intent") -> list[Example]:
     """Parse one file; a bad record raises with file, line and reason."""
     path = Path(path)
     examples = []
@@ -39,30 +40,30 @@ def read_examples(path: Path, known: tuple[str, ...] = INTENTS) -> list[Example]
             continue
         where = f"{path}:{lineno}"
         if "\t" not in raw:
-            raise ExampleFormatError(f"{where}: expected '<intent ids><TAB><message>', found no TAB")
+            raise ExampleFormatError(f"{where}: expected '<{kind} ids><TAB><message>', found no TAB")
         ids, text = raw.split("\t", 1)
         text = text.strip()
         if not text:
             raise ExampleFormatError(f"{where}: empty message")
         labels = tuple(part.strip() for part in ids.split(",") if part.strip())
         if not labels:
-            raise ExampleFormatError(f"{where}: no intent id")
+            raise ExampleFormatError(f"{where}: no {kind} id")
         unknown = [label for label in labels if label not in known]
         if unknown:
-            raise ExampleFormatError(f"{where}: unknown intent id {unknown[0]!r} (known: {', '.join(known)})")
+            raise ExampleFormatError(f"{where}: unknown {kind} id {unknown[0]!r} (known: {', '.join(known)})")
         if len(set(labels)) != len(labels):
-            raise ExampleFormatError(f"{where}: intent id repeated in {ids!r}")
+            raise ExampleFormatError(f"{where}: {kind} id repeated in {ids!r}")
         examples.append(Example(text=text, labels=labels, source=where))
     return examples
 
 
-def load_examples(source: Path = EXAMPLES_DIR, known: tuple[str, ...] = INTENTS) -> list[Example]:
+def load_examples(source: Path = EXAMPLES_DIR, known: tuple[str, ...] = INTENTS, kind: str = "intent") -> list[Example]:
     """Read a file, or every `*.tsv` in a folder (sorted, so the order is stable)."""
     source = Path(source)
     if not source.exists():
         raise ExampleFormatError(f"{source}: no such file or folder")
     files = sorted(source.glob("*.tsv")) if source.is_dir() else [source]
-    examples = [ex for path in files for ex in read_examples(path, known)]
+    examples = [ex for path in files for ex in read_examples(path, known, kind)]
     if not examples:
         raise ExampleFormatError(f"{source}: no labelled examples found")
     return examples

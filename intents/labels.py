@@ -1,4 +1,4 @@
-"""Intent ids and their Chinese labels: part of the API contract."""
+"""Intent and psychology ids with their Chinese labels: part of the API contract."""
 
 INTENT_LABELS: dict[str, str] = {
     "size": "尺码咨询",
@@ -11,3 +11,33 @@ INTENT_LABELS: dict[str, str] = {
     "other": "其他",
 }
 INTENTS: tuple[str, ...] = tuple(INTENT_LABELS)
+
+# The eight purchase motives (八大购买心理) and the five complaint psychologies (投诉心理).
+PURCHASE_LABELS: dict[str, str] = {
+    "practical": "求实",
+    "aesthetic": "求美",
+    "prestige": "求名",
+    "speed": "求速",
+    "thrift": "求廉",
+    "conformity": "求同",
+    "habit": "求惯",
+    "safety": "求安",
+}
+COMPLAINT_LABELS: dict[str, str] = {
+    "remedy": "补救",
+    "recognition": "认同",
+    "self_expression": "表现",
+    "venting": "发泄",
+    "retaliation": "报复",
+}
+PSYCHOLOGY_LABELS: dict[str, str] = {**PURCHASE_LABELS, **COMPLAINT_LABELS}
+PURCHASE_PSYCHOLOGY: tuple[str, ...] = tuple(PURCHASE_LABELS)
+COMPLAINT_PSYCHOLOGY: tuple[str, ...] = tuple(COMPLAINT_LABELS)
+PSYCHOLOGY: tuple[str, ...] = PURCHASE_PSYCHOLOGY + COMPLAINT_PSYCHOLOGY
+# The label of training messages that show no motive; never returned (the API says null).
+NO_PSYCHOLOGY = "none"
+PSYCHOLOGY_CLASSES: tuple[str, ...] = PSYCHOLOGY + (NO_PSYCHOLOGY,)
+
+# Intents whose messages carry a complaint psychology; the other intents carry purchase motives.
+AFTER_SALE_INTENTS: tuple[str, ...] = ("complaint", "refund")
+EMOTION_LEVELS: tuple[str, ...] = ("calm", "upset", "angry")

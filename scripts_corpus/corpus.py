@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from intents.labels import INTENTS
+from intents.labels import INTENTS, PSYCHOLOGY
 
 REPLIES_DIR = Path(__file__).resolve().parent / "replies"
 
@@ -17,9 +17,6 @@ CATEGORIES = (
     "opening", "answer", "reassurance", "waiting", "cannot_answer_now", "apology", "empathy",
     "solution", "escalation", "follow_up", "thanks", "closing", "holding",
 )
-PURCHASE_PSYCHOLOGY = ("practical", "aesthetic", "prestige", "speed", "thrift", "conformity", "habit", "safety")
-COMPLAINT_PSYCHOLOGY = ("remedy", "recognition", "self_expression", "venting", "retaliation")
-PSYCHOLOGY = PURCHASE_PSYCHOLOGY + COMPLAINT_PSYCHOLOGY
 SEVERITIES = ("ordinary", "serious")
 # Template variables a reply may use, with the label an agent sees when one
 # without a fallback is missing (so a raw {placeholder} never reaches a customer).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,12 +13,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from intents.data import EXAMPLES_DIR, ExampleFormatError, duplicate_texts, load_examples
-from intents.evaluate import cross_validate, format_report, score
-from intents.classifier import IntentClassifier
 from intents.encoder import CachedEncoder, E5Encoder
+from intents.evaluate import cross_validate, format_report, score
 from intents.labels import INTENTS
+from intents.psychology import PsychologyReader
 from intents.segment import Segmenter
-from intents.training import ModelLoadError, documents, load_intent_model, train_intent_model
+from intents.training import (
+    TASKS,
+    ModelLoadError,
+    documents,
+    load_intent_model,
+    load_model,
+    psychology_cv_predict,
+    train_model,
+)
 from service.config import get_settings
 
 app = typer.Typer(help="话术助手 huashu: reply suggestions for online-shop customer service.", no_args_is_help=True)
@@ -29,9 +38,9 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _examples(path: Path):
+def _examples(path: Path, classes: tuple[str, ...] = INTENTS, kind: str = "intent"):
     try:
-        examples = load_examples(path)
+        examples = load_examples(path, classes, kind)
     except ExampleFormatError as exc:
         _fail(str(exc))
     for first, again in duplicate_texts(examples):
@@ -57,65 +66,110 @@ def _reporter(progress: Progress):
     return report
 
 
+class TaskName(str, Enum):
+    intent = "intent"
+    psychology = "psychology"
+    all = "all"
+
+
+def _intent_model_for_psychology(settings, encoder_name: str):
+    """The trained intent model, for scoring psychology as the service reads it (None if missing)."""
+    try:
+        return load_intent_model(settings.model_dir / "intent", encoder_name)[0]
+    except ModelLoadError as exc:
+        console.print(f"[yellow]warning:[/yellow] psychology scored without intents ({exc})")
+        return None
+
+
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option(help="Labelled examples: a .tsv file or a folder of them.")] = EXAMPLES_DIR,
-    out: Annotated[Optional[Path], typer.Option(help="Where to write the model (default: $HUASHU_MODEL_DIR/intent).")] = None,
+    task: Annotated[TaskName, typer.Option(help="Which model to train.")] = TaskName.all,
+    data: Annotated[
+        Optional[Path], typer.Option(help="Labelled examples: a .tsv file or a folder (default: the task's own; one task only).")
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Where to write the model (default: $HUASHU_MODEL_DIR/<task>; one task only).")
+    ] = None,
     folds: Annotated[int, typer.Option(min=0, max=20, help="Cross-validation folds recorded in the metadata (0 or 1: skip).")] = 5,
 ) -> None:
-    """Train the intent model and write it with its metadata (versions, data hash, CV metrics, date)."""
+    """Train the intent and psychology models and write each with its metadata (versions, data hash, CV metrics, date)."""
+    if task is TaskName.all and (data or out):
+        _fail("--data and --out need a single --task (intent or psychology)")
     settings = get_settings()
-    out = out or settings.model_dir / "intent"
-    examples = _examples(data)
-    console.print(f"{len(examples)} examples from {data}")
     encoder = CachedEncoder(E5Encoder(), settings.cache_dir)
-    try:
-        with _progress() as progress:
-            metadata = train_intent_model(
-                examples, Segmenter(settings.shop_dict), encoder, out, cv_folds=folds, progress=_reporter(progress)
-            )
-    except ValueError as exc:  # too few examples of an intent for the folds asked
-        _fail(str(exc))
-    cv = metadata["cv"]
-    summary = f"; {folds}-fold CV accuracy {cv['accuracy']:.4f}, macro-F1 {cv['macro_f1']:.4f}" if cv else ""
-    console.print(f"wrote {out} ({metadata['version']}){summary}")
+    segmenter = Segmenter(settings.shop_dict)
+    names = ["intent", "psychology"] if task is TaskName.all else [task.value]
+    for name in names:
+        spec = TASKS[name]
+        source = data or spec.examples
+        examples = _examples(source, spec.classes, spec.name)
+        target = out or settings.model_dir / name
+        console.print(f"{name}: {len(examples)} examples from {source}")
+        intent_model = _intent_model_for_psychology(settings, encoder.name) if name == "psychology" and folds > 1 else None
+        try:
+            with _progress() as progress:
+                metadata = train_model(
+                    spec, examples, segmenter, encoder, target, cv_folds=folds, progress=_reporter(progress),
+                    intent_model=intent_model,
+                )
+        except ValueError as exc:  # too few examples of a label for the folds asked
+            _fail(str(exc))
+        cv = metadata["cv"]
+        summary = f"; {folds}-fold CV accuracy {cv['accuracy']:.4f}, macro-F1 {cv['macro_f1']:.4f}" if cv else ""
+        console.print(f"wrote {target} ({metadata['version']}){summary}")
 
 
 @app.command()
 def evaluate(
+    task: Annotated[TaskName, typer.Option(help="Which model to evaluate (intent or psychology).")] = TaskName.intent,
     data: Annotated[
         Optional[Path], typer.Option(help="Score the trained model on this file (training format) instead of cross-validating.")
     ] = None,
     folds: Annotated[int, typer.Option(min=2, max=20, help="Folds for cross-validation.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
 ) -> None:
-    """Per-intent precision, recall, F1 and the confusion matrix: k-fold CV on our examples, or the model on --data."""
+    """Per-class precision, recall, F1 and the confusion matrix: k-fold CV on our examples, or the model on --data.
+
+    Psychology is scored as the service reads it: the classifier, the cue
+    words and the message's intents together; `none` stands for no type.
+    """
+    if task is TaskName.all:
+        _fail("evaluate one --task at a time (intent or psychology)")
+    spec = TASKS[task.value]
     settings = get_settings()
     segmenter = Segmenter(settings.shop_dict)
     encoder = CachedEncoder(E5Encoder(), settings.cache_dir)
+    intent_model = _intent_model_for_psychology(settings, encoder.name) if spec.name == "psychology" else None
     if data is None:
-        examples = _examples(EXAMPLES_DIR)
+        examples = _examples(spec.examples, spec.classes, spec.name)
         with _progress() as progress:
             report = _reporter(progress)
+            docs = documents(examples, segmenter, encoder, report)
             scores = cross_validate(
-                IntentClassifier(),
-                documents(examples, segmenter, encoder, report),
+                spec.new_model(),
+                docs,
                 [ex.labels for ex in examples],
-                INTENTS,
+                spec.classes,
                 folds=folds,
                 progress=lambda k: report("cross-validation", k, folds),
+                predict=psychology_cv_predict(docs, intent_model) if spec.name == "psychology" else None,
             )
-        title = f"intent: {folds}-fold cross-validation on {len(examples)} examples"
+        title = f"{spec.name}: {folds}-fold cross-validation on {len(examples)} examples"
     else:
-        examples = _examples(data)
+        examples = _examples(data, spec.classes, spec.name)
         try:
-            model, metadata = load_intent_model(settings.model_dir / "intent", encoder.name)
+            model, metadata = load_model(spec, settings.model_dir / spec.name, encoder.name)
         except ModelLoadError as exc:
             _fail(str(exc))
         with _progress() as progress:
             docs = documents(examples, segmenter, encoder, _reporter(progress))
-        scores = score([ex.labels for ex in examples], model.predict(docs), INTENTS)
-        title = f"intent: model {metadata['version']} on {data} ({len(examples)} examples)"
+        if spec.name == "psychology":
+            intents = [dict(r) for r in intent_model.rank(docs)] if intent_model is not None else None
+            predicted = PsychologyReader(model, PsychologyReader.load_cues()).predict(docs, intents)
+        else:
+            predicted = model.predict(docs)
+        scores = score([ex.labels for ex in examples], predicted, spec.classes)
+        title = f"{spec.name}: model {metadata['version']} on {data} ({len(examples)} examples)"
     if as_json:
         print(json.dumps({"title": title, **scores.as_dict()}, ensure_ascii=False, indent=2))
     else:
@@ -147,10 +201,15 @@ def evaluate_replies(
         report = _reporter(progress)
         for start in range(0, len(examples), 256):
             batch = examples[start : start + 256]
-            docs, analyses = analyzer.documents_and_analyses([ex.text for ex in batch])
-            for ex, doc, analysis in zip(batch, docs, analyses):
-                intents = [(i.id, i.confidence) for i in analysis.intents]
-                replies, handoff = pipeline.choose_replies(pipeline.message_vector(doc), doc.text, intents, 3, {})
+            for ex, reading in zip(batch, analyzer.read_batch([ex.text for ex in batch])):
+                analysis = reading.analysis
+                replies, handoff = pipeline.choose_replies(
+                    pipeline.message_vector(reading.doc), reading.doc.text, reading.intents, 3, {},
+                    psychology=analysis.psychology.id if analysis.psychology else None,
+                    emotion=analysis.emotion.level,
+                    severity=reading.severity,
+                    psychology_confidence=analysis.psychology.confidence if analysis.psychology else 1.0,
+                )
                 answers = [r for r in replies if r.category != "holding"]
                 fits = [set(index.corpus.replies[r.id].intents) & set(ex.labels) for r in answers]
                 top1 += bool(fits and fits[0])

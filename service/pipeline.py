@@ -6,26 +6,35 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from intents.classifier import IntentClassifier, make_documents
+import numpy as np
+
+from intents.classifier import Document, IntentClassifier, make_documents
+from intents.context import blend, context_distribution
+from intents.emotion import EmotionContext, EmotionReader
 from intents.encoder import E5Encoder, Encoder, SentenceTransformerEncoder
-from intents.labels import INTENT_LABELS
+from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
+from intents.psychology import PsychologyReader
 from intents.segment import Segmenter
-from intents.training import load_intent_model
+from intents.training import load_intent_model, load_psychology_model
 from scripts_corpus.corpus import CorpusError, ReplyCorpus, fill, load_corpus, parse_reply
+from scripts_corpus.guidance import Guidance
 from service.config import Settings
 from service.store import Store
 from service.errors import Conflict, InvalidReply, NotFound, ServiceError, Unprocessable
 from service.ranking import AdoptionPriors, RankedReply, ReplyIndex, rank_replies
 from service.schemas import (
     Analysis,
+    Emotion,
     FeedbackRequest,
     FeedbackResponse,
     Intent,
+    Psychology,
     Reply,
     ReplyRecord,
     SegmentResponse,
     SuggestRequest,
     SuggestResponse,
+    Turn,
 )
 
 
@@ -34,6 +43,12 @@ _ANSWER_CATEGORIES = (
     "opening", "answer", "reassurance", "waiting", "cannot_answer_now", "apology", "empathy",
     "solution", "escalation", "follow_up", "thanks", "closing",
 )
+# What an angry customer is offered first: the feeling before the facts (domain.md).
+_FEELING_CATEGORIES = ("apology", "empathy")
+# Earlier customer turns read with a message, and the intents where asking again
+# about the same thing means the problem is still open (and raises the emotion).
+CONTEXT_TURNS = 3
+PROBLEM_INTENTS = ("complaint", "refund", "logistics")
 
 
 def reply_encoder(settings: Settings, intent_encoder: Encoder) -> Encoder:
@@ -48,35 +63,110 @@ def reply_encoder(settings: Settings, intent_encoder: Encoder) -> Encoder:
 
 
 @dataclass
+class Reading:
+    """Everything the service read from one message: its document, intents and analysis."""
+
+    doc: Document
+    intents: list[tuple[str, float]]  # best first
+    analysis: Analysis
+    severity: str | None = None  # complaint flow: "ordinary" | "serious"
+    history_used: bool = False
+
+
+@dataclass
 class Analyzer:
-    """Normalise, segment, embed and classify: the language side, without replies or store."""
+    """Normalise, segment, embed, classify and read the customer: the language side, without replies or store."""
 
     segmenter: Segmenter
     encoder: Encoder
     intent_model: IntentClassifier
     intent_metadata: dict
+    psychology: PsychologyReader
+    psychology_metadata: dict
+    emotion: EmotionReader
+    guidance: Guidance
 
     @classmethod
     def load(cls, settings: Settings) -> "Analyzer":
         encoder = E5Encoder()
         model, metadata = load_intent_model(settings.model_dir / "intent", encoder.name)
-        return cls(Segmenter(settings.shop_dict), encoder, model, metadata)
+        psych_model, psych_metadata = load_psychology_model(settings.model_dir / "psychology", encoder.name)
+        reader = PsychologyReader(psych_model, PsychologyReader.load_cues())
+        return cls(
+            Segmenter(settings.shop_dict), encoder, model, metadata, reader, psych_metadata, EmotionReader.load(), Guidance.load()
+        )
 
     @property
     def model_version(self) -> str:
-        return self.intent_metadata["version"]
+        return f"{self.intent_metadata['version']}+{self.psychology_metadata['version']}"
 
-    def documents_and_analyses(self, messages: list[str]):
+    def _ranked(self, probs: np.ndarray) -> list[tuple[str, float]]:
+        classes = self.intent_model.classes_
+        return [(str(classes[j]), float(probs[j])) for j in np.argsort(-probs, kind="stable")]
+
+    def _read(
+        self, doc: Document, intents: list[tuple[str, float]], context: EmotionContext | None = None
+    ) -> tuple[Analysis, str | None]:
+        (psych,) = self.psychology.read([doc], [dict(intents)])
+        emotion = self.emotion.read(doc.text, context, psych.id)
+        advice = self.guidance.advise(intents, psych.id, emotion.level, emotion.threats)
+        ranked = [Intent(id=i, label=INTENT_LABELS[i], confidence=round(p, 4)) for i, p in intents]
+        psychology = None
+        if psych.id is not None:
+            psychology = Psychology(
+                id=psych.id,
+                label=PSYCHOLOGY_LABELS[psych.id],
+                family="complaint" if psych.id in COMPLAINT_PSYCHOLOGY else "purchase",
+                confidence=round(psych.confidence, 4),
+                cues=list(psych.cues),
+            )
+        analysis = Analysis(
+            normalized=doc.text,
+            tokens=list(doc.tokens),
+            intent=ranked[0],
+            intents=ranked,
+            psychology=psychology,
+            emotion=Emotion(level=emotion.level, score=emotion.score, cues=list(emotion.cues)),
+            guidance=list(advice.steps),
+            escalate=advice.escalate,
+            escalate_reason=advice.escalate_reason,
+        )
+        return analysis, advice.severity
+
+    def read_batch(self, messages: list[str]) -> list[Reading]:
+        """Read independent messages (no history) in one pass of the encoder and models."""
         docs = make_documents(messages, self.segmenter, self.encoder)
-        results = []
-        for doc, ranked in zip(docs, self.intent_model.rank(docs)):
-            intents = [Intent(id=i, label=INTENT_LABELS[i], confidence=round(p, 4)) for i, p in ranked]
-            results.append(Analysis(normalized=doc.text, tokens=list(doc.tokens), intent=intents[0], intents=intents))
-        return docs, results
+        readings = []
+        for doc, probs in zip(docs, self.intent_model.predict_proba(docs)):
+            intents = self._ranked(probs)
+            analysis, severity = self._read(doc, intents)
+            readings.append(Reading(doc, intents, analysis, severity))
+        return readings
+
+    def read_turn(self, message: str, history: list[Turn]) -> Reading:
+        """Read the newest message of a conversation; earlier turns inform its intent and emotion."""
+        customer = [t.text for t in history if t.role == "customer"][-CONTEXT_TURNS:]
+        agent = next((t.text for t in reversed(history) if t.role == "agent"), None)
+        texts = [message, *customer] + ([agent] if agent is not None else [])
+        docs = make_documents(texts, self.segmenter, self.encoder)
+        probs = self.intent_model.predict_proba(docs)
+        earlier = list(probs[1 : 1 + len(customer)])
+        context = context_distribution(earlier, probs[-1] if agent is not None else None)
+        blended, _ = blend(probs[0], context, docs[0].text)
+        intents = self._ranked(blended)
+        top = intents[0][0]
+        emotion_context = None
+        if customer:
+            same_issue = sum(self.intent_model.classes_[p.argmax()] == top for p in earlier) if top in PROBLEM_INTENTS else 0
+            earlier_score = max(self.emotion.read(d.text).score for d in docs[1 : 1 + len(customer)])
+            emotion_context = EmotionContext(earlier_score=earlier_score, same_issue_turns=int(same_issue))
+        analysis, severity = self._read(docs[0], intents, emotion_context)
+        own_top = self.intent_model.classes_[probs[0].argmax()]
+        return Reading(docs[0], intents, analysis, severity, history_used=bool(own_top != top))
 
     def analyze(self, messages: list[str]) -> list[Analysis]:
-        """Normalise, segment and classify a batch in one pass of the model."""
-        return self.documents_and_analyses(messages)[1]
+        """Normalise, segment, classify and read a batch in one pass of the models."""
+        return [r.analysis for r in self.read_batch(messages)]
 
     def segment(self, text: str) -> SegmentResponse:
         (doc,) = make_documents([text], self.segmenter, None)
@@ -117,7 +207,8 @@ class SuggestPipeline:
     @property
     def versions(self) -> dict[str, str]:
         return {
-            "intent": self.model_version,
+            "intent": self.analyzer.intent_metadata["version"],
+            "psychology": self.analyzer.psychology_metadata["version"],
             "encoder": self.analyzer.encoder.name,
             "reply_encoder": self.index.encoder.name,
             "replies": f"{len(self.corpus)} replies, corpus {self.corpus.hash[:8]}",
@@ -130,17 +221,40 @@ class SuggestPipeline:
         return self.analyzer.segment(text)
 
     def choose_replies(
-        self, vector, text: str, intents: list[tuple[str, float]], top_k: int, variables: dict[str, str]
+        self,
+        vector,
+        text: str,
+        intents: list[tuple[str, float]],
+        top_k: int,
+        variables: dict[str, str],
+        psychology: str | None = None,
+        emotion: str = "calm",
+        severity: str | None = None,
+        psychology_confidence: float = 1.0,
     ) -> tuple[list[Reply], bool]:
-        """The replies to offer for a classified message, and whether to hand off."""
+        """The replies to offer for a read message, and whether to hand off.
+
+        An angry customer gets an apology or empathy reply first; when the
+        intent is unsure, a clarifying (holding) reply comes next, never a
+        confidently wrong script; then the best diverse answers.
+        """
         handoff = intents[0][1] < self.settings.handoff_below
         ranked: list[RankedReply] = []
+        common = dict(psychology=psychology, severity=severity, psychology_confidence=psychology_confidence)
+
+        def taken() -> frozenset[str]:
+            return frozenset(r.reply.id for r in ranked)
+
+        if emotion == "angry":
+            ranked += rank_replies(vector, text, intents, self.index, self.priors, 1, categories=_FEELING_CATEGORIES, **common)
         if handoff:
-            # Unsure what the customer wants: a safe clarifying reply first,
-            # never a confidently wrong script.
             everything = [(intent, 1.0) for intent, _ in intents]
-            ranked += rank_replies(vector, text, everything, self.index, self.priors, 1, categories=("holding",))
-        ranked += rank_replies(vector, text, intents, self.index, self.priors, top_k, categories=_ANSWER_CATEGORIES)
+            ranked += rank_replies(
+                vector, text, everything, self.index, self.priors, 1, categories=("holding",), exclude=taken(), **common
+            )
+        ranked += rank_replies(
+            vector, text, intents, self.index, self.priors, top_k, categories=_ANSWER_CATEGORIES, exclude=taken(), **common
+        )
         return self._fill(ranked, variables, top_k), handoff
 
     def message_vector(self, doc):
@@ -151,15 +265,23 @@ class SuggestPipeline:
 
     def suggest(self, request: SuggestRequest) -> SuggestResponse:
         started = time.perf_counter()
-        (doc,), (analysis,) = self.analyzer.documents_and_analyses([request.message])
-        intents = [(i.id, i.confidence) for i in analysis.intents]
+        reading = self.analyzer.read_turn(request.message, request.history)
+        analysis = reading.analysis
         replies, handoff = self.choose_replies(
-            self.message_vector(doc), doc.text, intents, request.top_k, request.variables
+            self.message_vector(reading.doc),
+            reading.doc.text,
+            reading.intents,
+            request.top_k,
+            request.variables,
+            psychology=analysis.psychology.id if analysis.psychology else None,
+            emotion=analysis.emotion.level,
+            severity=reading.severity,
+            psychology_confidence=analysis.psychology.confidence if analysis.psychology else 1.0,
         )
         response = SuggestResponse(
             request_id=uuid.uuid4().hex,
             **analysis.model_dump(),
-            guidance=[],
+            history_used=reading.history_used,
             replies=replies,
             handoff=handoff,
             model_version=self.model_version,
@@ -167,12 +289,15 @@ class SuggestPipeline:
         if self.store is not None:
             self.store.record_request(
                 response.request_id,
-                doc.text,
-                intents,
+                reading.doc.text,
+                reading.intents,
                 [r.id for r in replies],
                 handoff,
                 self.model_version,
                 (time.perf_counter() - started) * 1000,
+                psychology=analysis.psychology.id if analysis.psychology else None,
+                emotion=analysis.emotion.level,
+                escalate=analysis.escalate,
             )
         return response
 

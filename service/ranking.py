@@ -33,9 +33,10 @@ class RankingWeights:
 
     intent: float = 0.55
     semantic: float = 0.30
-    psychology: float = 0.10
+    psychology: float = 0.15
     adoption: float = 0.15
     stage: float = 0.05
+    severity: float = 0.05  # a reply written for the complaint's severity (ordinary / serious)
     mmr_lambda: float = 0.75  # 1 = relevance only, 0 = diversity only
     same_category: float = 0.05  # extra penalty per picked reply of the same etiquette category
     prior_strength: float = 8.0  # pseudo-observations behind the neutral 0.5 prior
@@ -164,16 +165,21 @@ def rank_replies(
     psychology: str | None = None,
     categories: tuple[str, ...] | None = None,
     weights: RankingWeights = RankingWeights(),
+    severity: str | None = None,
+    psychology_confidence: float = 1.0,
+    exclude: frozenset[str] = frozenset(),
 ) -> list[RankedReply]:
     """Score candidate replies and pick `top_k` by maximal marginal relevance.
 
     Candidates are the replies tagged with an intent the classifier found
-    (confidence ≥ `min_intent_confidence`), limited to `categories` if given.
+    (confidence ≥ `min_intent_confidence`), limited to `categories` if given,
+    less the ids in `exclude` (replies already placed above this list).
     score = intent·(confidence of the reply's best-matching intent, discounted
                    for generic replies tagged with more than two intents)
           + semantic·(similarity of message and reply text/triggers: embedding and characters)
-          + psychology·(1 if the reply suits the detected type)
+          + psychology·(confidence of the detected type, if the reply is tagged for it)
           + stage·(1 if the reply is for the intent's usual stage: 售前/售中/售后)
+          + severity·(1 if the reply is written for the complaint's severity)
           + adoption·(2·prior − 1), the smoothed adoption rate for that intent.
     Then each pick maximises λ·score − (1−λ)·(similarity to replies already
     picked) − (a small penalty per picked reply of the same etiquette
@@ -185,7 +191,7 @@ def rank_replies(
     rows: list[int] = []
     for row, reply_id in enumerate(index.ids):
         reply = index.corpus.replies[reply_id]
-        if categories is not None and reply.category not in categories:
+        if (categories is not None and reply.category not in categories) or reply.id in exclude:
             continue
         fits = [(confidence[i], i) for i in reply.intents if i in confidence]
         if not fits:
@@ -193,14 +199,16 @@ def rank_replies(
         intent_fit, intent = max(fits)
         if len(reply.intents) > 2:  # a generic reply (waiting, cannot-answer-now) yields to specific ones
             intent_fit *= weights.generic_discount
-        psych_fit = 1.0 if psychology and psychology in reply.psychology else 0.0
+        psych_fit = psychology_confidence if psychology and psychology in reply.psychology else 0.0
         stage_fit = 1.0 if reply.stage == INTENT_STAGE[intent] else 0.0
+        severity_fit = 1.0 if severity and reply.severity == severity else 0.0
         prior = priors.prior(reply.id, intent)
         score = (
             weights.intent * intent_fit
             + weights.semantic * semantic[row]
             + weights.psychology * psych_fit
             + weights.stage * stage_fit
+            + weights.severity * severity_fit
             + weights.adoption * (2 * prior - 1)
         )
         positive, negative = priors.counts(reply.id, intent)

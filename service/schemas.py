@@ -67,15 +67,17 @@ class Intent(BaseModel):
 
 
 class Psychology(BaseModel):
-    id: str
-    label: str
+    id: str = Field(description="One of the 8 purchase motives or 5 complaint psychologies (domain.md).")
+    label: str = Field(description="Its Chinese name: 求实, 求廉, 报复 …")
+    family: Literal["purchase", "complaint"]
     confidence: float
-    cues: list[str]
+    cues: list[str] = Field(description="Words of `normalized` that support the type (substrings of it).")
 
 
 class Emotion(BaseModel):
     level: Literal["calm", "upset", "angry"]
-    score: float
+    score: float = Field(description="0 (calm) to 1; upset from 0.3, angry from 0.6.")
+    cues: list[str] = Field(default_factory=list, description="Substrings of `normalized` that raised the score.")
 
 
 class Reply(BaseModel):
@@ -94,8 +96,11 @@ class Analysis(BaseModel):
     tokens: list[str]
     intent: Intent
     intents: list[Intent]
-    psychology: Psychology | None = None
-    emotion: Emotion | None = None
+    psychology: Psychology | None = Field(description="null when nothing in the message supports a type.")
+    emotion: Emotion
+    guidance: list[str] = Field(description="2–4 handling steps for the agent (not for the customer).")
+    escalate: bool = Field(description="Hand to a supervisor: retaliation, an angry customer, or a legal/12315/platform threat.")
+    escalate_reason: str | None = None
 
 
 class ClassifyResponse(BaseModel):
@@ -110,7 +115,9 @@ class SegmentResponse(BaseModel):
 
 class SuggestResponse(Analysis):
     request_id: str
-    guidance: list[str]
+    history_used: bool = Field(
+        False, description="True when the conversation history changed the top intent of this message."
+    )
     replies: list[Reply]
     handoff: bool = Field(False, description="True when the service is unsure: the first reply is a clarifying one.")
     model_version: str

@@ -50,6 +50,14 @@ def m001_requests_feedback_replies(db: sqlite_utils.Database) -> None:
     db["shop_replies"].create({"id": str, "created": str, "record": str}, pk="id")
 
 
+@migrations()
+def m002_requests_reading(db: sqlite_utils.Database) -> None:
+    # What the service read from the customer, beside the intents.
+    db["requests"].add_column("psychology", str)
+    db["requests"].add_column("emotion", str)
+    db["requests"].add_column("escalate", int)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -82,6 +90,9 @@ class Store:
         handoff: bool,
         model_version: str,
         latency_ms: float,
+        psychology: str | None = None,
+        emotion: str | None = None,
+        escalate: bool = False,
     ) -> None:
         row = {
             "id": request_id,
@@ -93,6 +104,9 @@ class Store:
             "handoff": int(handoff),
             "model_version": model_version,
             "latency_ms": round(latency_ms, 2),
+            "psychology": psychology,
+            "emotion": emotion,
+            "escalate": int(escalate),
         }
         with self._lock, self.db.conn:
             self.db["requests"].insert(row)

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from intents.data import load_examples
+from intents.data import PSYCHOLOGY_DIR, load_examples
 from intents.encoder import CachedEncoder, E5Encoder
+from intents.labels import PSYCHOLOGY_CLASSES
 from intents.segment import Segmenter
-from intents.training import train_intent_model
+from intents.training import train_intent_model, train_psychology_model
 from service.app import create_app
 from service.config import Settings
 
@@ -30,10 +31,11 @@ def encoder(tmp_path_factory) -> CachedEncoder:
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory, segmenter, encoder) -> Path:
-    """A model trained from the repository's examples into a temporary folder
+    """Models trained from the repository's examples into a temporary folder
     (never the working tree's models/, so tests see no state left behind)."""
     out = tmp_path_factory.mktemp("models")
     train_intent_model(load_examples(), segmenter, encoder, out / "intent", cv_folds=0)
+    train_psychology_model(load_examples(PSYCHOLOGY_DIR, PSYCHOLOGY_CLASSES), segmenter, encoder, out / "psychology", cv_folds=0)
     return out
 
 

@@ -62,7 +62,7 @@ def test_suggest_size_question(client):
     confidences = [i["confidence"] for i in body["intents"]]
     assert confidences == sorted(confidences, reverse=True)
     assert all(0.0 <= c <= 1.0 for c in confidences)
-    for field in ("request_id", "psychology", "emotion", "guidance", "replies", "model_version"):
+    for field in ("request_id", "psychology", "emotion", "guidance", "escalate", "replies", "model_version"):
         assert field in body
 
 

@@ -71,9 +71,33 @@ def test_train_writes_model_and_metadata(env, tmp_path):
         encoding="utf-8",
     )
     out = tmp_path / "model"
-    result = runner.invoke(app, ["train", "--data", str(data), "--out", str(out), "--folds", "2"])
+    result = runner.invoke(app, ["train", "--task", "intent", "--data", str(data), "--out", str(out), "--folds", "2"])
     assert result.exit_code == 0, result.output
     metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
     assert metadata["data"]["examples"] == 12
     assert metadata["cv"]["folds"] == 2
     assert (out / "model.joblib").exists()
+
+
+def test_evaluate_psychology_scores_a_file(env, tmp_path):
+    data = tmp_path / "psy.tsv"
+    data.write_text("thrift\t能不能再便宜二十\nretaliation\t不处理我就去12315投诉你们\nnone\t好的收到\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "--task", "psychology", "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["n"] == 3 and "retaliation" in scores["per_class"] and "none" in scores["per_class"]
+    assert scores["title"].startswith("psychology: model psychology-")
+
+
+def test_a_bad_psychology_label_is_named(env, tmp_path):
+    data = tmp_path / "psy.tsv"
+    data.write_text("thrift\t能便宜吗\ngreedy\t便宜点\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "--task", "psychology", "--data", str(data)])
+    assert result.exit_code == 2
+    assert "psy.tsv:2: unknown psychology id 'greedy'" in result.output
+
+
+def test_train_all_refuses_one_data_file_for_both_models(env, tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "x.tsv")])
+    assert result.exit_code == 2
+    assert "--data and --out need a single --task" in result.output

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from intents.labels import INTENTS
-from scripts_corpus.corpus import COMPLAINT_PSYCHOLOGY, CorpusError, fill, load_corpus
+from intents.labels import COMPLAINT_PSYCHOLOGY, INTENTS
+from scripts_corpus.corpus import CorpusError, fill, load_corpus
 
 
 @pytest.fixture(scope="module")

@@ -222,3 +222,48 @@ def test_requests_and_shop_additions_never_rewrite_the_embedding_cache(fresh_cli
     new_reply = {**SHOP_REPLY, "id": "shop-cache-check-001", "text": "亲，这是一条只用来检查缓存的回复~"}
     assert fresh_client.post("/v1/replies", json=new_reply).status_code == 201
     assert [(p, p.stat().st_mtime_ns, p.stat().st_size) for p in caches] == before
+
+
+def test_an_angry_retaliation_escalates_and_opens_with_an_apology(client):
+    body = suggest(client, "什么破东西!!! 气死我了 我要给差评让所有人看到 还要去12315投诉你们")
+    assert body["psychology"]["id"] == "retaliation"
+    assert body["emotion"]["level"] == "angry"
+    assert body["escalate"] is True and "12315" in body["escalate_reason"]
+    assert 2 <= len(body["guidance"]) <= 4
+    assert body["replies"][0]["category"] in {"apology", "empathy"}
+    assert len({r["id"] for r in body["replies"]}) == len(body["replies"])
+
+
+def test_a_calm_question_does_not_escalate(client):
+    body = suggest(client, "亲 这个有运费险吗")
+    assert body["escalate"] is False and body["escalate_reason"] is None
+    assert body["emotion"]["level"] == "calm"
+
+
+def test_replies_for_the_detected_psychology_rank_higher(client, pipeline_index):
+    from service.ranking import AdoptionPriors, RankingWeights, rank_replies
+
+    pipeline = client.app.state.pipeline
+    reading = pipeline.analyzer.read_batch(["能便宜点吗"])[0]
+    vector = pipeline.message_vector(reading.doc)
+    every = len(pipeline_index.ids)
+    plain = {r.reply.id: r.score for r in rank_replies(vector, reading.doc.text, reading.intents, pipeline_index, AdoptionPriors(), every)}
+    thrift = {
+        r.reply.id: r.score
+        for r in rank_replies(vector, reading.doc.text, reading.intents, pipeline_index, AdoptionPriors(), every, psychology="thrift")
+    }
+    tagged = [i for i in plain if "thrift" in pipeline_index.corpus.replies[i].psychology]
+    assert tagged
+    for reply_id, score in plain.items():
+        lift = thrift[reply_id] - score
+        assert np.isclose(lift, RankingWeights.psychology if reply_id in tagged else 0.0), reply_id
+    top = suggest(client, "能便宜点吗")["replies"][:3]
+    assert any("thrift" in pipeline_index.corpus.replies[r["id"]].psychology for r in top)
+
+
+def test_the_reading_is_recorded_with_the_request(client):
+    body = suggest(client, "我要给差评让所有人看到")
+    row = client.app.state.pipeline.store.get_request(body["request_id"])
+    assert row["psychology"] == body["psychology"]["id"] == "retaliation"
+    assert row["emotion"] == body["emotion"]["level"] and row["escalate"] == 1
+    assert row["model_version"] == body["model_version"] and "+psychology-" in row["model_version"]

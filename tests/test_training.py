@@ -84,7 +84,7 @@ def test_truncated_model_file_is_refused(small_model, tmp_path):
 
 
 def test_too_few_examples_of_an_intent_is_a_clear_error(segmenter, encoder, tmp_path):
-    with pytest.raises(ValueError, match=r"5-fold cross-validation needs at least 5 examples of each intent; 'size' has 3"):
+    with pytest.raises(ValueError, match=r"5-fold cross-validation needs at least 5 examples of each label; 'size' has 3"):
         train_intent_model(SMALL, segmenter, encoder, tmp_path / "intent", cv_folds=5)
     with pytest.raises(ValueError, match=r"at least 2 examples; 'refund' has 1"):
         train_intent_model(SMALL + [Example("我要退货", ("refund",), "t:10")], segmenter, encoder, tmp_path / "x", cv_folds=0)

@@ -1,0 +1,61 @@
+"""What the earlier turns of a conversation add to reading the newest message.
+
+A follow-up such as "还没到" or "那M呢" says little on its own; after a
+tracking or size question it clearly continues that topic. The current
+message's intent probabilities are blended with those of the earlier turns,
+the more so the shorter and the less certain the message is, so a message
+that is clear on its own ("那能便宜点吗") keeps its own intent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+# Openings and endings that lean on what was said before.
+_FOLLOW_UP = re.compile(r"^(那|那么|那个|还|还是|然后|所以|另外|这个|可是|但是|就是|是不是)|[呢]$")
+_CONTENT = re.compile(r"[\w]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class ContextWeights:
+    follow_up: float = 0.9  # share of the uncertainty handed to the context for a short or elliptical message
+    standalone: float = 0.4  # … for any other message
+    short_chars: int = 8  # at most this many letters/digits/characters counts as short
+    recency: tuple[float, ...] = (1.0, 0.5, 0.25)  # weight of the last, second-last, third-last customer turn
+    agent: float = 0.5  # weight of the agent's last turn (what the agent just asked or said)
+
+
+def is_follow_up(text: str, weights: ContextWeights = ContextWeights()) -> bool:
+    """Short, or opening/ending like a continuation of what was said before."""
+    content = len(_CONTENT.findall(text))
+    return content <= weights.short_chars or bool(_FOLLOW_UP.search(text.strip(" ?？!！。~～…")))
+
+
+def context_distribution(
+    customer: list[np.ndarray], agent: np.ndarray | None, weights: ContextWeights = ContextWeights()
+) -> np.ndarray | None:
+    """Weighted mean of earlier turns' probabilities (`customer` oldest first), or None with no turns."""
+    parts, total = [], 0.0
+    for w, probs in zip(weights.recency, reversed(customer)):
+        parts.append(w * probs)
+        total += w
+    if agent is not None:
+        parts.append(weights.agent * agent)
+        total += weights.agent
+    if not parts:
+        return None
+    return np.sum(parts, axis=0) / total
+
+
+def blend(
+    current: np.ndarray, context: np.ndarray | None, text: str, weights: ContextWeights = ContextWeights()
+) -> tuple[np.ndarray, float]:
+    """The message's probabilities with the context mixed in, and the share the context got."""
+    if context is None:
+        return current, 0.0
+    share = (weights.follow_up if is_follow_up(text, weights) else weights.standalone) * (1.0 - float(current.max()))
+    mixed = (1.0 - share) * current + share * context
+    return mixed / mixed.sum(), share

@@ -1,0 +1,66 @@
+"""Conversation history: follow-ups take their topic from earlier turns; clear messages keep their own."""
+
+import numpy as np
+import pytest
+
+from intents.context import blend, context_distribution, is_follow_up
+
+TRACKING = [{"role": "customer", "text": "帮我查下快递到哪了"}, {"role": "agent", "text": "亲，包裹已经到您所在城市了，今天会派送"}]
+SIZE = [{"role": "customer", "text": "165 110斤穿什么码"}, {"role": "agent", "text": "亲，建议您拿M码哦"}]
+
+
+def test_follow_ups_are_recognised():
+    assert is_follow_up("还没") and is_follow_up("那L呢") and is_follow_up("那这个颜色有没有大一号的呢")
+    assert not is_follow_up("请问这件羽绒服的含绒量是多少 充绒量多少克")
+
+
+def test_a_confident_message_keeps_its_intent():
+    current = np.array([0.05, 0.9, 0.05])
+    mixed, share = blend(current, np.array([0.9, 0.05, 0.05]), "那能便宜点吗")
+    assert mixed.argmax() == 1 and share < 0.1
+    assert np.isclose(mixed.sum(), 1.0)
+
+
+def test_an_unsure_follow_up_leans_on_the_context():
+    mixed, share = blend(np.array([0.3, 0.35, 0.35]), np.array([0.9, 0.05, 0.05]), "还没")
+    assert mixed.argmax() == 0 and share > 0.5
+
+
+def test_recent_turns_weigh_more():
+    older, newer = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    assert context_distribution([older, newer], None).argmax() == 1
+    assert context_distribution([], None) is None
+
+
+def suggest(client, message, history=()):
+    response = client.post("/v1/suggest", json={"message": message, "history": list(history)})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("message", ["还没", "一直没人送", "还是没有"])
+def test_a_short_reply_after_a_tracking_question_is_logistics(client, message):
+    alone = suggest(client, message)
+    after = suggest(client, message, TRACKING)
+    assert alone["intent"]["id"] != "logistics"  # the words alone do not say it
+    assert after["intent"]["id"] == "logistics" and after["history_used"] is True
+
+
+def test_a_bargain_after_a_size_question_is_bargain(client):
+    after = suggest(client, "那能便宜点吗", SIZE)
+    assert after["intent"]["id"] == "bargain" and after["history_used"] is False
+    assert after["psychology"]["id"] == "thrift"
+
+
+def test_a_third_contact_about_the_same_problem_is_less_calm(client):
+    message = "到底怎么处理"
+    complaints = [{"role": "customer", "text": "衣服收到就破了个洞"}, {"role": "customer", "text": "衣服破了 你们怎么处理"}]
+    first = suggest(client, message)
+    third = suggest(client, message, complaints)
+    assert third["emotion"]["score"] > first["emotion"]["score"]
+    assert third["emotion"]["level"] != "calm"
+
+
+def test_earlier_anger_carries_over(client):
+    angry = [{"role": "customer", "text": "气死我了!!! 什么破东西 垃圾"}]
+    assert suggest(client, "那你说怎么办", angry)["emotion"]["level"] != "calm"
