@@ -13,7 +13,7 @@ from intents.context import blend, context_distribution
 from intents.emotion import EmotionContext, EmotionReader
 from intents.encoder import E5Encoder, Encoder, SentenceTransformerEncoder
 from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
-from intents.psychology import PsychologyReader
+from intents.psychology import PsychologyReader, PsychologyReading
 from intents.segment import Segmenter
 from intents.training import load_intent_model, load_psychology_model
 from scripts_corpus.corpus import CorpusError, ReplyCorpus, fill, load_corpus, parse_reply
@@ -49,6 +49,8 @@ _FEELING_CATEGORIES = ("apology", "empathy")
 # about the same thing means the problem is still open (and raises the emotion).
 CONTEXT_TURNS = 3
 PROBLEM_INTENTS = ("complaint", "refund", "logistics")
+# Context share from which a follow-up's replies are matched against the previous turn too.
+MATCH_CONTEXT_FROM = 0.2
 
 
 def reply_encoder(settings: Settings, intent_encoder: Encoder) -> Encoder:
@@ -71,6 +73,13 @@ class Reading:
     analysis: Analysis
     severity: str | None = None  # complaint flow: "ordinary" | "serious"
     history_used: bool = False
+    # What replies are matched against: the message, or for a follow-up that
+    # leans on its context, the message together with the customer's last turn.
+    match: Document | None = None
+
+    @property
+    def match_doc(self) -> Document:
+        return self.match or self.doc
 
 
 @dataclass
@@ -105,9 +114,8 @@ class Analyzer:
         return [(str(classes[j]), float(probs[j])) for j in np.argsort(-probs, kind="stable")]
 
     def _read(
-        self, doc: Document, intents: list[tuple[str, float]], context: EmotionContext | None = None
+        self, doc: Document, intents: list[tuple[str, float]], psych: PsychologyReading, context: EmotionContext | None = None
     ) -> tuple[Analysis, str | None]:
-        (psych,) = self.psychology.read([doc], [dict(intents)])
         emotion = self.emotion.read(doc.text, context, psych.id)
         advice = self.guidance.advise(intents, psych.id, emotion.level, emotion.threats)
         ranked = [Intent(id=i, label=INTENT_LABELS[i], confidence=round(p, 4)) for i, p in intents]
@@ -136,10 +144,11 @@ class Analyzer:
     def read_batch(self, messages: list[str]) -> list[Reading]:
         """Read independent messages (no history) in one pass of the encoder and models."""
         docs = make_documents(messages, self.segmenter, self.encoder)
+        ranked = [self._ranked(probs) for probs in self.intent_model.predict_proba(docs)]
+        psychs = self.psychology.read(docs, [dict(intents) for intents in ranked])
         readings = []
-        for doc, probs in zip(docs, self.intent_model.predict_proba(docs)):
-            intents = self._ranked(probs)
-            analysis, severity = self._read(doc, intents)
+        for doc, intents, psych in zip(docs, ranked, psychs):
+            analysis, severity = self._read(doc, intents, psych)
             readings.append(Reading(doc, intents, analysis, severity))
         return readings
 
@@ -152,17 +161,23 @@ class Analyzer:
         probs = self.intent_model.predict_proba(docs)
         earlier = list(probs[1 : 1 + len(customer)])
         context = context_distribution(earlier, probs[-1] if agent is not None else None)
-        blended, _ = blend(probs[0], context, docs[0].text)
+        blended, share = blend(probs[0], context, docs[0].text)
         intents = self._ranked(blended)
+        match = None
+        if customer and share >= MATCH_CONTEXT_FROM and docs[0].vector is not None:
+            last = docs[len(customer)]
+            mixed = (1 - share) * docs[0].vector + share * last.vector
+            match = Document(f"{last.text} {docs[0].text}", (), mixed / np.linalg.norm(mixed))
         top = intents[0][0]
         emotion_context = None
         if customer:
             same_issue = sum(self.intent_model.classes_[p.argmax()] == top for p in earlier) if top in PROBLEM_INTENTS else 0
             earlier_score = max(self.emotion.read(d.text).score for d in docs[1 : 1 + len(customer)])
             emotion_context = EmotionContext(earlier_score=earlier_score, same_issue_turns=int(same_issue))
-        analysis, severity = self._read(docs[0], intents, emotion_context)
+        (psych,) = self.psychology.read(docs[:1], [dict(intents)])
+        analysis, severity = self._read(docs[0], intents, psych, emotion_context)
         own_top = self.intent_model.classes_[probs[0].argmax()]
-        return Reading(docs[0], intents, analysis, severity, history_used=bool(own_top != top))
+        return Reading(docs[0], intents, analysis, severity, history_used=bool(own_top != top), match=match)
 
     def analyze(self, messages: list[str]) -> list[Analysis]:
         """Normalise, segment, classify and read a batch in one pass of the models."""
@@ -268,8 +283,8 @@ class SuggestPipeline:
         reading = self.analyzer.read_turn(request.message, request.history)
         analysis = reading.analysis
         replies, handoff = self.choose_replies(
-            self.message_vector(reading.doc),
-            reading.doc.text,
+            self.message_vector(reading.match_doc),
+            reading.match_doc.text,
             reading.intents,
             request.top_k,
             request.variables,

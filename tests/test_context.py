@@ -64,3 +64,16 @@ def test_a_third_contact_about_the_same_problem_is_less_calm(client):
 def test_earlier_anger_carries_over(client):
     angry = [{"role": "customer", "text": "气死我了!!! 什么破东西 垃圾"}]
     assert suggest(client, "那你说怎么办", angry)["emotion"]["level"] != "calm"
+
+
+def test_a_follow_up_is_matched_to_replies_with_its_context(client):
+    from service.schemas import Turn
+
+    analyzer = client.app.state.pipeline.analyzer
+    reading = analyzer.read_turn("还没", [Turn(**t) for t in TRACKING])
+    assert reading.match_doc.text == "帮我查下快递到哪了 还没"
+    assert np.isclose(np.linalg.norm(reading.match_doc.vector), 1.0)
+    clear = analyzer.read_turn("请问这件羽绒服的含绒量是多少", [Turn(**t) for t in TRACKING])
+    assert clear.match_doc is clear.doc  # a message clear on its own is matched on its own
+    replies = suggest(client, "还没", TRACKING)["replies"]
+    assert all(r["intent"] == "logistics" for r in replies)

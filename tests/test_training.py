@@ -88,3 +88,28 @@ def test_too_few_examples_of_an_intent_is_a_clear_error(segmenter, encoder, tmp_
         train_intent_model(SMALL, segmenter, encoder, tmp_path / "intent", cv_folds=5)
     with pytest.raises(ValueError, match=r"at least 2 examples; 'refund' has 1"):
         train_intent_model(SMALL + [Example("我要退货", ("refund",), "t:10")], segmenter, encoder, tmp_path / "x", cv_folds=0)
+
+
+def test_psychology_model_records_its_cue_file_and_loads(segmenter, encoder, tmp_path):
+    from intents.labels import PSYCHOLOGY_CLASSES
+    from intents.training import load_psychology_model, train_psychology_model
+
+    texts = {
+        "thrift": ["能便宜点吗", "有券吗", "抹个零呗"],
+        "speed": ["今天能发吗", "急用 明天能到吗", "发顺丰"],
+        "none": ["在吗", "好的", "谢谢"],
+    }
+    examples = [Example(t, (label,), f"p:{i}") for label, ts in texts.items() for i, t in enumerate(ts)]
+    metadata = train_psychology_model(examples, segmenter, encoder, tmp_path / "psychology", cv_folds=3)
+    assert metadata["model"] == "psychology" and metadata["classes"] == list(PSYCHOLOGY_CLASSES)
+    assert len(metadata["cues"]["hash"]) == 64 and metadata["cv"]["folds"] == 3
+    model, _ = load_psychology_model(tmp_path / "psychology")
+    assert list(model.classes_) == list(PSYCHOLOGY_CLASSES)
+    with pytest.raises(ModelLoadError, match="not a psychology model"):
+        load_psychology_model(small_model_dir(tmp_path, segmenter, encoder))
+
+
+def small_model_dir(tmp_path, segmenter, encoder):
+    out = tmp_path / "intent-as-psychology"
+    train_intent_model(SMALL, segmenter, encoder, out, cv_folds=0)
+    return out
