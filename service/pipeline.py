@@ -167,7 +167,9 @@ class Analyzer:
         if customer and share >= MATCH_CONTEXT_FROM and docs[0].vector is not None:
             last = docs[len(customer)]
             mixed = (1 - share) * docs[0].vector + share * last.vector
-            match = Document(f"{last.text} {docs[0].text}", (), mixed / np.linalg.norm(mixed))
+            norm = float(np.linalg.norm(mixed))
+            if norm > 1e-6:
+                match = Document(f"{last.text} {docs[0].text}", (), mixed / norm)
         top = intents[0][0]
         emotion_context = None
         if customer:
