@@ -64,6 +64,10 @@ def read_cues(path: Path, labels: Iterable[str], default_weights: dict[str, floa
     return cues
 
 
+def _inside_number(text: str, start: int, end: int) -> bool:
+    return (start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit())
+
+
 class CueMatcher:
     """Finds every cue of every label in a text with one automaton (not a loop over patterns)."""
 
@@ -93,6 +97,8 @@ class CueMatcher:
         for end, entries in self._automaton.iter(folded):
             for cue in entries:
                 start = end - len(cue.term) + 1
+                if cue.term.isdigit() and _inside_number(folded, start, end + 1):
+                    continue  # "12315" inside a pasted order or phone number is not a cue
                 found.setdefault(cue.label, []).append(CueHit(cue.label, text[start : end + 1], cue.weight, start, end + 1))
         hits: list[CueHit] = []
         for label_hits in found.values():

@@ -55,3 +55,9 @@ def test_shipped_cue_files_load():
     psychology = read_cues(PSYCHOLOGY_CUES, PSYCHOLOGY)
     assert {c.label for c in psychology} == set(PSYCHOLOGY)
     assert {c.label for c in read_cues(EMOTION_CUES, KINDS, KINDS)} == set(KINDS)
+
+
+def test_a_number_cue_inside_a_longer_number_is_not_a_cue():
+    matcher = CueMatcher([Cue("retaliation", "12315", 1.0)])
+    assert matcher.find("订单号 2026112315886 到哪了") == []
+    assert [h.term for h in matcher.find("我去12315投诉")] == ["12315"]
