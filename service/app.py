@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import __version__
-from service.config import Settings, get_settings
+from service.config import Settings, get_settings, keys_by_role
 from service.errors import install_error_handlers
 from service.pipeline import SuggestPipeline
-from service.routes import classify, feedback, health, replies, segment, suggest
+from service.routes import audit, classify, feedback, health, replies, reports, segment, suggest
 
 log = logging.getLogger("huashu")
 
@@ -23,6 +23,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         # Heavy things load once, before the first request; /readyz reports it.
         app.state.pipeline = None
+        counts = {role: len(keys) for role, keys in app.state.keys.items()}
+        if not any(counts.values()):
+            log.warning(
+                "no API keys configured (HUASHU_AGENT_KEYS, HUASHU_QA_KEYS, HUASHU_ADMIN_KEYS): "
+                "every endpoint is open to anyone who can reach it; set keys before exposing the service"
+            )
+        else:
+            log.info("API keys configured per role: %s", counts)
         app.state.pipeline = SuggestPipeline.load(settings)
         log.info("models loaded: %s", app.state.pipeline.versions)
         yield
@@ -35,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.keys = keys_by_role(settings)
     install_error_handlers(app)
-    for module in (health, classify, segment, suggest, feedback, replies):
+    for module in (health, classify, segment, suggest, feedback, replies, audit, reports):
         app.include_router(module.router)
     return app

@@ -38,8 +38,25 @@ class Settings(BaseSettings):
     handoff_below: float = Field(
         0.5, ge=0.0, le=1.0, description="Top-intent confidence under which a message gets a holding reply and handoff."
     )
+    agent_keys: str = Field(
+        "", repr=False, description="Comma-separated API keys with the `agent` role (suggest, classify, segment, feedback, reading replies)."
+    )
+    qa_keys: str = Field("", repr=False, description="Comma-separated API keys with the `qa` role: agent rights plus audit, review, reports, export.")
+    admin_keys: str = Field("", repr=False, description="Comma-separated API keys with the `admin` role: everything, including adding shop replies.")
+    store_raw: bool = Field(
+        False, description="Also store each request's raw message in the audit log (`1`); by default only the PII-masked text is kept."
+    )
     log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `huashu serve`.")
+
+
+ROLES = ("agent", "qa", "admin")  # each role has the rights of the ones before it
+
+
+def keys_by_role(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """The configured API keys of each role (empty when none: the service then runs open)."""
+    raw = {"agent": settings.agent_keys, "qa": settings.qa_keys, "admin": settings.admin_keys}
+    return {role: tuple(k.strip() for k in value.split(",") if k.strip()) for role, value in raw.items()}
 
 
 @lru_cache

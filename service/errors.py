@@ -17,6 +17,7 @@ class ServiceError(Exception):
 
     status_code = 500
     code = "internal_error"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -98,7 +99,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"error": exc.code, "message": exc.message})
+        return JSONResponse(
+            status_code=exc.status_code, content={"error": exc.code, "message": exc.message}, headers=exc.headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

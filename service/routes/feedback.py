@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
+from service.auth import AgentRole
 from service.deps import PipelineDep
 from service.schemas import FeedbackRequest, FeedbackResponse
 
-router = APIRouter(prefix="/v1", tags=["feedback"])
+router = APIRouter(prefix="/v1", tags=["feedback"], dependencies=[AgentRole])
 
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201)

@@ -4,13 +4,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from service.auth import AdminRole, AgentRole
 from service.deps import PipelineDep
 from service.schemas import ReplyList, ReplyRecord
 
 router = APIRouter(prefix="/v1", tags=["replies"])
 
 
-@router.get("/replies", response_model=ReplyList)
+@router.get("/replies", response_model=ReplyList, dependencies=[AgentRole])
 def list_replies(
     pipeline: PipelineDep,
     intent: str | None = None,
@@ -25,7 +26,7 @@ def list_replies(
     return ReplyList(total=total, replies=replies)
 
 
-@router.post("/replies", response_model=ReplyRecord, status_code=201)
+@router.post("/replies", response_model=ReplyRecord, status_code=201, dependencies=[AdminRole])
 def add_reply(body: ReplyRecord, pipeline: PipelineDep) -> ReplyRecord:
     """Add a shop's own reply, validated like the corpus; it is suggested from now on."""
     return pipeline.add_reply(body)

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
+from service.auth import AgentRole
 from service.deps import PipelineDep
 from service.schemas import SegmentRequest, SegmentResponse
 
-router = APIRouter(prefix="/v1", tags=["segment"])
+router = APIRouter(prefix="/v1", tags=["segment"], dependencies=[AgentRole])
 
 
 @router.post("/segment", response_model=SegmentResponse)

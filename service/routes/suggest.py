@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
+from service.auth import AgentRole
 from service.deps import PipelineDep
 from service.schemas import SuggestRequest, SuggestResponse
 
-router = APIRouter(prefix="/v1", tags=["suggest"])
+router = APIRouter(prefix="/v1", tags=["suggest"], dependencies=[AgentRole])
 
 
 @router.post("/suggest", response_model=SuggestResponse)
