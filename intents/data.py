@@ -90,3 +90,52 @@ def data_hash(examples: list[Example]) -> str:
         digest.update(ex.text.encode())
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def read_reviews(path: Path, known: tuple[str, ...] = INTENTS) -> list[Example]:
+    """Reviewed rows exported by `GET /v1/export` (JSON lines or CSV) as examples: the masked
+    message labelled with the reviewed intents. A bad row raises with file, line and reason."""
+    import csv
+    import json
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExampleFormatError(f"{path}: cannot be read ({exc})") from None
+    rows: list[tuple[int, dict]] = []
+    if path.suffix == ".csv":
+        for lineno, row in enumerate(csv.DictReader(text.splitlines()), 2):
+            rows.append((lineno, {**row, "intents": [i for i in (row.get("intents") or "").split(",") if i]}))
+    else:
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ExampleFormatError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise ExampleFormatError(f"{path}:{lineno}: expected a JSON object")
+            rows.append((lineno, row))
+    examples = []
+    for lineno, row in rows:
+        where = f"{path}:{lineno}"
+        message, labels = row.get("message"), row.get("intents")
+        if not isinstance(message, str) or not message.strip():
+            raise ExampleFormatError(f"{where}: no message")
+        if not isinstance(labels, list) or not labels or not all(isinstance(i, str) for i in labels):
+            raise ExampleFormatError(f"{where}: no reviewed intents")
+        unknown = [i for i in labels if i not in known]
+        if unknown:
+            raise ExampleFormatError(f"{where}: unknown intent id {unknown[0]!r}")
+        examples.append(Example(text=message.strip(), labels=tuple(dict.fromkeys(labels)), source=where))
+    if not examples:
+        raise ExampleFormatError(f"{path}: no reviewed rows")
+    return examples
+
+
+def merge_reviews(examples: list[Example], reviews: list[Example]) -> list[Example]:
+    """The training examples with the reviewed ones added; a review overrides an example with the same text."""
+    reviewed = {ex.text: ex for ex in reviews}
+    return [ex for ex in examples if ex.text not in reviewed] + list(reviewed.values())

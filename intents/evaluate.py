@@ -63,6 +63,10 @@ def score(
     predicted = [str(p) for p in predicted]
     gold = [p if p in labels else labels[0] for labels, p in zip(label_sets, predicted)]
     classes = list(classes)
+    if not gold:  # nothing to score yet (a report before any review): zeros, not an error
+        zero = dict.fromkeys(classes, 0.0)
+        return Scores(classes, [], [], dict(zero), dict(zero), dict(zero), dict.fromkeys(classes, 0),
+                      [[0] * len(classes) for _ in classes])
     p, r, f, s = precision_recall_fscore_support(gold, predicted, labels=classes, zero_division=0)
     return Scores(
         classes=classes,

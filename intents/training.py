@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -96,6 +97,7 @@ def train_model(
     cv_folds: int = 5,
     progress: Callable[[str, int, int], None] | None = None,
     intent_model: IntentClassifier | None = None,
+    extra_metadata: dict | None = None,
 ) -> dict:
     """Cross-validate, fit on all examples, and write the model and its metadata to `out_dir`.
 
@@ -144,6 +146,7 @@ def train_model(
             "hash": hashlib.sha256(PSYCHOLOGY_CUES.read_bytes()).hexdigest(),
         }
         metadata["cv_intents"] = intent_model is not None
+    metadata.update(extra_metadata or {})
     out_dir.mkdir(parents=True, exist_ok=True)
     # Write to temporary names, then rename: a crash mid-write never leaves a
     # half-written model where the service would load it.
@@ -205,3 +208,30 @@ def load_intent_model(model_dir: Path, encoder_name: str = E5Encoder.name) -> tu
 
 def load_psychology_model(model_dir: Path, encoder_name: str = E5Encoder.name) -> tuple[IntentClassifier, dict]:
     return load_model(TASKS["psychology"], model_dir, encoder_name)
+
+
+VERSIONS_DIR = "versions"
+
+
+def promote(model_dir: Path, version: str, task: Task) -> tuple[str | None, str]:
+    """Make `model_dir/versions/<version>` the model the service loads, keeping the current one
+    under `versions/` for a roll-back. Returns (previous version, promoted version)."""
+    model_dir = Path(model_dir)
+    source = model_dir / VERSIONS_DIR / version
+    if not (source / MODEL_FILE).exists():
+        known = sorted(p.name for p in (model_dir / VERSIONS_DIR).glob("*") if (p / MODEL_FILE).exists())
+        raise ModelLoadError(f"no version {version!r} in {model_dir / VERSIONS_DIR} (known: {', '.join(known) or 'none'})")
+    load_model(task, source)  # refuse to promote what the service could not load
+    previous = None
+    if (model_dir / METADATA_FILE).exists():
+        previous = json.loads((model_dir / METADATA_FILE).read_text(encoding="utf-8"))["version"]
+        keep = model_dir / VERSIONS_DIR / previous
+        if not keep.exists():
+            keep.mkdir(parents=True)
+            for name in (MODEL_FILE, METADATA_FILE):
+                shutil.copy2(model_dir / name, keep / name)
+    for name in (MODEL_FILE, METADATA_FILE):
+        tmp = model_dir / f".{name}.promote"
+        shutil.copy2(source / name, tmp)
+        tmp.replace(model_dir / name)
+    return previous, version

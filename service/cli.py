@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from intents.data import EXAMPLES_DIR, ExampleFormatError, duplicate_texts, load_examples
+from intents.data import EXAMPLES_DIR, ExampleFormatError, duplicate_texts, load_examples, merge_reviews, read_reviews
 from intents.encoder import CachedEncoder, E5Encoder
 from intents.evaluate import cross_validate, format_report, score
 from intents.labels import INTENTS
@@ -20,6 +22,7 @@ from intents.psychology import PsychologyReader
 from intents.segment import Segmenter
 from intents.training import (
     TASKS,
+    VERSIONS_DIR,
     ModelLoadError,
     documents,
     load_intent_model,
@@ -27,6 +30,7 @@ from intents.training import (
     psychology_cv_predict,
     train_model,
 )
+from intents.training import promote as promote_version
 from service.config import get_settings
 
 app = typer.Typer(help="话术助手 huashu: reply suggestions for online-shop customer service.", no_args_is_help=True)
@@ -91,10 +95,19 @@ def train(
         Optional[Path], typer.Option(help="Where to write the model (default: $HUASHU_MODEL_DIR/<task>; one task only).")
     ] = None,
     folds: Annotated[int, typer.Option(min=0, max=20, help="Cross-validation folds recorded in the metadata (0 or 1: skip).")] = 5,
+    with_reviews: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Add QA-reviewed rows (a GET /v1/export file, .jsonl or .csv) to the intent examples; the new model "
+            "is written under <out>/versions/ beside the current one, for `huashu promote`."
+        ),
+    ] = None,
 ) -> None:
     """Train the intent and psychology models and write each with its metadata (versions, data hash, CV metrics, date)."""
     if task is TaskName.all and (data or out):
         _fail("--data and --out need a single --task (intent or psychology)")
+    if with_reviews and task is not TaskName.intent:
+        _fail("--with-reviews retrains the intent model: add --task intent")
     settings = get_settings()
     encoder = CachedEncoder(E5Encoder(), settings.cache_dir)
     segmenter = Segmenter(settings.shop_dict)
@@ -106,17 +119,76 @@ def train(
         target = out or settings.model_dir / name
         console.print(f"{name}: {len(examples)} examples from {source}")
         intent_model = _intent_model_for_psychology(settings, encoder.name) if name == "psychology" and folds > 1 else None
+        extra, write_to = {}, target
+        if with_reviews:
+            examples, extra = _with_reviews(examples, with_reviews, segmenter, encoder, folds)
+            write_to = target / VERSIONS_DIR / ".building"
+            shutil.rmtree(write_to, ignore_errors=True)
         try:
             with _progress() as progress:
                 metadata = train_model(
-                    spec, examples, segmenter, encoder, target, cv_folds=folds, progress=_reporter(progress),
-                    intent_model=intent_model,
+                    spec, examples, segmenter, encoder, write_to, cv_folds=folds, progress=_reporter(progress),
+                    intent_model=intent_model, extra_metadata=extra,
                 )
         except ValueError as exc:  # too few examples of a label for the folds asked
             _fail(str(exc))
         cv = metadata["cv"]
         summary = f"; {folds}-fold CV accuracy {cv['accuracy']:.4f}, macro-F1 {cv['macro_f1']:.4f}" if cv else ""
+        if with_reviews:
+            final = target / VERSIONS_DIR / metadata["version"]
+            shutil.rmtree(final, ignore_errors=True)
+            write_to.rename(final)
+            before = extra["cv_before_reviews"]
+            if before and cv:
+                console.print(
+                    f"{folds}-fold CV before the reviews: accuracy {before['accuracy']:.4f}, macro-F1 {before['macro_f1']:.4f}; "
+                    f"with them: accuracy {cv['accuracy']:.4f}, macro-F1 {cv['macro_f1']:.4f}"
+                )
+            console.print(f"wrote {final}; the service still loads the current model until `huashu promote {metadata['version']}`")
+            continue
         console.print(f"wrote {target} ({metadata['version']}){summary}")
+
+
+def _with_reviews(examples, path: Path, segmenter, encoder, folds: int):
+    """The examples with the reviewed rows added, and the cross-validation of the examples without them."""
+    try:
+        reviews = read_reviews(path)
+    except ExampleFormatError as exc:
+        _fail(str(exc))
+    merged = merge_reviews(examples, reviews)
+    console.print(f"+ {len(reviews)} reviewed rows from {path} ({len(merged) - len(examples)} new texts)")
+    before = None
+    if folds > 1:
+        with _progress() as progress:
+            report = _reporter(progress)
+            before = cross_validate(
+                TASKS["intent"].new_model(), documents(examples, segmenter, encoder, report), [ex.labels for ex in examples],
+                INTENTS, folds=folds, progress=lambda k: report("CV without reviews", k, folds),
+            ).as_dict()
+    return merged, {"reviews": {"file": str(path), "rows": len(reviews)}, "cv_before_reviews": before}
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="The version to load from now on (a folder name under <model dir>/versions/).")],
+    task: Annotated[TaskName, typer.Option(help="Which model.")] = TaskName.intent,
+    model_dir: Annotated[
+        Optional[Path], typer.Option(help="The model's folder (default: $HUASHU_MODEL_DIR/<task>).")
+    ] = None,
+) -> None:
+    """Make a trained version (e.g. from `train --with-reviews`) the one the service loads; the current one is kept under versions/."""
+    if task is TaskName.all:
+        _fail("promote one --task at a time")
+    spec = TASKS[task.value]
+    target = model_dir or get_settings().model_dir / spec.name
+    try:
+        previous, current = promote_version(target, version, spec)
+    except ModelLoadError as exc:
+        _fail(str(exc))
+    console.print(
+        f"{spec.name}: {current} promoted in {target} (previous {previous or 'none'} kept under {VERSIONS_DIR}/); "
+        "restart the service to load it"
+    )
 
 
 @app.command()
@@ -242,6 +314,46 @@ def classify(
         _fail(str(exc))
     for result in analyzer.analyze(messages):
         print(json.dumps(result.model_dump(exclude_none=True), ensure_ascii=False))
+
+
+@app.command()
+def report(
+    since: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="First day (UTC), inclusive.")] = None,
+    until: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Last day (UTC), inclusive.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """QA report from the audit log ($HUASHU_DB_PATH): per-intent precision, recall, F1 and support
+    from reviewed rows, the confusion matrix, the confidence histogram and reply adoption."""
+    from service.reports import intent_report
+    from service.routes.audit import date_range
+    from service.store import Store
+
+    settings = get_settings()
+    if not settings.db_path.exists():
+        _fail(f"no audit database at {settings.db_path}: serve some traffic first (or set HUASHU_DB_PATH)")
+    store = Store(settings.db_path)
+    try:
+        result = intent_report(store, *date_range(since.date() if since else None, until.date() if until else None))
+    finally:
+        store.close()
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    lines = [f"intents: {result.reviewed} reviewed of {result.requests} requests"
+             f" ({result.since or 'start'} – {result.until or 'now'})", ""]
+    lines.append(f"{'intent':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}{'shown':>8}{'sent+edited':>13}")
+    for intent, s in result.per_intent.items():
+        a = result.adoption_per_intent[intent]
+        lines.append(f"{intent:<12}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>10d}{a.shown:>8d}{a.rate:>13.2%}")
+    lines += ["", f"accuracy {result.accuracy:.4f}   macro-F1 {result.macro_f1:.4f}", "",
+              "confusion matrix (rows: reviewed, columns: predicted)",
+              " " * 12 + "".join(f"{label[:9]:>10}" for label in result.confusion.labels)]
+    for label, row in zip(result.confusion.labels, result.confusion.matrix):
+        lines.append(f"{label:<12}" + "".join(f"{v:>10d}" for v in row))
+    lines += ["", "confidence  requests  reviewed  correct"]
+    for b in result.confidence_histogram:
+        lines.append(f"{b.low:.1f}–{b.high:.1f}   {b.count:>8d}  {b.reviewed:>8d}  {b.correct:>7d}")
+    print("\n".join(lines))
 
 
 @app.command()

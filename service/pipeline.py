@@ -12,6 +12,7 @@ from intents.classifier import Document, IntentClassifier, make_documents
 from intents.context import blend, context_distribution
 from intents.emotion import EmotionContext, EmotionReader
 from intents.encoder import E5Encoder, Encoder, SentenceTransformerEncoder
+from intents.normalize import mask_pii
 from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
 from intents.psychology import PsychologyReader, PsychologyReading
 from intents.segment import Segmenter
@@ -19,11 +20,12 @@ from intents.training import load_intent_model, load_psychology_model
 from scripts_corpus.corpus import CorpusError, ReplyCorpus, fill, load_corpus, parse_reply
 from scripts_corpus.guidance import Guidance
 from service.config import Settings
-from service.store import Store
+from service.store import AuditEntry, Store
 from service.errors import Conflict, InvalidReply, NotFound, ServiceError, Unprocessable
 from service.ranking import AdoptionPriors, RankedReply, ReplyIndex, rank_replies
 from service.schemas import (
     Analysis,
+    ClassifyResult,
     Emotion,
     FeedbackRequest,
     FeedbackResponse,
@@ -185,6 +187,11 @@ class Analyzer:
         """Normalise, segment, classify and read a batch in one pass of the models."""
         return [r.analysis for r in self.read_batch(messages)]
 
+    def masked(self, doc: Document) -> tuple[str, list[str]]:
+        """The message and its tokens as the audit log keeps them: PII masked before segmenting."""
+        masked = mask_pii(doc.text)
+        return masked, (list(doc.tokens) if masked == doc.text else self.segmenter(masked))
+
     def segment(self, text: str) -> SegmentResponse:
         (doc,) = make_documents([text], self.segmenter, None)
         return SegmentResponse(normalized=doc.text, tokens=list(doc.tokens))
@@ -304,19 +311,48 @@ class SuggestPipeline:
             model_version=self.model_version,
         )
         if self.store is not None:
-            self.store.record_request(
-                response.request_id,
-                reading.doc.text,
-                reading.intents,
-                [r.id for r in replies],
-                handoff,
-                self.model_version,
-                (time.perf_counter() - started) * 1000,
-                psychology=analysis.psychology.id if analysis.psychology else None,
-                emotion=analysis.emotion.level,
-                escalate=analysis.escalate,
+            self.store.record_requests(
+                [self._audit_entry(response.request_id, "suggest", reading, [r.id for r in replies], handoff, started)],
+                self.settings.store_raw,
             )
         return response
+
+    def _audit_entry(
+        self, request_id: str, endpoint: str, reading: Reading, replies: list[str], handoff: bool, started: float
+    ) -> AuditEntry:
+        analysis = reading.analysis
+        masked, tokens = self.analyzer.masked(reading.doc)
+        return AuditEntry(
+            id=request_id,
+            endpoint=endpoint,
+            normalized=reading.doc.text,
+            masked=masked,
+            tokens=tokens,
+            intents=reading.intents,
+            replies=replies,
+            model_version=self.model_version,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            handoff=handoff,
+            psychology=analysis.psychology.id if analysis.psychology else None,
+            psychology_confidence=analysis.psychology.confidence if analysis.psychology else None,
+            emotion=analysis.emotion.level,
+            emotion_score=analysis.emotion.score,
+            escalate=analysis.escalate,
+        )
+
+    def classify(self, messages: list[str]) -> list[ClassifyResult]:
+        """Read a batch; each message gets a request id and an audit row."""
+        started = time.perf_counter()
+        readings = self.analyzer.read_batch(messages)
+        results = []
+        for reading in readings:
+            results.append(ClassifyResult(**reading.analysis.model_dump(), request_id=uuid.uuid4().hex))
+        if self.store is not None:
+            self.store.record_requests(
+                [self._audit_entry(r.request_id, "classify", reading, [], False, started) for r, reading in zip(results, readings)],
+                self.settings.store_raw,
+            )
+        return results
 
     @staticmethod
     def _fill(ranked: list[RankedReply], variables: dict[str, str], top_k: int) -> list[Reply]:

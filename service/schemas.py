@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from intents.labels import INTENTS, PSYCHOLOGY
 
 MAX_MESSAGE_CHARS = 2000
 MAX_BATCH = 256
@@ -103,8 +105,12 @@ class Analysis(BaseModel):
     escalate_reason: str | None = None
 
 
+class ClassifyResult(Analysis):
+    request_id: str = Field(description="Id of this message's audit row (for QA review).")
+
+
 class ClassifyResponse(BaseModel):
-    results: list[Analysis]
+    results: list[ClassifyResult]
     model_version: str
 
 
@@ -177,3 +183,124 @@ class Readiness(BaseModel):
     status: Literal["ready", "loading"]
     models: dict[str, str] = Field(default_factory=dict, description="Loaded model versions by name.")
     reason: str | None = None
+
+
+# --- QA: audit log, reviews, reports -----------------------------------------------------------
+
+
+class AgentChoice(BaseModel):
+    clicked: list[str]
+    sent: list[str]
+    edited: list[str]
+    dismissed: list[str]
+
+
+class ReviewOut(BaseModel):
+    id: int
+    created: str
+    reviewer: str
+    intents: list[str]
+    psychology: str | None
+    comment: str | None
+
+
+class AuditItem(BaseModel):
+    id: str
+    created: str
+    endpoint: str | None
+    message: str = Field(description="Normalised and PII-masked.")
+    tokens: list[str]
+    intent: str
+    confidence: float | None
+    margin: float | None = Field(description="Top intent's confidence minus the second's.")
+    intents: list[dict]
+    psychology: str | None
+    psychology_confidence: float | None
+    emotion: str | None
+    emotion_score: float | None
+    escalate: bool
+    handoff: bool
+    replies: list[str]
+    agent: AgentChoice
+    review: ReviewOut | None
+    priority: float | None = Field(None, description="Review-queue usefulness (queue only).")
+    model_version: str
+    latency_ms: float
+
+
+class AuditPage(BaseModel):
+    total: int
+    items: list[AuditItem]
+
+
+class ReviewRequest(Request):
+    intents: Annotated[list[str], Field(min_length=1, max_length=3)] = Field(
+        description="The correct intents, main first (ids of the API contract)."
+    )
+    psychology: str | None = Field(None, description="The correct psychology id, or null for none.")
+    reviewer: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=80)]
+    comment: Annotated[str, StringConstraints(strict=True, max_length=1000)] | None = None
+
+    @field_validator("intents")
+    @classmethod
+    def _known_intents(cls, intents: list[str]) -> list[str]:
+        unknown = [i for i in intents if i not in INTENTS]
+        if unknown:
+            raise ValueError(f"unknown intent id {unknown[0]!r} (known: {', '.join(INTENTS)})")
+        if len(set(intents)) != len(intents):
+            raise ValueError("an intent is repeated")
+        return intents
+
+    @field_validator("psychology")
+    @classmethod
+    def _known_psychology(cls, psychology: str | None) -> str | None:
+        if psychology is not None and psychology not in PSYCHOLOGY:
+            raise ValueError(f"unknown psychology id {psychology!r} (known: {', '.join(PSYCHOLOGY)})")
+        return psychology
+
+
+class ClassScores(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class Confusion(BaseModel):
+    labels: list[str]
+    matrix: list[list[int]] = Field(description="Rows: reviewed (gold) intent; columns: predicted intent.")
+
+
+class ConfidenceBin(BaseModel):
+    low: float
+    high: float
+    count: int = Field(description="Requests whose top-intent confidence falls in the bin.")
+    reviewed: int
+    correct: int = Field(description="Reviewed requests whose predicted intent the review confirmed.")
+
+
+class Adoption(BaseModel):
+    shown: int
+    clicked: int
+    sent: int
+    edited: int
+    dismissed: int
+    rate: float = Field(description="(sent + edited) / shown.")
+
+
+class ReplyAdoption(Adoption):
+    reply_id: str
+
+
+class IntentReport(BaseModel):
+    since: str | None
+    until: str | None
+    requests: int
+    reviewed: int
+    accuracy: float
+    macro_f1: float
+    per_intent: dict[str, ClassScores]
+    confusion: Confusion
+    confidence_histogram: list[ConfidenceBin]
+    adoption_per_intent: dict[str, Adoption]
+    adoption_per_reply: list[ReplyAdoption]

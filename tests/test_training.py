@@ -113,3 +113,11 @@ def small_model_dir(tmp_path, segmenter, encoder):
     out = tmp_path / "intent-as-psychology"
     train_intent_model(SMALL, segmenter, encoder, out, cv_folds=0)
     return out
+
+
+def test_scoring_nothing_gives_zeros():
+    from intents.evaluate import score
+    from intents.labels import INTENTS
+
+    empty = score([], [], INTENTS)
+    assert empty.accuracy == 0.0 and empty.macro_f1 == 0.0 and empty.confusion == [[0] * 8] * 8

@@ -1,0 +1,77 @@
+"""The audit log for QA (role qa): filtered listing, the review queue, reviews."""
+
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from intents.labels import INTENTS, PSYCHOLOGY
+from service.auth import QaRole
+from service.deps import PipelineDep
+from service.errors import NotFound
+from service.schemas import AuditItem, AuditPage, ReviewOut, ReviewRequest
+from service.store import AuditFilters
+
+router = APIRouter(prefix="/v1", tags=["qa"], dependencies=[QaRole])
+
+RequestId = Annotated[str, Path(min_length=1, max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def date_range(since: date | None, until: date | None) -> tuple[str | None, str | None]:
+    """Both dates inclusive, as bounds on the stored UTC timestamps."""
+    return (since.isoformat() if since else None, (until + timedelta(days=1)).isoformat() if until else None)
+
+
+@router.get("/audit", response_model=AuditPage)
+def audit(
+    pipeline: PipelineDep,
+    intent: Literal[INTENTS] | None = None,  # type: ignore[valid-type]
+    psychology: Literal[PSYCHOLOGY] | None = None,  # type: ignore[valid-type]
+    since: Annotated[date | None, Query(description="First day (UTC), inclusive.")] = None,
+    until: Annotated[date | None, Query(description="Last day (UTC), inclusive.")] = None,
+    confidence_below: Annotated[float | None, Query(ge=0, le=1, description="Top-intent confidence under this.")] = None,
+    reviewed: bool | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="Text the masked message contains.")] = None,
+    endpoint: Literal["suggest", "classify"] | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> AuditPage:
+    """Audit rows, newest first, filtered by predicted intent, psychology, dates, confidence, review state and text."""
+    start, end = date_range(since, until)
+    filters = AuditFilters(intent, psychology, start, end, confidence_below, reviewed, q, endpoint)
+    total, items = pipeline.store.audit(filters, limit, offset)
+    return AuditPage(total=total, items=items)
+
+
+@router.get("/audit/queue", response_model=AuditPage)
+def queue(pipeline: PipelineDep, limit: Limit = 50, offset: Offset = 0) -> AuditPage:
+    """Unreviewed rows, most useful first: low confidence, narrow top-2 margin, agents' choices disagreeing."""
+    total, items = pipeline.store.queue(limit, offset)
+    return AuditPage(total=total, items=items)
+
+
+@router.get("/audit/{request_id}", response_model=AuditItem)
+def audit_item(request_id: RequestId, pipeline: PipelineDep) -> AuditItem:
+    """One audit row with its latest review."""
+    found = pipeline.store.audit_item(request_id)
+    if found is None:
+        raise NotFound(f"unknown request id {request_id!r}")
+    return found
+
+
+@router.get("/audit/{request_id}/reviews", response_model=list[ReviewOut])
+def reviews(request_id: RequestId, pipeline: PipelineDep) -> list[ReviewOut]:
+    """Every review of a row, oldest first (re-reviewing keeps the history)."""
+    if pipeline.store.get_request(request_id) is None:
+        raise NotFound(f"unknown request id {request_id!r}")
+    return pipeline.store.reviews_of(request_id)
+
+
+@router.post("/audit/{request_id}/review", response_model=ReviewOut, status_code=201)
+def review(request_id: RequestId, body: ReviewRequest, pipeline: PipelineDep) -> ReviewOut:
+    """Record the correct intents (main first) and psychology for a row; a later review supersedes, history is kept."""
+    if pipeline.store.get_request(request_id) is None:
+        raise NotFound(f"unknown request id {request_id!r}")
+    return pipeline.store.add_review(request_id, body.intents, body.psychology, body.reviewer, body.comment)

@@ -1,0 +1,268 @@
+"""QA: the audit log, the review queue, reviews, reports, export → retrain, and the keys that guard them."""
+
+import json
+import logging
+import sqlite3
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from service.app import create_app
+from service.cli import app as cli
+from service.config import get_settings
+
+PHONE, ORDER, TRACKING = "13812345678", "3356789012345678", "SF1234567890123"
+TRAFFIC = [
+    "亲 我165 110斤穿什么码",
+    "能便宜点吗",
+    "快递到哪了 怎么还没到",
+    "质量太差了 我要退货",
+    f"我电话{PHONE} 订单号{ORDER} 顺丰{TRACKING} 还没到",
+    "<script>alert(1)</script> 在吗",
+]
+
+
+@pytest.fixture(scope="module")
+def qa(settings, tmp_path_factory):
+    """An app with an audit log of its own, and the traffic above sent through /v1/suggest."""
+    own = settings.model_copy(update={"db_path": tmp_path_factory.mktemp("qa") / "audit.db"})
+    with TestClient(create_app(own)) as client:
+        sent = [client.post("/v1/suggest", json={"message": m}).json() for m in TRAFFIC]
+        yield client, own, sent
+
+
+def review(client, request_id, intents, psychology=None, reviewer="qa-lead", comment=None):
+    response = client.post(
+        f"/v1/audit/{request_id}/review",
+        json={"intents": intents, "psychology": psychology, "reviewer": reviewer, "comment": comment},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_every_suggest_and_classify_is_in_the_audit_log(qa):
+    client, _, sent = qa
+    batch = client.post("/v1/classify", json={"messages": ["在吗", "发什么快递"]}).json()["results"]
+    for body in sent:
+        item = client.get(f"/v1/audit/{body['request_id']}").json()
+        assert item["endpoint"] == "suggest" and item["intent"] == body["intent"]["id"]
+        assert item["replies"] == [r["id"] for r in body["replies"]]
+        assert item["tokens"] and item["model_version"] == body["model_version"] and item["latency_ms"] > 0
+        assert item["emotion"] == body["emotion"]["level"]
+        assert item["psychology"] == (body["psychology"] or {}).get("id")
+    for result in batch:
+        item = client.get(f"/v1/audit/{result['request_id']}").json()
+        assert item["endpoint"] == "classify" and item["message"] == result["normalized"]
+
+
+def test_a_review_round_trip_gives_the_right_report(qa):
+    client, _, sent = qa
+    before = client.get("/v1/reports/intents").json()
+    size, bargain, logistics = sent[0], sent[1], sent[2]
+    assert (size["intent"]["id"], bargain["intent"]["id"], logistics["intent"]["id"]) == ("size", "bargain", "logistics")
+    review(client, size["request_id"], ["size"], "practical")  # confirmed
+    review(client, bargain["request_id"], ["product"], reviewer="first")  # corrected, then corrected again:
+    review(client, bargain["request_id"], ["logistics"], reviewer="second", comment=f"客户电话 {PHONE}")
+    review(client, logistics["request_id"], ["logistics", "complaint"])  # confirmed with a second intent
+    report = client.get("/v1/reports/intents").json()
+    assert report["reviewed"] == before["reviewed"] + 3
+    labels = report["confusion"]["labels"]
+    cell = lambda r, gold, pred: r["confusion"]["matrix"][labels.index(gold)][labels.index(pred)]  # noqa: E731
+    assert cell(report, "size", "size") == cell(before, "size", "size") + 1
+    assert cell(report, "logistics", "bargain") == cell(before, "logistics", "bargain") + 1  # the latest review counts
+    assert cell(report, "product", "bargain") == cell(before, "product", "bargain")
+    assert cell(report, "logistics", "logistics") == cell(before, "logistics", "logistics") + 1
+    assert report["per_intent"]["bargain"]["precision"] < 1.0
+    history = client.get(f"/v1/audit/{bargain['request_id']}/reviews").json()
+    assert [h["reviewer"] for h in history] == ["first", "second"] and history[-1]["intents"] == ["logistics"]
+    assert PHONE not in history[-1]["comment"]
+    assert sum(b["reviewed"] for b in report["confidence_histogram"]) == report["reviewed"]
+    assert sum(b["count"] for b in report["confidence_histogram"]) == report["requests"]
+
+
+def test_adoption_counts_shown_clicked_sent_edited(qa):
+    client, _, sent = qa
+    body = sent[3]
+    reply = body["replies"][0]["id"]
+    for action in ("clicked", "sent"):
+        assert client.post("/v1/feedback", json={"request_id": body["request_id"], "reply_id": reply, "action": action}).status_code == 201
+    report = client.get("/v1/reports/intents").json()
+    per_reply = {r["reply_id"]: r for r in report["adoption_per_reply"]}
+    assert per_reply[reply]["shown"] >= 1 and per_reply[reply]["clicked"] >= 1 and per_reply[reply]["sent"] >= 1
+    intent = report["adoption_per_intent"][body["intent"]["id"]]
+    assert intent["shown"] >= 1 and intent["sent"] >= 1 and 0 < intent["rate"] <= 1
+
+
+def test_filters_and_paging(qa):
+    client, _, sent = qa
+    everything = client.get("/v1/audit", params={"limit": 500}).json()
+    assert everything["total"] >= len(TRAFFIC)
+    only_size = client.get("/v1/audit", params={"intent": "size"}).json()
+    assert only_size["total"] >= 1 and all(i["intent"] == "size" for i in only_size["items"])
+    low = client.get("/v1/audit", params={"confidence_below": 0.9}).json()
+    assert all(i["confidence"] < 0.9 for i in low["items"])
+    found = client.get("/v1/audit", params={"q": "便宜"}).json()
+    assert [i["id"] for i in found["items"]] == [sent[1]["request_id"]]
+    assert client.get("/v1/audit", params={"q": "100%_"}).json()["total"] == 0  # LIKE wildcards are literal
+    reviewed = client.get("/v1/audit", params={"reviewed": "true"}).json()
+    assert all(i["review"] is not None for i in reviewed["items"])
+    assert client.get("/v1/audit", params={"since": "2000-01-01", "until": "2000-01-02"}).json()["total"] == 0
+    page = client.get("/v1/audit", params={"limit": 2, "offset": 1}).json()
+    assert len(page["items"]) == 2 and page["items"][0]["id"] == everything["items"][1]["id"]
+    bad = client.get("/v1/audit", params={"intent": "sizes", "since": "yesterday"})
+    assert bad.status_code == 422 and {d["field"] for d in bad.json()["detail"]} == {"query.intent", "query.since"}
+
+
+def test_the_queue_puts_unsure_rows_first_and_drops_reviewed_ones(qa):
+    client, _, sent = qa
+    queue = client.get("/v1/audit/queue", params={"limit": 500}).json()
+    priorities = [i["priority"] for i in queue["items"]]
+    assert priorities == sorted(priorities, reverse=True)
+    assert all(i["review"] is None for i in queue["items"])
+    first = queue["items"][0]
+    review(client, first["id"], [first["intent"]])
+    assert first["id"] not in {i["id"] for i in client.get("/v1/audit/queue", params={"limit": 500}).json()["items"]}
+
+
+def test_reviews_refuse_unknown_rows_and_labels(qa):
+    client, _, sent = qa
+    assert client.post("/v1/audit/nope/review", json={"intents": ["size"], "reviewer": "x"}).status_code == 404
+    bad = client.post(f"/v1/audit/{sent[0]['request_id']}/review", json={"intents": ["sizes"], "psychology": "greedy", "reviewer": ""})
+    assert bad.status_code == 422
+    assert {d["field"] for d in bad.json()["detail"]} == {"intents", "psychology", "reviewer"}
+
+
+def test_no_raw_phone_order_or_tracking_number_anywhere_in_the_database(qa):
+    client, settings, sent = qa
+    client.post("/v1/classify", json={"messages": [f"手机 {PHONE[:3]} {PHONE[3:7]} {PHONE[7:]} 单号{TRACKING}"]})
+    body = sent[4]
+    client.post(
+        "/v1/feedback",
+        json={"request_id": body["request_id"], "reply_id": body["replies"][0]["id"], "action": "edited",
+              "final_text": f"亲，订单{ORDER}已为您催促，电话{PHONE}"},
+    )
+    review(client, body["request_id"], ["logistics"], comment=f"单号{TRACKING}")
+    dump = "\n".join(sqlite3.connect(settings.db_path).iterdump())
+    for secret in (PHONE, ORDER, TRACKING, TRACKING[2:]):
+        assert secret not in dump, secret
+    assert "[手机号]" in dump and "[订单号]" in dump
+
+
+def test_export_round_trips_into_training_with_reviews_and_promote(qa, tmp_path, monkeypatch):
+    client, settings, sent = qa
+    review(client, sent[5]["request_id"], ["greeting"])
+    lines = client.get("/v1/export", params={"format": "jsonl"}).text.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert rows and all(r["intents"] and r["message"] and r["reviewer"] for r in rows)
+    exported = tmp_path / "reviews.jsonl"
+    exported.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    csv_text = client.get("/v1/export", params={"format": "csv"}).text
+    assert csv_text.splitlines()[0].startswith("id,created,endpoint,message") and len(csv_text.splitlines()) == len(rows) + 1
+    (tmp_path / "reviews.csv").write_text(csv_text, encoding="utf-8")
+
+    monkeypatch.setenv("HUASHU_MODEL_DIR", str(settings.model_dir))
+    monkeypatch.setenv("HUASHU_CACHE_DIR", str(settings.cache_dir))
+    get_settings.cache_clear()
+    data = tmp_path / "base.tsv"
+    base_examples = {
+        "size": ["165穿多大", "腰围多少", "偏大吗", "拿m还是l"],
+        "bargain": ["有券吗", "抹个零", "送赠品吗", "便宜点"],
+        "logistics": ["到哪了", "发顺丰吗", "几天到", "什么时候发货"],
+        "complaint": ["质量太差", "发错货了", "客服态度差", "用一次就坏"],
+        "refund": ["我要退货", "怎么退款", "取消订单", "退款到哪了"],
+        "product": ["什么材质", "有黑色吗", "保修多久", "会掉色吗"],
+        "greeting": ["你好", "谢谢", "拜拜", "在吗"],
+        "other": ["开发票", "能用花呗吗", "几点下班", "测试"],
+    }
+    data.write_text("".join(f"{i}\t{t}\n" for i, texts in base_examples.items() for t in texts), encoding="utf-8")
+    out = tmp_path / "intent"
+    runner = CliRunner()
+    base = runner.invoke(cli, ["train", "--task", "intent", "--data", str(data), "--out", str(out), "--folds", "0"])
+    assert base.exit_code == 0, base.output
+    current = json.loads((out / "metadata.json").read_text(encoding="utf-8"))["version"]
+    for source in (exported, tmp_path / "reviews.csv"):
+        result = runner.invoke(
+            cli, ["train", "--task", "intent", "--data", str(data), "--out", str(out), "--folds", "2", "--with-reviews", str(source)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "CV before the reviews" in result.output and "huashu promote" in result.output
+    assert json.loads((out / "metadata.json").read_text(encoding="utf-8"))["version"] == current  # not replaced
+    versions = sorted(p for p in (out / "versions").iterdir())
+    candidate = json.loads((versions[-1] / "metadata.json").read_text(encoding="utf-8"))
+    assert candidate["reviews"]["rows"] == len(rows)
+    assert candidate["data"]["examples"] > 32 and candidate["cv_before_reviews"]["n"] == 32
+    promoted = runner.invoke(cli, ["promote", candidate["version"], "--model-dir", str(out)])
+    assert promoted.exit_code == 0, promoted.output
+    assert json.loads((out / "metadata.json").read_text(encoding="utf-8"))["version"] == candidate["version"]
+    assert (out / "versions" / current / "model.joblib").exists()  # the previous one is kept
+    unknown = runner.invoke(cli, ["promote", "intent-nope", "--model-dir", str(out)])
+    assert unknown.exit_code == 2 and "no version 'intent-nope'" in unknown.output
+    monkeypatch.setenv("HUASHU_DB_PATH", str(settings.db_path))
+    get_settings.cache_clear()
+    report = runner.invoke(cli, ["report", "--json"])
+    get_settings.cache_clear()
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["reviewed"] == len(rows)
+
+
+def test_store_raw_keeps_the_raw_message_only_when_asked(qa, tmp_path):
+    _, settings, _ = qa
+    raw = settings.model_copy(update={"db_path": tmp_path / "raw.db", "store_raw": True})
+    with TestClient(create_app(raw)) as client:
+        client.post("/v1/suggest", json={"message": f"电话{PHONE}"})
+    assert PHONE in "\n".join(sqlite3.connect(raw.db_path).iterdump())
+
+
+KEYS = {"agent_keys": "agent-key", "qa_keys": "qa-key,qa-key-2", "admin_keys": "admin-key"}
+QA_ENDPOINTS = [
+    ("GET", "/v1/audit"), ("GET", "/v1/audit/queue"), ("GET", "/v1/audit/x"), ("GET", "/v1/audit/x/reviews"),
+    ("POST", "/v1/audit/x/review"), ("GET", "/v1/reports/intents"), ("GET", "/v1/export"),
+]
+
+
+@pytest.fixture(scope="module")
+def guarded(settings, tmp_path_factory):
+    own = settings.model_copy(update={"db_path": tmp_path_factory.mktemp("keys") / "k.db", **KEYS})
+    with TestClient(create_app(own)) as client:
+        yield client
+
+
+def call(client, method, path, key=None, header="authorization"):
+    headers = {}
+    if key:
+        headers = {"Authorization": f"Bearer {key}"} if header == "authorization" else {"X-API-Key": key}
+    body = {"intents": ["size"], "reviewer": "qa"} if method == "POST" else None
+    return client.request(method, path, headers=headers, json=body)
+
+
+@pytest.mark.parametrize("method, path", QA_ENDPOINTS)
+def test_every_qa_endpoint_needs_the_qa_role(guarded, method, path):
+    for key, status in ((None, 401), ("wrong", 401), ("agent-key", 403)):
+        response = call(guarded, method, path, key)
+        assert response.status_code == status, (key, response.text)
+        assert response.json()["error"] in ("unauthorized", "forbidden") and response.json()["message"]
+    assert call(guarded, method, path, None).headers["www-authenticate"] == "Bearer"
+    for key in ("qa-key", "qa-key-2", "admin-key"):
+        assert call(guarded, method, path, key).status_code not in (401, 403)
+
+
+def test_agents_suggest_and_only_admins_add_replies(guarded):
+    assert guarded.post("/v1/suggest", json={"message": "在吗"}).status_code == 401
+    assert guarded.post("/v1/suggest", json={"message": "在吗"}, headers={"X-API-Key": "agent-key"}).status_code == 200
+    reply = {"id": "shop-keys-001", "text": "亲，在的，请问有什么可以帮您？", "intents": ["greeting"], "stage": "售前", "category": "opening"}
+    assert guarded.post("/v1/replies", json=reply, headers={"X-API-Key": "qa-key"}).status_code == 403
+    assert guarded.post("/v1/replies", json=reply, headers={"X-API-Key": "admin-key"}).status_code == 201
+    assert guarded.get("/healthz").status_code == 200 and guarded.get("/readyz").status_code == 200
+
+
+def test_running_open_is_said_at_start_up(settings, tmp_path, caplog):
+    own = settings.model_copy(update={"db_path": tmp_path / "open.db"})
+    with caplog.at_level(logging.WARNING, logger="huashu"), TestClient(create_app(own)):
+        pass
+    assert any("no API keys configured" in r.getMessage() for r in caplog.records)
+    keyed = settings.model_copy(update={"db_path": tmp_path / "keyed.db", **KEYS})
+    with caplog.at_level(logging.INFO, logger="huashu"), TestClient(create_app(keyed)):
+        pass
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "qa-key" not in text and "admin-key" not in text  # keys are never logged
