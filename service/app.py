@@ -11,7 +11,7 @@ from service import __version__
 from service.config import Settings, get_settings, keys_by_role
 from service.errors import install_error_handlers
 from service.pipeline import SuggestPipeline
-from service.routes import audit, classify, feedback, health, replies, reports, segment, suggest
+from service.routes import audit, classify, feedback, health, replies, reports, segment, suggest, ui
 
 log = logging.getLogger("huashu")
 
@@ -45,6 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.keys = keys_by_role(settings)
     install_error_handlers(app)
-    for module in (health, classify, segment, suggest, feedback, replies, audit, reports):
+    for module in (health, classify, segment, suggest, feedback, replies, audit, reports, ui):
         app.include_router(module.router)
     return app
