@@ -20,6 +20,11 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese with OpenCC; everything else unchanged."""
+    return _t2s().convert(text)
+
+
 def _to_halfwidth(text: str) -> str:
     # NFKC folds full-width ASCII (１６５ＸＬ！) and the ideographic space to
     # their half-width forms; it leaves CJK text and emoji alone.

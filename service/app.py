@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from service import __version__
 from service.config import Settings, get_settings, keys_by_role
 from service.errors import install_error_handlers
+from service.lint import DraftLinter
 from service.pipeline import SuggestPipeline
-from service.routes import audit, classify, feedback, health, replies, reports, segment, suggest, ui
+from service.routes import audit, classify, feedback, health, lint, replies, reports, segment, suggest, ui
 
 log = logging.getLogger("huashu")
 
@@ -44,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.keys = keys_by_role(settings)
+    # The lexicon is small and needs no model: a bad record stops the app here with file and line.
+    app.state.linter = DraftLinter.load(settings.lint_path)
     install_error_handlers(app)
-    for module in (health, classify, segment, suggest, feedback, replies, audit, reports, ui):
+    for module in (health, classify, segment, suggest, feedback, lint, replies, audit, reports, ui):
         app.include_router(module.router)
     return app

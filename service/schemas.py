@@ -49,6 +49,12 @@ class SegmentRequest(Request):
     text: MessageText
 
 
+class LintRequest(Request):
+    text: Annotated[str, StringConstraints(strict=True, max_length=MAX_MESSAGE_CHARS)] = Field(
+        description=f"The agent's draft reply, up to {MAX_MESSAGE_CHARS} characters (an empty draft is a finding, not an error)."
+    )
+
+
 class SuggestRequest(Request):
     message: MessageText
     history: Annotated[list[Turn], Field(max_length=MAX_HISTORY_TURNS)] = Field(
@@ -304,3 +310,23 @@ class IntentReport(BaseModel):
     confidence_histogram: list[ConfidenceBin]
     adoption_per_intent: dict[str, Adoption]
     adoption_per_reply: list[ReplyAdoption]
+
+
+class Span(BaseModel):
+    start: int = Field(description="Index of the first character (Unicode code points, as Python counts).")
+    end: int = Field(description="Index just past the last character.")
+
+
+class LintFinding(BaseModel):
+    span: Span
+    text: str = Field(description="The draft's text at the span.")
+    category: Literal["taboo", "ad_law", "placeholder", "empty"]
+    kind: str = Field(description="ordering, interrogating, cold …; absolute, authority, guarantee; unfilled, missing_value; empty.")
+    severity: Literal["error", "warning"] = Field(description="error: must not be sent as is; warning: should be reworded.")
+    message: str = Field(description="What is wrong, for the agent.")
+    suggestion: str | None = Field(description="Wording to put in place of the span, when there is one.")
+
+
+class LintResponse(BaseModel):
+    findings: list[LintFinding] = Field(description="In text order; findings of different categories may overlap.")
+    ok: bool = Field(description="True when nothing was found.")

@@ -6,6 +6,7 @@ from pathlib import Path
 from service.app import create_app
 from service.cli import app as cli
 from service.config import Settings
+from service.routes import ui
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -16,9 +17,12 @@ def _section(title: str) -> str:
 
 def test_every_endpoint_in_the_readme_exists_and_every_route_is_documented():
     documented = set(re.findall(r"^\| (GET|POST) \| `([^`]+)`", _section("API"), re.M))
-    paths = create_app(Settings()).openapi()["paths"]
+    app = create_app(Settings())
+    paths = app.openapi()["paths"]
     routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}
-    assert documented == routes | {("GET", "/docs")}
+    # The pages are left out of the schema; their scripts and styles are not endpoints to document.
+    pages = {("GET", r.path) for r in ui.router.routes if "{" not in r.path}
+    assert pages and documented == routes | pages | {("GET", "/docs")}
 
 
 def test_every_cli_command_is_in_the_readme():
