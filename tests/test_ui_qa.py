@@ -1,29 +1,19 @@
 """The QA page in a real browser: headless Chromium against the app served by uvicorn on a loopback port."""
 
 import re
-import socket
-import threading
-import time
-from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from intents.labels import INTENTS
 from service.app import create_app
+from tests.ui_support import AGENT_KEY, QA_KEY, launch_browser, serve
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover - depends on the machine; launch_browser skips
+    expect = None
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-QA_KEY, AGENT_KEY = "qa-test-key", "agent-test-key"
 SCRIPT = "<script>alert(1)</script>"
 TRAFFIC = ["亲 我165 110斤穿什么码", "能便宜点吗", "快递到哪了 怎么还没到", SCRIPT, "质量太差了 我要退货"]
 
@@ -32,14 +22,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def browser():
-    if sync_playwright is None:
-        pytest.skip("the playwright package is not installed (pip install playwright==1.65.2)")
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launch_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -48,27 +32,8 @@ def server(settings, tmp_path_factory):
     own = settings.model_copy(
         update={"db_path": tmp_path_factory.mktemp("ui") / "audit.db", "qa_keys": QA_KEY, "agent_keys": AGENT_KEY}
     )
-    app = create_app(own)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert thread.is_alive(), "uvicorn stopped before the app was ready"
-        assert time.monotonic() < deadline, "the app was not ready within 300 s"
-        time.sleep(0.2)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    with serve(create_app(own)) as base:
+        yield base
 
 
 def test_page_and_assets_are_served_with_a_strict_policy(server):

@@ -1,4 +1,4 @@
-"""GET /ui/qa: the QA page (review queue, relabelling, report), plain HTML with its script and style."""
+"""GET /ui/qa and /ui/agent: the QA page and the agent console, plain HTML with their scripts and styles."""
 
 import json
 from pathlib import Path
@@ -10,7 +10,12 @@ from intents.labels import INTENT_LABELS, PSYCHOLOGY_LABELS
 from service.errors import NotFound
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
-STATIC = {"qa.js": "text/javascript; charset=utf-8", "qa.css": "text/css; charset=utf-8"}
+STATIC = {
+    "qa.js": "text/javascript; charset=utf-8",
+    "qa.css": "text/css; charset=utf-8",
+    "agent.js": "text/javascript; charset=utf-8",
+    "agent.css": "text/css; charset=utf-8",
+}
 # The page shows customer text: no inline script may run, whatever a message contains, and nothing
 # is loaded from elsewhere. The page itself needs no key; the API calls it makes do.
 HEADERS = {
@@ -39,9 +44,16 @@ def qa_page() -> HTMLResponse:
     return HTMLResponse(page, headers=HEADERS)
 
 
+@router.get("/agent", response_class=HTMLResponse)
+def agent_page() -> HTMLResponse:
+    """The agent console: the conversation, the reading of each message, the suggestions and a checked draft."""
+    # Every label the console shows arrives with the API's answers, so the page needs no labels block.
+    return HTMLResponse((UI_DIR / "agent.html").read_text(encoding="utf-8"), headers=HEADERS)
+
+
 @router.get("/static/{name}")
 def static(name: str) -> Response:
-    """The page's script and style sheet."""
+    """The pages' scripts and style sheets."""
     if name not in STATIC:
         raise NotFound(f"no file {name!r} under /ui/static/")
     return Response((UI_DIR / name).read_bytes(), media_type=STATIC[name], headers=HEADERS)
