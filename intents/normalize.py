@@ -20,9 +20,20 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+# OpenCC's t2s is not idempotent: a few of its outputs are keys again (薴 → 苧 → 苎, 瀋浸 → 沈浸 →
+# 沉浸, 祕瓊 → 祕琼 → 秘琼), so converting once more would still change the text. A few rounds reach a
+# fixed point, and normalised text stays the same when it is normalised again.
+_T2S_ROUNDS = 4
+
+
 def to_simplified(text: str) -> str:
-    """Traditional → simplified Chinese with OpenCC; everything else unchanged."""
-    return _t2s().convert(text)
+    """Traditional → simplified Chinese with OpenCC, until converting changes nothing; everything else unchanged."""
+    for _ in range(_T2S_ROUNDS):
+        converted = _t2s().convert(text)
+        if converted == text:
+            break
+        text = converted
+    return text
 
 
 def _to_halfwidth(text: str) -> str:
@@ -36,7 +47,7 @@ def normalize(text: str) -> str:
     text = text.translate(_INVISIBLE)
     text = _to_halfwidth(text)
     text = "".join(ch if unicodedata.category(ch) != "Cc" else " " for ch in text)
-    text = _t2s().convert(text)
+    text = to_simplified(text)
     return _WHITESPACE.sub(" ", text).strip()
 
 

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from intents.labels import INTENTS, PSYCHOLOGY
+from scripts_corpus.corpus import CATEGORIES, SEVERITIES, STAGES, VARIABLES
 
 MAX_MESSAGE_CHARS = 2000
 MAX_BATCH = 256
+MAX_BATCH_CHARS = 20_000
 MAX_HISTORY_TURNS = 50
 MAX_VARIABLES = 20
 MAX_VARIABLE_CHARS = 200
+
+
+# What str.strip() removes, as a regex class body: Python's whitespace is not the \s of JSON schema
+# (it has U+001C–U+001F and U+0085, and not U+FEFF). NOT_BLANK is the JSON-schema pattern of
+# "not only whitespace": some character that strip() keeps.
+WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = rf"[^{WHITESPACE}]"
 
 
 def _not_blank(value: str) -> str:
@@ -21,11 +41,33 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _enum(values) -> Field:
+    # Declared in the schema only: the validators name the unknown id in their own words.
+    return Field(json_schema_extra={"enum": list(values)})
+
+
+# The validator gives the message; the schema says the same thing to clients and fuzzers.
 MessageText = Annotated[
     str,
     StringConstraints(strict=True, max_length=MAX_MESSAGE_CHARS),
     AfterValidator(_not_blank),
+    Field(json_schema_extra={"minLength": 1, "pattern": NOT_BLANK}),
 ]
+
+
+def _iso_day(value: object) -> object:
+    # pydantic would also read "0" or 1700000000 as a Unix time, and a midnight datetime as a day.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a day written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
+def _integral(value: object) -> object:
+    # JSON has one number type: 5.0 is the integer 5 to JSON schema (and to JavaScript); "5" stays refused.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class Request(BaseModel):
@@ -41,8 +83,18 @@ class Turn(Request):
 
 class ClassifyRequest(Request):
     messages: Annotated[list[MessageText], Field(min_length=1, max_length=MAX_BATCH)] = Field(
-        description=f"1–{MAX_BATCH} customer messages, each 1–{MAX_MESSAGE_CHARS} characters."
+        description=f"1–{MAX_BATCH} customer messages, each 1–{MAX_MESSAGE_CHARS} characters, "
+        f"{MAX_BATCH_CHARS} characters in all."
     )
+
+    @field_validator("messages")
+    @classmethod
+    def _batch_size(cls, messages: list[str]) -> list[str]:
+        # One batch must not hold a worker for long: the encoder's time grows with the text.
+        total = sum(len(m) for m in messages)
+        if total > MAX_BATCH_CHARS:
+            raise ValueError(f"the messages hold {total} characters in all; at most {MAX_BATCH_CHARS} per request")
+        return messages
 
 
 class SegmentRequest(Request):
@@ -65,7 +117,9 @@ class SuggestRequest(Request):
              Annotated[str, StringConstraints(strict=True, max_length=MAX_VARIABLE_CHARS)]],
         Field(max_length=MAX_VARIABLES),
     ] = Field(default_factory=dict, description="Template values such as nickname, order_id, courier.")
-    top_k: int = Field(5, ge=1, le=20, strict=True, description="How many replies to return.")
+    top_k: Annotated[int, BeforeValidator(_integral)] = Field(
+        5, ge=1, le=20, strict=True, description="How many replies to return."
+    )
 
 
 class Intent(BaseModel):
@@ -139,6 +193,16 @@ FeedbackAction = Literal["clicked", "sent", "edited", "dismissed"]
 
 
 class FeedbackRequest(Request):
+    # `edited` needs the text the agent sent; the schema says so too, beside the validator.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"action": {"enum": ["clicked", "sent", "dismissed"]}}},
+                {"properties": {"final_text": {"type": "string"}}, "required": ["final_text"]},
+            ]
+        }
+    )
+
     request_id: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
     reply_id: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
     action: FeedbackAction
@@ -159,19 +223,34 @@ class FeedbackResponse(BaseModel):
 
 
 ReplyId = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
-ShortText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+ShortText = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=200), Field(json_schema_extra={"pattern": NOT_BLANK})
+]
+# What scripts_corpus.corpus.parse_reply accepts of a text, as one pattern: braces only in well-formed
+# {name} or {name|fallback} slots of known variables, and 4 or more characters once stripped. A slot
+# is longer than that by itself; without one, two kept characters at least 3 apart show the length.
+_SLOT = r"\{(?:%s)(?:\|[^{}|]*)?\}" % "|".join(VARIABLES)
+_TEMPLATE = rf"(?:[^{{}}]|{_SLOT})*"
+_KEPT = rf"[^{{}}{WHITESPACE}]"
+REPLY_TEXT = rf"^(?:{_TEMPLATE}{_SLOT}{_TEMPLATE}|[^{{}}]*{_KEPT}[^{{}}]{{2,}}{_KEPT}[^{{}}]*)$"
 
 
 class ReplyRecord(Request):
-    """A reply as stored: the corpus format of scripts_corpus/replies/README.md."""
+    """A reply as stored: the corpus format of scripts_corpus/replies/README.md.
+
+    The ids and the template rules are checked by the corpus loader (422 `invalid_reply` naming the
+    problem); the schema declares them too, so that a client knows them before it sends.
+    """
 
     id: ReplyId
-    text: Annotated[str, StringConstraints(strict=True, min_length=4, max_length=300)]
-    intents: Annotated[list[str], Field(min_length=1, max_length=8)]
-    stage: str
-    category: str
-    psychology: Annotated[list[str], Field(max_length=13)] = Field(default_factory=list)
-    severity: str | None = None
+    text: Annotated[str, StringConstraints(strict=True, min_length=4, max_length=300)] = Field(
+        json_schema_extra={"pattern": REPLY_TEXT}
+    )
+    intents: Annotated[list[Annotated[str, _enum(INTENTS)]], Field(min_length=1, max_length=8)]
+    stage: Annotated[str, _enum(STAGES)]
+    category: Annotated[str, _enum(CATEGORIES)]
+    psychology: Annotated[list[Annotated[str, _enum(PSYCHOLOGY)]], Field(max_length=13)] = Field(default_factory=list)
+    severity: Annotated[str, _enum(SEVERITIES)] | None = None
     triggers: Annotated[list[ShortText], Field(max_length=5)] = Field(default_factory=list)
     source: Literal["corpus", "shop"] | None = Field(None, description="Set in answers; ignored in requests.")
 
@@ -186,7 +265,9 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "loading"]
+    status: Literal["ready", "degraded", "loading"] = Field(
+        description="degraded: serving without a part (the sentence encoder), see `reason`."
+    )
     models: dict[str, str] = Field(default_factory=dict, description="Loaded model versions by name.")
     reason: str | None = None
 
@@ -240,10 +321,10 @@ class AuditPage(BaseModel):
 
 
 class ReviewRequest(Request):
-    intents: Annotated[list[str], Field(min_length=1, max_length=3)] = Field(
-        description="The correct intents, main first (ids of the API contract)."
-    )
-    psychology: str | None = Field(None, description="The correct psychology id, or null for none.")
+    intents: Annotated[
+        list[Annotated[str, _enum(INTENTS)]], Field(min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
+    ] = Field(description="The correct intents, main first (ids of the API contract).")
+    psychology: Annotated[str, _enum(PSYCHOLOGY)] | None = Field(None, description="The correct psychology id, or null for none.")
     reviewer: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=80)]
     comment: Annotated[str, StringConstraints(strict=True, max_length=1000)] | None = None
 
@@ -310,6 +391,28 @@ class IntentReport(BaseModel):
     confidence_histogram: list[ConfidenceBin]
     adoption_per_intent: dict[str, Adoption]
     adoption_per_reply: list[ReplyAdoption]
+
+
+# --- Errors: every error answer is one of these (service/errors.py) ------------------------------
+
+
+class ErrorBody(BaseModel):
+    """An error answer: a stable code for programs and a message for people."""
+
+    error: str = Field(description="not_found, conflict, unauthorized, forbidden, not_ready, invalid_request, invalid_reply …")
+    message: str
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Where: `messages[1]`, `query.until`, `body` for the request as a whole.")
+    problem: str
+    type: str = Field(description="Kind of problem (pydantic's error type, or the error code).")
+
+
+class ValidationErrorBody(ErrorBody):
+    """A 422 answer: the error and message, and each field with its problem."""
+
+    detail: list[FieldProblem]
 
 
 class Span(BaseModel):

@@ -8,20 +8,24 @@ from fastapi import APIRouter, Path, Query
 from intents.labels import INTENTS, PSYCHOLOGY
 from service.auth import QaRole
 from service.deps import PipelineDep
-from service.errors import NotFound
-from service.schemas import AuditItem, AuditPage, ReviewOut, ReviewRequest
+from service.errors import NotFound, error_responses
+from service.schemas import AuditItem, AuditPage, Day, ReviewOut, ReviewRequest
 from service.store import AuditFilters
 
-router = APIRouter(prefix="/v1", tags=["qa"], dependencies=[QaRole])
+router = APIRouter(prefix="/v1", tags=["qa"], dependencies=[QaRole], responses=error_responses(401, 403, 422, 503))
 
 RequestId = Annotated[str, Path(min_length=1, max_length=64)]
+MAX_OFFSET = 10**9
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+# SQLite integers stop at 2**63 - 1; no audit log comes near this bound.
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def date_range(since: date | None, until: date | None) -> tuple[str | None, str | None]:
     """Both dates inclusive, as bounds on the stored UTC timestamps."""
-    return (since.isoformat() if since else None, (until + timedelta(days=1)).isoformat() if until else None)
+    # The day after 9999-12-31 does not exist; no bound is the same bound.
+    end = (until + timedelta(days=1)).isoformat() if until and until < date.max else None
+    return (since.isoformat() if since else None, end)
 
 
 @router.get("/audit", response_model=AuditPage)
@@ -29,8 +33,8 @@ def audit(
     pipeline: PipelineDep,
     intent: Literal[INTENTS] | None = None,  # type: ignore[valid-type]
     psychology: Literal[PSYCHOLOGY] | None = None,  # type: ignore[valid-type]
-    since: Annotated[date | None, Query(description="First day (UTC), inclusive.")] = None,
-    until: Annotated[date | None, Query(description="Last day (UTC), inclusive.")] = None,
+    since: Annotated[Day | None, Query(description="First day (UTC), inclusive.")] = None,
+    until: Annotated[Day | None, Query(description="Last day (UTC), inclusive.")] = None,
     confidence_below: Annotated[float | None, Query(ge=0, le=1, description="Top-intent confidence under this.")] = None,
     reviewed: bool | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="Text the masked message contains.")] = None,
@@ -52,7 +56,7 @@ def queue(pipeline: PipelineDep, limit: Limit = 50, offset: Offset = 0) -> Audit
     return AuditPage(total=total, items=items)
 
 
-@router.get("/audit/{request_id}", response_model=AuditItem)
+@router.get("/audit/{request_id}", response_model=AuditItem, responses=error_responses(404))
 def audit_item(request_id: RequestId, pipeline: PipelineDep) -> AuditItem:
     """One audit row with its latest review."""
     found = pipeline.store.audit_item(request_id)
@@ -61,7 +65,7 @@ def audit_item(request_id: RequestId, pipeline: PipelineDep) -> AuditItem:
     return found
 
 
-@router.get("/audit/{request_id}/reviews", response_model=list[ReviewOut])
+@router.get("/audit/{request_id}/reviews", response_model=list[ReviewOut], responses=error_responses(404))
 def reviews(request_id: RequestId, pipeline: PipelineDep) -> list[ReviewOut]:
     """Every review of a row, oldest first (re-reviewing keeps the history)."""
     if pipeline.store.get_request(request_id) is None:
@@ -69,7 +73,9 @@ def reviews(request_id: RequestId, pipeline: PipelineDep) -> list[ReviewOut]:
     return pipeline.store.reviews_of(request_id)
 
 
-@router.post("/audit/{request_id}/review", response_model=ReviewOut, status_code=201)
+@router.post(
+    "/audit/{request_id}/review", response_model=ReviewOut, status_code=201, responses=error_responses(404)
+)
 def review(request_id: RequestId, body: ReviewRequest, pipeline: PipelineDep) -> ReviewOut:
     """Record the correct intents (main first) and psychology for a row; a later review supersedes, history is kept."""
     if pipeline.store.get_request(request_id) is None:

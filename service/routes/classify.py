@@ -4,9 +4,12 @@ from fastapi import APIRouter
 
 from service.auth import AgentRole
 from service.deps import PipelineDep
+from service.errors import error_responses
 from service.schemas import ClassifyRequest, ClassifyResponse
 
-router = APIRouter(prefix="/v1", tags=["classify"], dependencies=[AgentRole])
+router = APIRouter(
+    prefix="/v1", tags=["classify"], dependencies=[AgentRole], responses=error_responses(401, 403, 422, 503)
+)
 
 
 @router.post("/classify", response_model=ClassifyResponse)

@@ -4,9 +4,13 @@ from fastapi import APIRouter
 
 from service.auth import AgentRole
 from service.deps import PipelineDep
+from service.errors import error_responses
 from service.schemas import FeedbackRequest, FeedbackResponse
 
-router = APIRouter(prefix="/v1", tags=["feedback"], dependencies=[AgentRole])
+# 404: unknown request or reply id; 422: a reply that was not suggested in that request, or `edited` without text.
+router = APIRouter(
+    prefix="/v1", tags=["feedback"], dependencies=[AgentRole], responses=error_responses(401, 403, 404, 422, 503)
+)
 
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201)

@@ -3,9 +3,11 @@
 from fastapi import APIRouter, Request
 
 from service.auth import AgentRole
+from service.errors import error_responses
 from service.schemas import LintRequest, LintResponse
 
-router = APIRouter(prefix="/v1", tags=["lint"], dependencies=[AgentRole])
+# The lexicon loads with the app, not the models: no 503 here.
+router = APIRouter(prefix="/v1", tags=["lint"], dependencies=[AgentRole], responses=error_responses(401, 403, 422))
 
 
 @router.post("/lint", response_model=LintResponse)

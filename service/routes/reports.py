@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -11,14 +10,15 @@ from fastapi.responses import Response
 
 from service.auth import QaRole
 from service.deps import PipelineDep
+from service.errors import error_responses
 from service.reports import intent_report
 from service.routes.audit import date_range
-from service.schemas import IntentReport
+from service.schemas import Day, IntentReport
 
-router = APIRouter(prefix="/v1", tags=["qa"], dependencies=[QaRole])
+router = APIRouter(prefix="/v1", tags=["qa"], dependencies=[QaRole], responses=error_responses(401, 403, 422, 503))
 
-Since = Annotated[date | None, Query(description="First day (UTC), inclusive.")]
-Until = Annotated[date | None, Query(description="Last day (UTC), inclusive.")]
+Since = Annotated[Day | None, Query(description="First day (UTC), inclusive.")]
+Until = Annotated[Day | None, Query(description="Last day (UTC), inclusive.")]
 EXPORT_FIELDS = (
     "id", "created", "endpoint", "message", "predicted_intent", "confidence", "predicted_psychology",
     "intents", "psychology", "reviewer", "comment", "reviewed", "model_version",

@@ -4,9 +4,12 @@ from fastapi import APIRouter
 
 from service.auth import AgentRole
 from service.deps import PipelineDep
+from service.errors import error_responses
 from service.schemas import SegmentRequest, SegmentResponse
 
-router = APIRouter(prefix="/v1", tags=["segment"], dependencies=[AgentRole])
+router = APIRouter(
+    prefix="/v1", tags=["segment"], dependencies=[AgentRole], responses=error_responses(401, 403, 422, 503)
+)
 
 
 @router.post("/segment", response_model=SegmentResponse)
