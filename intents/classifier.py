@@ -36,10 +36,16 @@ class Document(NamedTuple):
     vector: np.ndarray | None = None
 
 
+# The sentence embedding reads a message's first characters only: its cost grows faster than
+# linearly with length (2,000 characters take over a second), shop messages say what they want
+# early, and the word and character n-gram features still see the whole text.
+EMBED_MAX_CHARS = 256
+
+
 def make_documents(messages: Sequence[str], segmenter: "Segmenter", encoder: "Encoder | None") -> list[Document]:
     """Normalise, segment and (in one batch) embed raw messages."""
     texts = [normalize(m) for m in messages]
-    vectors = encoder.encode(texts) if encoder is not None else [None] * len(texts)
+    vectors = encoder.encode([t[:EMBED_MAX_CHARS] for t in texts]) if encoder is not None else [None] * len(texts)
     return [Document(text, tuple(segmenter(text)), vector) for text, vector in zip(texts, vectors)]
 
 
@@ -147,6 +153,8 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         rarest, count = min(Counter(row_labels).items(), key=lambda item: item[1])
         if count < 2:
             raise ValueError(f"every label in the training data needs at least 2 examples; {rarest!r} has {count}")
+        for derived in ("_word_names_cache", "_neighbors_cache"):
+            self.__dict__.pop(derived, None)
         self.pipeline_ = self._build(min(self.calibration_folds, count)).fit(row_docs, row_labels)
         self.neighbors_ = None
         if self.neighbors_weight > 0:
@@ -169,10 +177,11 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         docs = list(docs)
         probs = self._in_contract_order(self.pipeline_.predict_proba(docs), self.pipeline_.classes_)
         if self.neighbors_ is not None:
-            votes = self._in_contract_order(
-                self.neighbors_.predict_proba(VectorFeatures._stack(docs)), self.neighbors_.classes_
-            )
-            probs = (1 - self.neighbors_weight) * probs + self.neighbors_weight * votes
+            vectors = VectorFeatures._stack(docs)
+            votes = self._in_contract_order(self._neighbor_votes(vectors), self.neighbors_.classes_)
+            # A zero vector (no encoder: degraded mode) has no neighbours; the linear model decides alone.
+            share = np.where(np.abs(vectors).sum(axis=1, keepdims=True) > 0, self.neighbors_weight, 0.0)
+            probs = (1 - share) * probs + share * votes
         return probs
 
     def predict(self, docs: Sequence[Document]) -> np.ndarray:
@@ -193,7 +202,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
             return []
         coef = svm.coef_[classes.index(label)]
         row = words.transform([doc])
-        names = words.get_feature_names_out()
+        names = self._word_names(words)
         push = {names[j]: value * coef[j] for j, value in zip(row.indices, row.data) if " " not in names[j]}
         found: list[tuple[float, str, int]] = []
         offset, seen = 0, set()
@@ -209,6 +218,46 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
                 found.append((weight, token, start))
         found.sort(key=lambda item: -item[0])
         return [(token, start) for _, token, start in found[:top]]
+
+    def _neighbor_votes(self, vectors: np.ndarray) -> np.ndarray:
+        """What `neighbors_.predict_proba` returns (cosine distance, votes weighted by 1/distance),
+        as one matrix product over the normalised training vectors: sklearn's general path spends
+        milliseconds per message on checks and chunking that a request cannot afford."""
+        cache = self.__dict__.get("_neighbors_cache")
+        if cache is None:
+            fitted = np.asarray(self.neighbors_._fit_X, dtype=np.float32)
+            norms = np.linalg.norm(fitted, axis=1, keepdims=True)
+            cache = self.__dict__["_neighbors_cache"] = (fitted / np.maximum(norms, 1e-12), np.asarray(self.neighbors_._y))
+        train, labels = cache
+        queries = np.asarray(vectors, dtype=np.float32)
+        queries = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+        k = self.neighbors_.n_neighbors
+        sims = queries @ train.T
+        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        distance = (1.0 - np.take_along_axis(sims, nearest, axis=1)).astype(np.float64)
+        # A training text identical to the message (float32 rounding leaves ~1e-7) takes the whole
+        # vote, shared equally with its twins (a record with two intents is two rows), as sklearn
+        # does for a distance of exactly 0 — rounding noise must not decide between the twins.
+        same = distance < 1e-6
+        weight = np.where(same, 1.0, 1.0 / np.maximum(distance, 1e-6))
+        exact = same.any(axis=1)
+        weight[exact] = same[exact].astype(np.float64)
+        one_hot = labels[nearest][:, :, None] == np.arange(len(self.neighbors_.classes_))
+        votes = np.einsum("nk,nkc->nc", weight, one_hot)
+        return votes / votes.sum(axis=1, keepdims=True)
+
+    def _word_names(self, words: TfidfVectorizer) -> np.ndarray:
+        # get_feature_names_out sorts the whole vocabulary on every call: keep it once per model.
+        names = self.__dict__.get("_word_names_cache")
+        if names is None:
+            names = self.__dict__["_word_names_cache"] = words.get_feature_names_out()
+        return names
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for derived in ("_word_names_cache", "_neighbors_cache"):  # rebuilt on first use; not part of the model file
+            state.pop(derived, None)
+        return state
 
     def rank(self, docs: Sequence[Document]) -> list[list[tuple[str, float]]]:
         """For each document, every intent with its confidence, best first."""

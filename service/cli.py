@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from datetime import datetime
@@ -357,6 +358,27 @@ def report(
 
 
 @app.command()
+def purge(
+    before: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Delete audit rows created before this day (UTC).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
+) -> None:
+    """Delete audit rows older than a day, with their feedback and reviews, for retention policies ($HUASHU_DB_PATH)."""
+    from service.store import Store
+
+    settings = get_settings()
+    if not settings.db_path.exists():
+        _fail(f"no audit database at {settings.db_path} (set HUASHU_DB_PATH)")
+    store = Store(settings.db_path)
+    try:
+        counts = store.purge(before.date().isoformat(), dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would delete" if dry_run else "deleted"
+    print(f"{verb} {counts['requests']} audit rows, {counts['feedback']} feedback rows and {counts['reviews']} reviews "
+          f"created before {before.date().isoformat()}")
+
+
+@app.command()
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Bind address (default $HUASHU_HOST or 127.0.0.1).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default $HUASHU_PORT or 8000).")] = None,
@@ -368,6 +390,9 @@ def serve(
     from uvicorn.config import LOGGING_CONFIG
 
     settings = get_settings()
+    # Each worker process has its own encoder: share the cores among them, not oversubscribe.
+    if settings.workers > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
     # Our own log lines (model loading, errors) go through uvicorn's handler.
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["huashu"] = {"handlers": ["default"], "level": settings.log_level.upper(), "propagate": False}

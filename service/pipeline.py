@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
+import sklearn
+from threadpoolctl import threadpool_limits
 
-from intents.classifier import Document, IntentClassifier, make_documents
+from intents.classifier import EMBED_MAX_CHARS, Document, IntentClassifier, make_documents
 from intents.context import blend, context_distribution
 from intents.emotion import EmotionContext, EmotionReader
-from intents.encoder import E5Encoder, Encoder, SentenceTransformerEncoder
+from intents.encoder import E5Encoder, Encoder, EncoderError, NullEncoder, SentenceTransformerEncoder
 from intents.normalize import mask_pii
 from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
 from intents.psychology import PsychologyReader, PsychologyReading
@@ -22,7 +26,8 @@ from scripts_corpus.guidance import Guidance
 from service.config import Settings
 from service.store import AuditEntry, Store
 from service.errors import Conflict, InvalidReply, NotFound, ServiceError, Unprocessable
-from service.ranking import AdoptionPriors, RankedReply, ReplyIndex, rank_replies
+from service.ranking import AdoptionPriors, RankedReply, RankingWeights, ReplyIndex, rank_replies
+from service.runtime import BatchingEncoder, CachedProbabilities, CachingEncoder
 from service.schemas import (
     Analysis,
     ClassifyResult,
@@ -39,6 +44,8 @@ from service.schemas import (
     Turn,
 )
 
+
+log = logging.getLogger("huashu")
 
 # Replies offered for a message; holding replies only come first on a handoff.
 _ANSWER_CATEGORIES = (
@@ -66,6 +73,12 @@ def reply_encoder(settings: Settings, intent_encoder: Encoder) -> Encoder:
     return SentenceTransformerEncoder(settings.encoder)
 
 
+def request_encoder(encoder: Encoder, settings: Settings) -> Encoder:
+    """`encoder` as requests use it: an LRU cache in front of a micro-batching queue."""
+    batching = BatchingEncoder(encoder, settings.max_batch, settings.batch_window_ms / 1000)
+    return CachingEncoder(batching, settings.cache_size)
+
+
 @dataclass
 class Reading:
     """Everything the service read from one message: its document, intents and analysis."""
@@ -84,6 +97,17 @@ class Reading:
         return self.match or self.doc
 
 
+def _trusted_inputs(method):
+    """Skip sklearn's per-call input checks: the features come from our own code, never from a client."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
 @dataclass
 class Analyzer:
     """Normalise, segment, embed, classify and read the customer: the language side, without replies or store."""
@@ -96,15 +120,32 @@ class Analyzer:
     psychology_metadata: dict
     emotion: EmotionReader
     guidance: Guidance
+    base_encoder: Encoder | None = None  # the encoder without request caching, for indexing replies
+    degraded: str | None = None  # why the service runs without its sentence encoder, if it does
 
     @classmethod
     def load(cls, settings: Settings) -> "Analyzer":
-        encoder = E5Encoder()
-        model, metadata = load_intent_model(settings.model_dir / "intent", encoder.name)
-        psych_model, psych_metadata = load_psychology_model(settings.model_dir / "psychology", encoder.name)
-        reader = PsychologyReader(psych_model, PsychologyReader.load_cues())
+        # A request's matrix products are small (a message against ~1,500 reply vectors): BLAS
+        # threads cost more to wake than they save, and on a busy machine they spin against the
+        # request threads (a 0.05 ms product took 7.7 ms). The encoder keeps its own threads.
+        threadpool_limits(limits=1, user_api="blas")
+        degraded = None
+        try:
+            base: Encoder = E5Encoder()
+        except Exception as exc:  # noqa: BLE001 - a broken engine, missing weights, no memory …
+            # Degraded mode: serve from words and characters rather than not at all; /readyz says so.
+            degraded = f"sentence encoder failed to load ({type(exc).__name__}: {exc}); intents from words and characters only, replies ranked without semantic similarity"
+            log.error("%s", degraded)
+            base = NullEncoder(name="none (degraded)")
+        model, metadata = load_intent_model(settings.model_dir / "intent", E5Encoder.name)
+        psych_model, psych_metadata = load_psychology_model(settings.model_dir / "psychology", E5Encoder.name)
+        # Repeated texts (and the history turns of a conversation) are read once; the rest is batched.
+        size = settings.cache_size
+        encoder = request_encoder(base, settings)
+        reader = PsychologyReader(CachedProbabilities(psych_model, size), PsychologyReader.load_cues())
         return cls(
-            Segmenter(settings.shop_dict), encoder, model, metadata, reader, psych_metadata, EmotionReader.load(), Guidance.load()
+            Segmenter(settings.shop_dict), encoder, CachedProbabilities(model, size), metadata, reader, psych_metadata,
+            EmotionReader.load(), Guidance.load(), base_encoder=base, degraded=degraded,
         )
 
     @property
@@ -143,6 +184,7 @@ class Analyzer:
         )
         return analysis, advice.severity
 
+    @_trusted_inputs
     def read_batch(self, messages: list[str]) -> list[Reading]:
         """Read independent messages (no history) in one pass of the encoder and models."""
         docs = make_documents(messages, self.segmenter, self.encoder)
@@ -154,6 +196,7 @@ class Analyzer:
             readings.append(Reading(doc, intents, analysis, severity))
         return readings
 
+    @_trusted_inputs
     def read_turn(self, message: str, history: list[Turn]) -> Reading:
         """Read the newest message of a conversation; earlier turns inform its intent and emotion."""
         customer = [t.text for t in history if t.role == "customer"][-CONTEXT_TURNS:]
@@ -206,16 +249,33 @@ class SuggestPipeline:
     index: ReplyIndex
     store: Store | None
     priors: AdoptionPriors = field(default_factory=AdoptionPriors)
+    ranking_encoder: Encoder | None = None  # messages for ranking, when the reply encoder is not the classifier's
+    degraded: str | None = None  # what does not work, when the service runs in degraded mode
 
     @classmethod
     def load(cls, settings: Settings) -> "SuggestPipeline":
         analyzer = Analyzer.load(settings)
         corpus = load_corpus(settings.replies_dir)
-        store = Store(settings.db_path)
+        store = Store(settings.db_path, settings.audit_flush_ms / 1000)
         for record in store.shop_replies():
             corpus.add(parse_reply(record, f"shop reply {record.get('id')!r}", "shop"))
-        index = ReplyIndex.build(corpus, reply_encoder(settings, analyzer.encoder), settings.cache_dir)
+        base = analyzer.base_encoder or analyzer.encoder
+        degraded = [analyzer.degraded] if analyzer.degraded else []
+        if analyzer.degraded:
+            ranking = base
+        else:
+            try:
+                ranking = reply_encoder(settings, base)
+            except EncoderError as exc:
+                degraded.append(f"reply encoder {settings.encoder!r} failed to load ({exc}); replies ranked with the built-in encoder")
+                log.error("%s", degraded[-1])
+                ranking = base
+        # The corpus vectors come from the disk cache, except in degraded mode (nothing to cache).
+        index = ReplyIndex.build(corpus, ranking, None if isinstance(base, NullEncoder) else settings.cache_dir)
         pipeline = cls(settings, analyzer, index, store)
+        pipeline.degraded = "; ".join(degraded) or None
+        if index.encoder is not base:
+            pipeline.ranking_encoder = request_encoder(index.encoder, settings)
         for reply_id, intent, action in store.feedback_events():
             pipeline.priors.record(reply_id, intent, action)
         return pipeline
@@ -264,7 +324,10 @@ class SuggestPipeline:
         """
         handoff = intents[0][1] < self.settings.handoff_below
         ranked: list[RankedReply] = []
-        common = dict(psychology=psychology, severity=severity, psychology_confidence=psychology_confidence)
+        similarity = self.index.similarity(vector, text, RankingWeights().lexical_share)
+        common = dict(
+            psychology=psychology, severity=severity, psychology_confidence=psychology_confidence, similarity=similarity
+        )
 
         def taken() -> frozenset[str]:
             return frozenset(r.reply.id for r in ranked)
@@ -285,7 +348,7 @@ class SuggestPipeline:
         """The message's vector for ranking: the classifier's own when both use one encoder."""
         if self.index.encoder.name == self.analyzer.encoder.name:
             return doc.vector
-        return self.index.encoder.encode([doc.text])[0]
+        return (self.ranking_encoder or self.index.encoder).encode([doc.text[:EMBED_MAX_CHARS]])[0]
 
     def suggest(self, request: SuggestRequest) -> SuggestResponse:
         started = time.perf_counter()
@@ -396,7 +459,8 @@ class SuggestPipeline:
         return FeedbackResponse(id=feedback_id, request_id=body.request_id, reply_id=body.reply_id, action=body.action)
 
     def add_reply(self, record: ReplyRecord) -> ReplyRecord:
-        data = record.model_dump(exclude_none=True)
+        # `source` is set in answers and ignored in requests (the corpus format has no such field).
+        data = record.model_dump(exclude_none=True, exclude={"source"})
         try:
             reply = parse_reply(data, "reply", "shop")
         except CorpusError as exc:

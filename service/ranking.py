@@ -12,7 +12,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from intents.encoder import CachedEncoder, Encoder
-from intents.labels import INTENT_LABELS
+from intents.labels import INTENT_LABELS, INTENTS
 from scripts_corpus.corpus import Reply, ReplyCorpus
 
 # Where in the shopping journey each intent usually sits (domain.md): a
@@ -84,6 +84,36 @@ class AdoptionPriors:
         return tuple(self._counts.get((reply_id, intent), (0.0, 0.0)))  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class ReplyFacts:
+    """Per reply (rows in index order): its intents, stage fit per intent, category, psychology, severity."""
+
+    intents: np.ndarray  # (replies, intents) bool, columns in INTENTS order
+    generic: np.ndarray  # (replies,) bool: tagged with more than two intents
+    stage_fit: np.ndarray  # (replies, intents) bool: the reply's stage is the intent's usual one
+    category: np.ndarray  # (replies,) str
+    category_code: np.ndarray  # (replies,) int
+    psychology: dict[str, np.ndarray]  # id → (replies,) bool
+    severity: np.ndarray  # (replies,) str ("" when none)
+
+    @classmethod
+    def of(cls, replies: list[Reply]) -> "ReplyFacts":
+        intents = np.array([[i in r.intents for i in INTENTS] for r in replies], dtype=bool).reshape(len(replies), len(INTENTS))
+        stage_fit = np.array([[r.stage == INTENT_STAGE[i] for i in INTENTS] for r in replies], dtype=bool).reshape(intents.shape)
+        category = np.array([r.category for r in replies], dtype=object)
+        _, codes = np.unique(category.astype(str), return_inverse=True) if replies else (None, np.zeros(0, dtype=int))
+        types = {p for r in replies for p in r.psychology}
+        return cls(
+            intents=intents,
+            generic=np.array([len(r.intents) > 2 for r in replies], dtype=bool),
+            stage_fit=stage_fit,
+            category=category,
+            category_code=np.asarray(codes, dtype=int),
+            psychology={p: np.array([p in r.psychology for r in replies], dtype=bool) for p in types},
+            severity=np.array([r.severity or "" for r in replies], dtype=object),
+        )
+
+
 @dataclass
 class ReplyIndex:
     """Reply vectors, computed once: each reply's text (as a passage) and its triggers (as queries)."""
@@ -96,6 +126,7 @@ class ReplyIndex:
     match_owner: np.ndarray | None = None  # reply row of each match vector
     lexical: TfidfVectorizer | None = None  # character n-grams of texts and triggers
     match_terms: object = None  # sparse (text + triggers, terms), rows as match_vectors
+    _facts: "ReplyFacts | None" = field(default=None, repr=False)
 
     @classmethod
     def build(cls, corpus: ReplyCorpus, encoder: Encoder, cache_dir: Path | None = None) -> "ReplyIndex":
@@ -123,6 +154,14 @@ class ReplyIndex:
             self.match_owner = np.concatenate([self.match_owner, owners.astype(int)])
             self.match_terms = sparse.vstack([self.match_terms, terms]).tocsr()
         self.ids += [r.id for r in replies]
+        self._facts = None
+
+    @property
+    def facts(self) -> "ReplyFacts":
+        """The replies' tags as arrays, rebuilt after an addition, so scoring is vectorised."""
+        if self._facts is None:
+            self._facts = ReplyFacts.of([self.corpus.replies[i] for i in self.ids])
+        return self._facts
 
     def add(self, reply: Reply) -> None:
         """Index one more reply (a shop addition) without re-embedding the corpus."""
@@ -150,6 +189,9 @@ class ReplyIndex:
         return (1 - lexical_share) * dense + lexical_share * lexical
 
 
+_TIE_ORDER = np.array(sorted(range(len(INTENTS)), key=lambda j: INTENTS[j], reverse=True))
+
+
 def _redundancy(similarity: np.ndarray, weights: RankingWeights) -> np.ndarray:
     span = weights.redundancy_ceiling - weights.redundancy_floor
     return np.clip((similarity - weights.redundancy_floor) / span, 0.0, 1.0)
@@ -168,6 +210,7 @@ def rank_replies(
     severity: str | None = None,
     psychology_confidence: float = 1.0,
     exclude: frozenset[str] = frozenset(),
+    similarity: np.ndarray | None = None,
 ) -> list[RankedReply]:
     """Score candidate replies and pick `top_k` by maximal marginal relevance.
 
@@ -185,50 +228,50 @@ def rank_replies(
     picked) − (a small penalty per picked reply of the same etiquette
     category), so the top of the list never says the same thing twice.
     """
-    confidence = {intent: conf for intent, conf in intents if conf >= weights.min_intent_confidence}
-    semantic = index.similarity(message_vector, message_text, weights.lexical_share)
-    candidates: list[RankedReply] = []
-    rows: list[int] = []
-    for row, reply_id in enumerate(index.ids):
-        reply = index.corpus.replies[reply_id]
-        if (categories is not None and reply.category not in categories) or reply.id in exclude:
-            continue
-        fits = [(confidence[i], i) for i in reply.intents if i in confidence]
-        if not fits:
-            continue
-        intent_fit, intent = max(fits)
-        if len(reply.intents) > 2:  # a generic reply (waiting, cannot-answer-now) yields to specific ones
-            intent_fit *= weights.generic_discount
-        psych_fit = psychology_confidence if psychology and psychology in reply.psychology else 0.0
-        stage_fit = 1.0 if reply.stage == INTENT_STAGE[intent] else 0.0
-        severity_fit = 1.0 if severity and reply.severity == severity else 0.0
-        prior = priors.prior(reply.id, intent)
-        score = (
-            weights.intent * intent_fit
-            + weights.semantic * semantic[row]
-            + weights.psychology * psych_fit
-            + weights.stage * stage_fit
-            + weights.severity * severity_fit
-            + weights.adoption * (2 * prior - 1)
-        )
-        positive, negative = priors.counts(reply.id, intent)
-        why = f"{INTENT_LABELS[intent]} {intent_fit:.2f} · 语义 {semantic[row]:.2f}"
-        if psych_fit:
-            why += f" · 心理 {psychology}"
-        if positive or negative:
-            why += f" · 采纳 {prior:.2f} (+{positive:g}/−{negative:g})"
-        candidates.append(RankedReply(reply, float(score), intent, why))
-        rows.append(row)
-    if not candidates:
+    facts = index.facts
+    confidence = np.full(len(INTENTS), -1.0)
+    for intent, conf in intents:
+        if conf >= weights.min_intent_confidence:
+            confidence[INTENTS.index(intent)] = conf
+    # Each reply's best-fitting intent among those found; a reply for none of them is no candidate.
+    # Columns in descending id order, so a tie goes to the same intent as max((confidence, id)).
+    fits = np.where(facts.intents, confidence, -1.0)[:, _TIE_ORDER]
+    best = _TIE_ORDER[fits.argmax(axis=1)]
+    intent_fit = fits.max(axis=1)
+    keep = intent_fit >= 0
+    if categories is not None:
+        keep &= np.isin(facts.category, list(categories))
+    if exclude:
+        keep &= ~np.isin(np.array(index.ids, dtype=object), list(exclude))
+    rows = np.flatnonzero(keep)
+    if not len(rows):
         return []
+    if similarity is None:  # a caller ranking several lists for one message computes it once
+        similarity = index.similarity(message_vector, message_text, weights.lexical_share)
+    semantic = similarity[rows]
+    best, intent_fit = best[rows], intent_fit[rows]
+    intent_fit = np.where(facts.generic[rows], intent_fit * weights.generic_discount, intent_fit)  # generic replies yield
+    member = facts.psychology.get(psychology) if psychology else None
+    psych_fit = member[rows] * psychology_confidence if member is not None else np.zeros(len(rows))
+    stage_fit = facts.stage_fit[rows, best].astype(float)
+    severity_fit = (facts.severity[rows] == severity).astype(float) if severity else np.zeros(len(rows))
+    ids = [index.ids[r] for r in rows]
+    prior = np.array([priors.prior(reply_id, INTENTS[j]) for reply_id, j in zip(ids, best)])
+    scores = (
+        weights.intent * intent_fit
+        + weights.semantic * semantic
+        + weights.psychology * psych_fit
+        + weights.stage * stage_fit
+        + weights.severity * severity_fit
+        + weights.adoption * (2 * prior - 1)
+    )
     vectors = index.text_vectors[rows]
-    scores = np.array([c.score for c in candidates])
-    categories_of = np.array([c.reply.category for c in candidates])
+    codes = facts.category_code[rows]
     chosen: list[int] = []
-    while len(chosen) < min(top_k, len(candidates)):
+    while len(chosen) < min(top_k, len(rows)):
         if chosen:
             redundancy = (vectors @ vectors[chosen].T).max(axis=1)
-            repeats = np.array([np.sum(categories_of[chosen] == c) for c in categories_of])
+            repeats = np.bincount(codes[chosen], minlength=codes.max() + 1)[codes]
             mmr = (
                 weights.mmr_lambda * scores
                 - (1 - weights.mmr_lambda) * _redundancy(redundancy, weights)
@@ -238,4 +281,14 @@ def rank_replies(
             mmr = scores.copy()
         mmr[chosen] = -np.inf
         chosen.append(int(mmr.argmax()))
-    return [candidates[i] for i in chosen]
+    ranked = []
+    for i in chosen:
+        intent = INTENTS[best[i]]
+        positive, negative = priors.counts(ids[i], intent)
+        why = f"{INTENT_LABELS[intent]} {intent_fit[i]:.2f} · 语义 {semantic[i]:.2f}"
+        if psych_fit[i]:
+            why += f" · 心理 {psychology}"
+        if positive or negative:
+            why += f" · 采纳 {prior[i]:.2f} (+{positive:g}/−{negative:g})"
+        ranked.append(RankedReply(index.corpus.replies[ids[i]], float(scores[i]), intent, why))
+    return ranked

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +16,7 @@ from sqlite_utils import Migrations
 
 from intents.normalize import mask_pii
 
+log = logging.getLogger("huashu")
 migrations = Migrations("huashu")
 
 
@@ -146,7 +149,7 @@ class Store:
     """One connection per process, serialised by a lock; WAL and a busy timeout let
     several worker processes share the file."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, flush_interval: float = 0.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
@@ -154,20 +157,100 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA busy_timeout=10000")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         with self._lock:
-            migrations.apply(self.db)
+            # Worker processes opening a new file together would race through the migrations'
+            # check-then-create steps: take SQLite's write lock first (it waits for the busy timeout).
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                migrations.apply(self.db)
+            except BaseException:
+                self.db.conn.rollback()
+                raise
+            self.db.conn.commit()
+        # Audit rows wait in memory for a background writer that commits them together every
+        # `flush_interval` seconds, off the response path; every read flushes first, so nothing
+        # accepted is ever missing from an answer. 0 writes each batch in the request instead.
+        self.flush_interval = flush_interval
+        self._pending: list[dict] = []
+        self._unwritten = 0
+        self._pending_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._writer = None
+        if flush_interval > 0:
+            self._writer = threading.Thread(target=self._write_loop, name="audit-writer", daemon=True)
+            self._writer.start()
 
     def close(self) -> None:
+        """Flush buffered audit rows and close the file (a clean shutdown loses nothing)."""
+        self._closing.set()
+        self._wake.set()
+        if self._writer is not None:
+            self._writer.join(timeout=30)
+        self.flush()
         self.db.conn.close()
 
     def record_requests(self, entries: list["AuditEntry"], store_raw: bool = False) -> None:
-        """Write audit rows in one transaction: the message and tokens PII-masked, the raw text only if asked."""
+        """Queue audit rows (or write them at once without a writer): PII-masked, the raw text only if asked."""
         rows = [entry.row(store_raw) for entry in entries]
+        if self._writer is None:
+            with self._lock, self.db.conn:
+                self.db["requests"].insert_all(rows)
+            return
+        with self._pending_lock:
+            self._pending.extend(rows)
+            self._unwritten += len(rows)
+            if len(self._pending) >= 512:
+                self._wake.set()
+
+    def flush(self) -> int:
+        """Commit every queued audit row now; returns how many."""
+        with self._lock:
+            with self._pending_lock:
+                rows, self._pending = self._pending, []
+            if rows:
+                try:
+                    with self.db.conn:
+                        self.db["requests"].insert_all(rows)
+                except BaseException:
+                    with self._pending_lock:  # back to the front of the queue, for the next flush
+                        self._pending[:0] = rows
+                    raise
+                with self._pending_lock:
+                    self._unwritten -= len(rows)
+        return len(rows)
+
+    @property
+    def pending(self) -> int:
+        """Audit rows accepted but not committed yet."""
+        return self._unwritten
+
+    def _write_loop(self) -> None:
+        while not self._closing.is_set():
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except sqlite3.Error:  # e.g. the disk is full: keep the rows queued and try again
+                log.exception("audit rows could not be written; retrying")
+                time.sleep(self.flush_interval)
+
+    def purge(self, before: str, dry_run: bool = False) -> dict[str, int]:
+        """Delete audit rows created before `before` (an ISO date, UTC) with the feedback and reviews
+        that point at them, in one transaction; returns the counts. Shop replies are kept."""
+        self.flush()
+        old = "select id from requests where created < ?"
+        counts = {}
         with self._lock, self.db.conn:
-            self.db["requests"].insert_all(rows)
+            for table, where in (("feedback", f"request_id in ({old})"), ("reviews", f"request_id in ({old})"), ("requests", "created < ?")):
+                counts[table] = self.db.execute(f"select count(*) from {table} where {where}", [before]).fetchone()[0]
+                if not dry_run:
+                    self.db.execute(f"delete from {table} where {where}", [before])
+        return counts
 
     def get_request(self, request_id: str) -> dict | None:
+        self.flush()
         with self._lock:
             rows = list(self.db["requests"].rows_where("id = ?", [request_id]))
         if not rows:
@@ -276,6 +359,7 @@ class Store:
         return items
 
     def audit(self, filters: "AuditFilters", limit: int, offset: int) -> tuple[int, list[dict]]:
+        self.flush()  # rows still queued belong in every answer
         where, params = self._where(filters)
         with self._lock:
             total = self.db.execute(f"select count(*) from requests r{where}", params).fetchone()[0]
@@ -285,6 +369,7 @@ class Store:
             return total, self._items(rows)
 
     def audit_item(self, request_id: str) -> dict | None:
+        self.flush()  # rows still queued belong in every answer
         with self._lock:
             rows = list(self.db.query("select r.* from requests r where r.id = ?", [request_id]))
             return self._items(rows)[0] if rows else None
@@ -293,6 +378,7 @@ class Store:
         """Unreviewed rows, most useful to review first: low confidence, a narrow top-2 margin, and
         agents' choices that disagree with the predicted intent (a reply for another intent used,
         or the suggestions dismissed)."""
+        self.flush()  # rows still queued belong in every answer
         priority = (
             "round((1 - coalesce(r.confidence, 0)) + (1 - coalesce(r.margin, 0))"
             " + exists (select 1 from feedback f where f.request_id = r.id and f.action != 'dismissed' and f.intent != r.intent)"
@@ -311,6 +397,7 @@ class Store:
             return total, self._items(rows)
 
     def add_review(self, request_id: str, intents: list[str], psychology: str | None, reviewer: str, comment: str | None) -> dict:
+        self.flush()  # rows still queued belong in every answer
         row = {
             "created": _now(),
             "request_id": request_id,
@@ -325,6 +412,7 @@ class Store:
         return {"id": review_id, **{k: v for k, v in row.items() if k != "intent"}, "intents": intents}
 
     def reviews_of(self, request_id: str) -> list[dict]:
+        self.flush()  # rows still queued belong in every answer
         with self._lock:
             return [
                 {k: v for k, v in r.items() if k not in ("intent", "request_id")} | {"intents": json.loads(r["intents"])}
@@ -333,6 +421,7 @@ class Store:
 
     def reviewed(self, since: str | None, until: str | None) -> list[dict]:
         """Reviewed rows with their latest review, oldest first (reports and export)."""
+        self.flush()  # rows still queued belong in every answer
         filters = AuditFilters(since=since, until=until, reviewed=True)
         where, params = self._where(filters)
         with self._lock:
@@ -340,12 +429,14 @@ class Store:
             return self._items(rows)
 
     def confidences(self, since: str | None, until: str | None) -> list[float]:
+        self.flush()  # rows still queued belong in every answer
         where, params = self._where(AuditFilters(since=since, until=until))
         with self._lock:
             return [row[0] for row in self.db.execute(f"select coalesce(r.confidence, 0) from requests r{where}", params).fetchall()]
 
     def adoption(self, since: str | None, until: str | None) -> tuple[list[dict], list[dict]]:
         """Suggest requests (intent, replies shown) and the feedback on them within the dates."""
+        self.flush()  # rows still queued belong in every answer
         where, params = self._where(AuditFilters(since=since, until=until, endpoint="suggest"))
         with self._lock:
             requests = list(self.db.query(f"select r.id, r.intent, r.replies from requests r{where}", params))

@@ -1,0 +1,174 @@
+"""The request-time fast paths give the answers of the plain ones: caches, micro-batching,
+the vectorised nearest-neighbour vote, the buffered audit writer. (Speed is `make bench`'s job.)"""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from intents.classifier import EMBED_MAX_CHARS, make_documents
+from intents.training import load_intent_model
+from service.runtime import BatchingEncoder, CachedProbabilities, CachingEncoder
+from service.store import AuditEntry, Store
+
+MESSAGES = ["在吗", "能便宜点吗", "亲 我165 110斤穿什么码", "快递到哪了 怎么还没到", "质量太差了 我要退货", "在吗"]
+
+
+class FakeEncoder:
+    """Deterministic vectors from the text; records every call it gets."""
+
+    name, dim = "fake", 4
+
+    def __init__(self, fail_on: str | None = None, delay: float = 0.0):
+        self.calls: list[tuple[list[str], bool]] = []
+        self.fail_on = fail_on
+        self.delay = delay
+        self._lock = threading.Lock()
+
+    def encode(self, texts, passage=False):
+        with self._lock:
+            self.calls.append((list(texts), passage))
+        time.sleep(self.delay)
+        if self.fail_on in texts:
+            raise RuntimeError(f"cannot encode {self.fail_on!r}")
+        return np.array([[len(t), sum(map(ord, t)) % 97, float(passage), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_caching_encoder_returns_the_same_vectors_and_encodes_each_text_once():
+    fake = FakeEncoder()
+    cached = CachingEncoder(fake, size=100)
+    first = cached.encode(MESSAGES)
+    again = cached.encode(list(reversed(MESSAGES)))
+    np.testing.assert_array_equal(first, FakeEncoder().encode(MESSAGES))
+    np.testing.assert_array_equal(again, first[::-1])
+    assert [sorted(texts) for texts, _ in fake.calls] == [sorted(set(MESSAGES))]
+    # Queries and passages are different vectors for the same text.
+    assert cached.encode(["在吗"], passage=True)[0][2] == 1.0
+    assert len(fake.calls) == 2
+
+
+def test_caching_encoder_is_bounded():
+    fake = FakeEncoder()
+    cached = CachingEncoder(fake, size=2)
+    cached.encode(["a"]), cached.encode(["b"]), cached.encode(["c"])
+    cached.encode(["a"])  # evicted by then: encoded again
+    assert [texts for texts, _ in fake.calls] == [["a"], ["b"], ["c"], ["a"]]
+
+
+def test_batching_encoder_merges_concurrent_calls_with_the_right_results():
+    fake = FakeEncoder(delay=0.05)  # while one batch runs, the others queue up
+    batching = BatchingEncoder(fake, max_batch=64, window=0.01)
+    texts = [f"消息{i}" for i in range(24)]
+    results: dict[int, np.ndarray] = {}
+
+    def call(i):
+        results[i] = batching.encode([texts[i]], passage=i % 3 == 0)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(texts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    batching.close()
+    for i, text in enumerate(texts):
+        np.testing.assert_array_equal(results[i], FakeEncoder().encode([text], passage=i % 3 == 0))
+    assert batching.calls == len(texts)
+    assert batching.batches < len(texts)  # calls were merged
+    assert len(fake.calls) < len(texts)
+    passage_of = {text: i % 3 == 0 for i, text in enumerate(texts)}
+    for batch, passage in fake.calls:  # one call is all queries or all passages
+        assert {passage_of[t] for t in batch} == {passage}
+
+
+def test_batching_encoder_hands_an_error_to_its_callers_and_keeps_working():
+    batching = BatchingEncoder(FakeEncoder(fail_on="坏"))
+    with pytest.raises(RuntimeError, match="cannot encode"):
+        batching.encode(["坏"])
+    assert batching.encode(["好"]).shape == (1, 4)
+    assert batching.encode([]).shape == (0, 4)
+    batching.close()
+
+
+def test_long_messages_are_embedded_from_their_first_characters(segmenter):
+    fake = FakeEncoder()
+    long = "这件衣服质量太差了" * 100
+    (doc,) = make_documents([long], segmenter, fake)
+    assert fake.calls == [([long[:EMBED_MAX_CHARS]], False)]
+    assert doc.text == long and "".join(doc.tokens).replace(" ", "") == long.replace(" ", "")
+
+
+@pytest.fixture(scope="module")
+def intent_model(model_dir, encoder):
+    model, _ = load_intent_model(model_dir / "intent", encoder.name)
+    return model
+
+
+@pytest.fixture(scope="module")
+def docs(segmenter, encoder):
+    from tests.conftest import HELDOUT
+
+    lines = [l for l in (HELDOUT / "written.tsv").read_text(encoding="utf-8").splitlines() if l and not l.startswith("#")]
+    return make_documents([l.split("\t", 1)[1] for l in lines[::5]], segmenter, encoder)
+
+
+def test_neighbour_vote_equals_sklearns(intent_model, docs):
+    from intents.classifier import VectorFeatures
+
+    vectors = VectorFeatures._stack(docs)
+    ours = intent_model._neighbor_votes(vectors)
+    theirs = intent_model.neighbors_.predict_proba(vectors)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    assert (ours.argmax(axis=1) == theirs.argmax(axis=1)).all()
+
+
+def test_a_training_text_takes_the_whole_vote_shared_with_its_twins(intent_model, segmenter, encoder):
+    from intents.classifier import VectorFeatures
+    from intents.data import load_examples
+
+    two = next(e for e in load_examples() if len(e.labels) == 2 and len(set(e.labels)) == 2)
+    vectors = VectorFeatures._stack(make_documents([two.text], segmenter, encoder))
+    votes = dict(zip(intent_model.neighbors_.classes_, intent_model._neighbor_votes(vectors)[0]))
+    twins = sum(1 for e in load_examples() if e.text == two.text for _ in e.labels)
+    assert {label for label, vote in votes.items() if vote > 0} >= set(two.labels)
+    for label in two.labels:
+        assert votes[label] >= 1 / twins - 1e-9
+
+
+def test_cached_probabilities_equal_the_models(intent_model, docs):
+    cached = CachedProbabilities(intent_model, size=1000)
+    # Equal up to float rounding, which depends on the batch a row was computed in.
+    np.testing.assert_allclose(cached.predict_proba(docs), intent_model.predict_proba(docs), atol=1e-5)
+    np.testing.assert_allclose(cached.predict_proba(docs[::-1]), intent_model.predict_proba(docs[::-1]), atol=1e-5)
+    assert list(cached.classes_) == list(intent_model.classes_)
+
+
+def entry(i: int) -> AuditEntry:
+    return AuditEntry(
+        id=f"req{i:05d}", endpoint="suggest", normalized="在吗", masked="在吗", tokens=["在", "吗"],
+        intents=[("greeting", 0.9), ("other", 0.1)], replies=["etiquette-open-001"], model_version="test", latency_ms=1.0,
+    )
+
+
+def test_buffered_audit_rows_are_read_back_at_once_and_flushed_on_close(tmp_path):
+    store = Store(tmp_path / "audit.db", flush_interval=60.0)  # the writer would wait a minute
+    store.record_requests([entry(i) for i in range(50)])
+    assert store.get_request("req00049") is not None  # a read flushes what is queued
+    store.record_requests([entry(i) for i in range(50, 80)])
+    store.close()
+    reopened = Store(tmp_path / "audit.db")
+    assert reopened.db["requests"].count == 80
+    reopened.close()
+
+
+def test_the_writer_commits_queued_rows_without_being_asked(tmp_path):
+    store = Store(tmp_path / "audit.db", flush_interval=0.01)
+    store.record_requests([entry(i) for i in range(10)])
+    deadline = time.monotonic() + 10
+    while store.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.pending == 0
+    import sqlite3
+
+    assert sqlite3.connect(tmp_path / "audit.db").execute("select count(*) from requests").fetchone() == (10,)
+    store.close()
