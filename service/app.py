@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from service import __version__
 from service.config import Settings, get_settings, keys_by_role
 from service.errors import install_error_handlers
+from service.limits import BodyLimit, RateLimit, RequestTimeout
 from service.lint import DraftLinter
 from service.pipeline import SuggestPipeline
 from service.routes import audit, classify, feedback, health, lint, replies, reports, segment, suggest, ui
@@ -50,4 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, classify, segment, suggest, feedback, lint, replies, audit, reports, ui):
         app.include_router(module.router)
+    # Outermost first: a request over its key's rate or too large is refused before anything else runs.
+    app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimit, rate=settings.rate_limit, burst=settings.rate_burst)
     return app

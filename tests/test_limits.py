@@ -1,0 +1,124 @@
+"""Limits (body size, per-key rate, request time), retention purge and degraded mode."""
+
+import json
+import sqlite3
+import time
+from datetime import date, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+import service.pipeline as pipeline_module
+from intents.encoder import EncoderError
+from service.app import create_app
+from service.cli import app as cli
+from service.limits import TokenBuckets
+from service.store import AuditFilters
+
+
+def app_with(settings, tmp_path, **update):
+    return create_app(settings.model_copy(update={"db_path": tmp_path / "limits.db", **update}))
+
+
+def test_token_bucket_allows_bursts_then_the_rate():
+    buckets = TokenBuckets(rate=2.0, burst=3)
+    assert [buckets.take("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert buckets.take("a", now=0.0) == pytest.approx(0.5)  # empty: one token every 0.5 s
+    assert buckets.take("b", now=0.0) == 0.0  # every client has its own bucket
+    assert buckets.take("a", now=0.6) == 0.0
+    assert buckets.take("a", now=0.6) > 0
+
+
+def test_a_body_over_the_cap_gets_413(settings, tmp_path):
+    with TestClient(app_with(settings, tmp_path, max_body_bytes=1000)) as client:
+        big = {"message": "好" * 600}  # 1,800 bytes of UTF-8
+        response = client.post("/v1/suggest", json=big)
+        assert response.status_code == 413
+        assert response.json()["error"] == "payload_too_large" and "1000 bytes" in response.json()["message"]
+        # Without a Content-Length the body is counted as it streams in.
+        chunks = (part for part in [json.dumps(big, ensure_ascii=False).encode()[:700], json.dumps(big, ensure_ascii=False).encode()[700:]])
+        streamed = client.post("/v1/suggest", content=chunks, headers={"content-type": "application/json"})
+        assert streamed.status_code == 413
+        assert client.post("/v1/suggest", json={"message": "在吗"}).status_code == 200
+
+
+def test_rate_limit_per_key_with_retry_after(settings, tmp_path):
+    keys = {"agent_keys": "key-one,key-two", "rate_limit": 0.5, "rate_burst": 2}
+    with TestClient(app_with(settings, tmp_path, **keys)) as client:
+        one = {"Authorization": "Bearer key-one"}
+        answers = [client.post("/v1/segment", json={"text": "在吗"}, headers=one) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        refused = answers[-1]
+        assert refused.json()["error"] == "rate_limited"
+        assert 1 <= int(refused.headers["retry-after"]) <= 2
+        assert "key-one" not in refused.text
+        # Another key has its own allowance; probes are never limited.
+        assert client.post("/v1/segment", json={"text": "在吗"}, headers={"X-API-Key": "key-two"}).status_code == 200
+        assert all(client.get("/healthz").status_code == 200 for _ in range(5))
+
+
+def test_a_request_over_its_time_gets_504_and_its_audit_row_is_kept(settings, tmp_path):
+    with TestClient(app_with(settings, tmp_path, request_timeout_s=0.0001)) as client:
+        response = client.post("/v1/suggest", json={"message": "亲 我165 110斤穿什么码"})
+        assert response.status_code == 504
+        assert response.json()["error"] == "timeout"
+        assert client.get("/healthz").status_code == 200  # probes are not timed
+        # The abandoned work finishes in its thread and its decision is audited all the same.
+        deadline = time.monotonic() + 30
+        while client.app.state.pipeline.store.audit(AuditFilters(), 10, 0)[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    rows = sqlite3.connect(tmp_path / "limits.db").execute("select message from requests").fetchall()
+    assert rows == [("亲 我165 110斤穿什么码",)]
+
+
+def test_purge_deletes_old_rows_with_their_feedback_and_reviews(settings, tmp_path, monkeypatch):
+    with TestClient(app_with(settings, tmp_path)) as client:
+        body = client.post("/v1/suggest", json={"message": "能便宜点吗"}).json()
+        client.post("/v1/feedback", json={"request_id": body["request_id"], "reply_id": body["replies"][0]["id"], "action": "sent"})
+        client.post(f"/v1/audit/{body['request_id']}/review", json={"intents": ["bargain"], "reviewer": "qa"})
+        client.post("/v1/suggest", json={"message": "在吗"})
+    db = tmp_path / "limits.db"
+    monkeypatch.setenv("HUASHU_DB_PATH", str(db))
+    from service.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        yesterday = (date.today() - timedelta(days=1)).isoformat()
+        tomorrow = (date.today() + timedelta(days=2)).isoformat()
+        kept = runner.invoke(cli, ["purge", "--before", yesterday])
+        assert kept.exit_code == 0, kept.output
+        assert "deleted 0 audit rows" in kept.output
+        dry = runner.invoke(cli, ["purge", "--before", tomorrow, "--dry-run"])
+        assert "would delete 2 audit rows, 1 feedback rows and 1 reviews" in dry.output
+        assert sqlite3.connect(db).execute("select count(*) from requests").fetchone() == (2,)
+        gone = runner.invoke(cli, ["purge", "--before", tomorrow])
+        assert "deleted 2 audit rows, 1 feedback rows and 1 reviews" in gone.output
+        with sqlite3.connect(db) as conn:
+            assert [conn.execute(f"select count(*) from {t}").fetchone()[0] for t in ("requests", "feedback", "reviews")] == [0, 0, 0]
+        bad = runner.invoke(cli, ["purge", "--before", "last week"])
+        assert bad.exit_code == 2
+    finally:
+        get_settings.cache_clear()
+
+
+def test_without_the_encoder_the_service_runs_degraded(settings, tmp_path, monkeypatch):
+    class Broken:
+        name = pipeline_module.E5Encoder.name
+
+        def __init__(self):
+            raise EncoderError("the engine library is missing")
+
+    monkeypatch.setattr(pipeline_module, "E5Encoder", Broken)
+    with TestClient(app_with(settings, tmp_path)) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "degraded"
+        assert "the engine library is missing" in ready.json()["reason"]
+        answer = client.post("/v1/suggest", json={"message": "能便宜点吗 再便宜点就买"})
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["intent"]["id"] == "bargain"
+        assert body["replies"] and all(r["intent"] in {i["id"] for i in body["intents"]} for r in body["replies"])
+        assert client.post("/v1/classify", json={"messages": ["快递到哪了", "在吗"]}).status_code == 200
