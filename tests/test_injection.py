@@ -1,6 +1,7 @@
 """Customer and agent text is data: markup, SQL, template syntax and control characters are stored
 and returned as they were, never interpreted; oversized runs are refused with a clear 422."""
 
+import logging
 import sqlite3
 
 import pytest
@@ -95,3 +96,17 @@ def test_lint_treats_hostile_drafts_as_text(client):
     assert {f["text"] for f in body["findings"]} >= {"你必须", "{__class__}", "{7*7}"}
     for finding in body["findings"]:
         assert draft[finding["span"]["start"] : finding["span"]["end"]] == finding["text"]
+
+
+def test_no_raw_personal_number_reaches_the_logs(client, caplog):
+    phone, order = "13912345678", "4402938475610293"
+    with caplog.at_level(logging.DEBUG):
+        body = client.post("/v1/suggest", json={"message": f"电话{phone} 订单{order} 还没发货"}).json()
+        client.post("/v1/classify", json={"messages": [f"我的手机 {phone}", f"订单号{order}"]})
+        client.post("/v1/feedback", json={"request_id": body["request_id"], "reply_id": body["replies"][0]["id"],
+                                          "action": "edited", "final_text": f"已记下 {phone}"})
+        client.post("/v1/suggest", json={"message": f"电话{phone}", "top_k": 99})  # a 422
+        client.post("/v1/feedback", json={"request_id": "nope", "reply_id": "x", "action": "sent"})  # a 404
+    logged = "\n".join(record.getMessage() + str(record.args or "") + str(record.exc_text or "") for record in caplog.records)
+    assert caplog.records  # something was logged at debug level: the check is not vacuous
+    assert phone not in logged and order not in logged

@@ -306,6 +306,19 @@ def test_customer_markup_is_shown_as_text_and_never_runs(console, server):
     assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
 
 
+@pytest.mark.parametrize("message", [
+    "{{7*7}} ${7*7} {__class__.__init__} 在吗",
+    "'; DROP TABLE requests; -- 能便宜点吗",
+    "😡" * 2000,
+])
+def test_template_sql_and_emoji_runs_are_shown_verbatim(console, server, message):
+    page = console
+    _, answer = ask(page, message)
+    expect(page.locator("#conversation li.customer .text")).to_have_text([message])
+    expect(page.locator("#suggestions li .text")).to_have_text([r["text"] for r in answer["replies"]])
+    assert "49" not in page.locator("#conversation").inner_text()
+
+
 def test_history_and_variables_go_with_each_message_and_new_conversation_clears_them(console, server):
     page = console
     page.fill('#variables input[name="nickname"]', "小王")
