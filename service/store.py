@@ -154,20 +154,9 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
         self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=10000")
-        self.db.execute("PRAGMA foreign_keys=ON")
         self._lock = threading.RLock()
         with self._lock:
-            # Worker processes opening a new file together would race through the migrations'
-            # check-then-create steps: take SQLite's write lock first (it waits for the busy timeout).
-            self.db.conn.execute("BEGIN IMMEDIATE")
-            try:
-                migrations.apply(self.db)
-            except BaseException:
-                self.db.conn.rollback()
-                raise
-            self.db.conn.commit()
+            self._prepare()
         # Audit rows wait in memory for a background writer that commits them together every
         # `flush_interval` seconds, off the response path; every read flushes first, so nothing
         # accepted is ever missing from an answer. 0 writes each batch in the request instead.
@@ -181,6 +170,30 @@ class Store:
         if flush_interval > 0:
             self._writer = threading.Thread(target=self._write_loop, name="audit-writer", daemon=True)
             self._writer.start()
+
+    def _prepare(self, patience: float = 30.0) -> None:
+        """WAL mode and the migrations. Worker processes opening a new file together race for it:
+        switching to WAL can fail at once with 'database is locked' (SQLite does not wait for that
+        one), and the migrations' check-then-create steps need SQLite's write lock. Both are retried
+        until `patience` runs out."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA busy_timeout=10000")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self.db.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    migrations.apply(self.db)
+                except BaseException:
+                    self.db.conn.rollback()
+                    raise
+                self.db.conn.commit()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         """Flush buffered audit rows and close the file (a clean shutdown loses nothing)."""
