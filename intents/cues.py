@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import ahocorasick
 
@@ -33,17 +33,21 @@ class CueHit:
     end: int
 
 
+def tsv_records(path: Path) -> Iterator[tuple[str, list[str]]]:
+    """`(where, fields)` for each record of a tab-separated lexicon: blank lines and `#` comments
+    skipped, `where` as `file:line` for error messages."""
+    for lineno, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if raw.strip() and not raw.lstrip().startswith("#"):
+            yield f"{path}:{lineno}", raw.split("\t")
+
+
 def read_cues(path: Path, labels: Iterable[str], default_weights: dict[str, float] | None = None) -> list[Cue]:
     """Parse `<label><TAB><term>[<TAB><weight>]` records; a bad one raises with file, line and reason."""
     path = Path(path)
     known = tuple(labels)
     cues: list[Cue] = []
     seen: set[tuple[str, str]] = set()
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        where = f"{path}:{lineno}"
-        parts = raw.split("\t")
+    for where, parts in tsv_records(path):
         if len(parts) not in (2, 3):
             raise CueFormatError(f"{where}: expected '<label><TAB><term>[<TAB><weight>]'")
         label, term = parts[0].strip(), parts[1].strip().lower()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Callable
+from typing import Callable, Mapping
 
 from fastapi import Depends, Request
 
@@ -26,12 +26,12 @@ class Forbidden(ServiceError):
     code = "forbidden"
 
 
-def presented_key(request: Request) -> str | None:
-    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
-    header = request.headers.get("authorization", "")
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>` (header names lower-case, as Starlette's)."""
+    header = headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
-    return request.headers.get("x-api-key", "").strip() or None
+    return headers.get("x-api-key", "").strip() or None
 
 
 def role_of(key: str, keys: dict[str, tuple[str, ...]]) -> str | None:
@@ -53,7 +53,7 @@ def require(role: str) -> Callable:
         keys = request.app.state.keys
         if not any(keys.values()):
             return "admin"  # open: no keys configured
-        key = presented_key(request)
+        key = presented_key(request.headers)
         if key is None:
             raise Unauthorized(f"this endpoint needs an API key with the {role!r} role: send 'Authorization: Bearer <key>'")
         held = role_of(key, keys)

@@ -13,6 +13,8 @@ import math
 import threading
 import time
 
+from starlette.datastructures import Headers
+
 from service.auth import presented_key
 
 # Paths that are never limited: probes, the pages and their assets, the API docs.
@@ -42,7 +44,7 @@ class BodyLimit:
         if scope["type"] != "http" or self.max_bytes <= 0:
             return await self.app(scope, receive, send)
         message = f"the request body is larger than {self.max_bytes} bytes"
-        length = next((value for name, value in scope.get("headers", []) if name == b"content-length"), None)
+        length = Headers(scope=scope).get("content-length")
         if length is not None:
             try:
                 too_large = int(length) > self.max_bytes
@@ -111,14 +113,7 @@ class RateLimit:
 
     @staticmethod
     def client_of(scope) -> str:
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
-
-        class _Request:  # presented_key reads request.headers
-            pass
-
-        request = _Request()
-        request.headers = headers  # type: ignore[attr-defined]
-        key = presented_key(request)  # type: ignore[arg-type]
+        key = presented_key(Headers(scope=scope))
         if key:  # keyed by a digest: the key itself is never kept
             return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
         return "addr:" + (scope.get("client") or ("?", 0))[0]

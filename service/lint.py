@@ -14,6 +14,7 @@ from pathlib import Path
 
 import ahocorasick
 
+from intents.cues import tsv_records
 from intents.normalize import to_simplified
 from scripts_corpus.corpus import VARIABLES
 
@@ -107,11 +108,7 @@ def read_rules(path: Path) -> list[Rule]:
     path = Path(path)
     rules: list[Rule] = []
     seen: set[tuple[str, str]] = set()
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        where = f"{path}:{lineno}"
-        parts = raw.split("\t")
+    for where, parts in tsv_records(path):
         if len(parts) != 4:
             raise LintFormatError(f"{where}: expected 'category<TAB>kind<TAB>pattern<TAB>suggestion', got {len(parts)} fields")
         category, kind, pattern, suggestion = (p.strip() for p in parts)

@@ -86,10 +86,16 @@ class BatchingEncoder:
         self._thread.join(timeout=5)
 
     def _gather(self, first) -> list:
+        """`first` and every call queued behind it; once more than one was waiting (load), also
+        those arriving within the window."""
         batch, size = [first], len(first[0])
+        deadline = None
         while size < self.max_batch:
+            if deadline is None and len(batch) > 1 and self.window:
+                deadline = time.monotonic() + self.window
+            left = 0.0 if deadline is None else deadline - time.monotonic()
             try:
-                item = self._queue.get_nowait()
+                item = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is None:
@@ -97,18 +103,6 @@ class BatchingEncoder:
                 break
             batch.append(item)
             size += len(item[0])
-        if len(batch) > 1 and self.window:
-            deadline = time.monotonic() + self.window
-            while size < self.max_batch and (left := deadline - time.monotonic()) > 0:
-                try:
-                    item = self._queue.get(timeout=left)
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
-                size += len(item[0])
         return batch
 
     def _run(self) -> None:

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from service.store import AuditEntry, Store
+from tests.ui_support import wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 HUASHU = Path(sys.executable).parent / "huashu"
@@ -181,16 +182,10 @@ def _server(model_dir: Path, cache_dir: Path, db_path: Path, log: Path, ready_wi
     with open(log, "ab") as out:
         process = subprocess.Popen([str(HUASHU), "serve"], cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + ready_within
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, f"huashu serve exited with {process.returncode}:\n{_tail(log)}"
-            assert time.monotonic() < deadline, f"huashu serve was not ready within {ready_within:.0f} s:\n{_tail(log)}"
-            time.sleep(0.2)
+        def gone() -> str | None:
+            return None if process.poll() is None else f"huashu serve exited with {process.returncode}:\n{_tail(log)}"
+
+        wait_ready(base, gone, ready_within)
         yield process, base
     finally:
         if process.poll() is None:

@@ -12,7 +12,7 @@ import pytest
 
 from intents.normalize import mask_pii
 from service.app import create_app
-from tests.ui_support import AGENT_KEY, QA_KEY, launch_browser, serve
+from tests.ui_support import AGENT_KEY, QA_KEY, browser, serve  # noqa: F401 - browser is a fixture
 
 try:
     from playwright.sync_api import expect
@@ -28,12 +28,6 @@ LINT_DRAFT = "😊亲，你必须先确认收货，我们的质量全网第一�
 ROUND_TRIPS: list[tuple[str, int]] = []  # (message, ms shown by the page), printed for the lead
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_browser() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from intents.labels import INTENTS
 from service.app import create_app
-from tests.ui_support import AGENT_KEY, QA_KEY, launch_browser, serve
+from tests.ui_support import AGENT_KEY, QA_KEY, browser, serve  # noqa: F401 - browser is a fixture
 
 try:
     from playwright.sync_api import expect
@@ -18,12 +18,6 @@ SCRIPT = "<script>alert(1)</script>"
 TRAFFIC = ["亲 我165 110斤穿什么码", "能便宜点吗", "快递到哪了 怎么还没到", SCRIPT, "质量太差了 我要退货"]
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_browser() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

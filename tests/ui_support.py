@@ -1,4 +1,4 @@
-"""Shared by the browser tests: headless Chromium, and the app served by uvicorn on a loopback port."""
+"""Shared by the browser and server tests: headless Chromium, the app served on a loopback port, readiness polling."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import httpx
 import pytest
@@ -40,6 +41,29 @@ def launch_browser():
             browser.close()
 
 
+def wait_ready(base: str, gone: Callable[[], str | None], ready_within: float = 300) -> None:
+    """Polls `base`/readyz until 200; fails with `gone()`'s account once the server has stopped,
+    or when `ready_within` seconds pass."""
+    deadline = time.monotonic() + ready_within
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        stopped = gone()
+        assert stopped is None, stopped
+        assert time.monotonic() < deadline, f"{base} was not ready within {ready_within:.0f} s"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (import this fixture into the module)."""
+    with launch_browser() as chromium:
+        yield chromium
+
+
 @contextmanager
 def serve(app, ready_within: float = 300):
     """Serves `app` with uvicorn in a thread on a free loopback port; yields the base URL once /readyz says ready."""
@@ -50,16 +74,7 @@ def serve(app, ready_within: float = 300):
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + ready_within
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert thread.is_alive(), "uvicorn stopped before the app was ready"
-            assert time.monotonic() < deadline, f"the app was not ready within {ready_within:.0f} s"
-            time.sleep(0.2)
+        wait_ready(base, lambda: None if thread.is_alive() else "uvicorn stopped before the app was ready", ready_within)
         yield base
     finally:
         server.should_exit = True

@@ -11,6 +11,7 @@ from service.errors import NotFound
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
 STATIC = {
+    "dom.js": "text/javascript; charset=utf-8",
     "qa.js": "text/javascript; charset=utf-8",
     "qa.css": "text/css; charset=utf-8",
     "agent.js": "text/javascript; charset=utf-8",

@@ -13,20 +13,6 @@
   const $ = (id) => document.getElementById(id);
   const state = { offset: 0, total: 0, filtered: false, params: {} };
 
-  // el("td", {className: "x", dataset: {id}}, "text", otherNode): strings become text nodes.
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(props || {})) {
-      if (name === "dataset") Object.assign(node.dataset, value);
-      else node[name] = value;
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
   const fixed = (x, digits = 2) => (x === null || x === undefined ? "–" : Number(x).toFixed(digits));
   const intentName = (id) => (LABELS.intents[id] ? `${id} ${LABELS.intents[id]}` : id);
   const psychologyName = (id) => (id === null || id === undefined ? "none" : LABELS.psychology[id] ? `${id} ${LABELS.psychology[id]}` : id);
