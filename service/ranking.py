@@ -37,6 +37,9 @@ class RankingWeights:
     adoption: float = 0.15
     stage: float = 0.05
     severity: float = 0.05  # a reply written for the complaint's severity (ordinary / serious)
+    # The shop's own replies (POST /v1/replies) speak for its products: where one and a corpus
+    # reply say the same thing, diversity keeps only one of them, and it should be the shop's.
+    shop: float = 0.05
     mmr_lambda: float = 0.75  # 1 = relevance only, 0 = diversity only
     same_category: float = 0.05  # extra penalty per picked reply of the same etiquette category
     prior_strength: float = 8.0  # pseudo-observations behind the neutral 0.5 prior
@@ -95,6 +98,7 @@ class ReplyFacts:
     category_code: np.ndarray  # (replies,) int
     psychology: dict[str, np.ndarray]  # id → (replies,) bool
     severity: np.ndarray  # (replies,) str ("" when none)
+    shop: np.ndarray  # (replies,) bool: added by the shop, not from the corpus files
 
     @classmethod
     def of(cls, replies: list[Reply]) -> "ReplyFacts":
@@ -111,6 +115,7 @@ class ReplyFacts:
             category_code=np.asarray(codes, dtype=int),
             psychology={p: np.array([p in r.psychology for r in replies], dtype=bool) for p in types},
             severity=np.array([r.severity or "" for r in replies], dtype=object),
+            shop=np.array([r.source == "shop" for r in replies], dtype=bool),
         )
 
 
@@ -223,6 +228,7 @@ def rank_replies(
           + psychology·(confidence of the detected type, if the reply is tagged for it)
           + stage·(1 if the reply is for the intent's usual stage: 售前/售中/售后)
           + severity·(1 if the reply is written for the complaint's severity)
+          + shop·(1 if the shop added the reply itself)
           + adoption·(2·prior − 1), the smoothed adoption rate for that intent.
     Then each pick maximises λ·score − (1−λ)·(similarity to replies already
     picked) − (a small penalty per picked reply of the same etiquette
@@ -263,6 +269,7 @@ def rank_replies(
         + weights.psychology * psych_fit
         + weights.stage * stage_fit
         + weights.severity * severity_fit
+        + weights.shop * facts.shop[rows]
         + weights.adoption * (2 * prior - 1)
     )
     vectors = index.text_vectors[rows]
@@ -288,6 +295,8 @@ def rank_replies(
         why = f"{INTENT_LABELS[intent]} {intent_fit[i]:.2f} · 语义 {semantic[i]:.2f}"
         if psych_fit[i]:
             why += f" · 心理 {psychology}"
+        if facts.shop[rows[i]]:
+            why += " · 本店"
         if positive or negative:
             why += f" · 采纳 {prior[i]:.2f} (+{positive:g}/−{negative:g})"
         ranked.append(RankedReply(index.corpus.replies[ids[i]], float(scores[i]), intent, why))
