@@ -122,6 +122,35 @@ def test_neighbour_vote_equals_sklearns(intent_model, docs):
     assert (ours.argmax(axis=1) == theirs.argmax(axis=1)).all()
 
 
+@pytest.mark.parametrize("task", ["intent", "psychology"])
+def test_linear_scores_equal_sklearns_pipeline(task, model_dir, encoder, segmenter, docs):
+    from intents.training import load_psychology_model
+
+    model = (load_intent_model if task == "intent" else load_psychology_model)(model_dir / task, encoder.name)[0]
+    odd = make_documents(["", "😀", "？？？", "165/110斤 " * 40, "ＸＬ碼還有嗎"], segmenter, encoder)
+    batch = [*docs, *odd]
+    ours = model._linear().predict_proba(batch)
+    theirs = model.pipeline_.predict_proba(batch)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model._linear().predict_proba(batch[:1]), theirs[:1], rtol=0, atol=1e-12)
+    zero = [d._replace(vector=np.zeros_like(d.vector)) for d in batch[:5]]  # degraded mode: no encoder
+    np.testing.assert_allclose(model._linear().predict_proba(zero), model.pipeline_.predict_proba(zero), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="dimensions"):
+        model._linear().predict_proba([batch[0]._replace(vector=np.zeros(10))])
+
+
+def test_explanations_read_the_same_word_weights_as_sklearn(intent_model, segmenter, encoder):
+    from intents.classifier import TfidfVectorizer
+
+    (doc,) = make_documents(["亲 165 110斤 穿什么尺码合适"], segmenter, encoder)
+    words = intent_model.pipeline_.named_steps["features"].transformer_list[0][1]
+    assert isinstance(words, TfidfVectorizer)
+    row = words.transform([doc])
+    idx, values = intent_model._linear().word_row(doc)
+    assert len(idx) > 3
+    assert sorted(zip(idx.tolist(), values.round(12).tolist())) == sorted(zip(row.indices.tolist(), row.data.round(12).tolist()))
+
+
 def test_a_training_text_takes_the_whole_vote_shared_with_its_twins(intent_model, segmenter, encoder):
     from intents.classifier import VectorFeatures
     from intents.data import load_examples
