@@ -10,7 +10,8 @@ from service.errors import NotReady
 from service.pipeline import SuggestPipeline
 
 
-def get_pipeline(request: Request) -> SuggestPipeline:
+async def get_pipeline(request: Request) -> SuggestPipeline:
+    """async, though nothing here waits: a plain `def` dependency would cost a hop through the thread pool."""
     pipeline = getattr(request.app.state, "pipeline", None)
     if pipeline is None:
         raise NotReady("service not ready: models are loading")
