@@ -72,7 +72,7 @@ def _write_folder(folder: Path, source: Path, version: str) -> None:
     e5 = read_e5_file(source)
     tokenizer = build_tokenizer(e5)
     tokenizer.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
-    model = _Pooled(build_bert(e5)).eval()
+    model = _pooled(build_bert(e5)).eval()
     sample = tokenizer(["query: 这件165穿M码可以吗"], return_tensors="pt")
     with tempfile.TemporaryDirectory(prefix="fp32-", dir=folder) as scratch:
         fp32 = Path(scratch) / "model-fp32.onnx"
@@ -110,6 +110,7 @@ def _write_folder(folder: Path, source: Path, version: str) -> None:
         "torch": torch.__version__,
         "opset": OPSET,
         "quantization": "dynamic int8, per output channel",
+        "float_layers": list(FLOAT_LAYERS),  # whose feed-forward down-projection stays float32
         "source_file": source.name,
         "source_sha256": sha256_file(source),
         "model_sha256": sha256_file(folder / MODEL_FILE),
@@ -132,12 +133,12 @@ def _float_nodes(path: Path) -> list[str]:
     return names
 
 
-def _pooled_module():
+def _pooled(bert):
+    """`bert` → mean over the real tokens → unit length: e5's sentence vector, as one module to export.
+    (The class is made here so that importing this file needs no torch.)"""
     import torch
 
     class Pooled(torch.nn.Module):
-        """BertModel → mean over the real tokens → unit length: e5's sentence vector."""
-
         def __init__(self, bert):
             super().__init__()
             self.bert = bert
@@ -148,8 +149,4 @@ def _pooled_module():
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, dim=-1)
 
-    return Pooled
-
-
-def _Pooled(bert):  # noqa: N802 - builds the module class lazily, so importing this file needs no torch
-    return _pooled_module()(bert)
+    return Pooled(bert)
