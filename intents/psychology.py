@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from intents.classifier import Document, IntentClassifier
 from intents.cues import CUES_DIR, CueMatcher, read_cues
+from intents.resources import Source
 from intents.labels import (
     AFTER_SALE_INTENTS,
     COMPLAINT_PSYCHOLOGY,
@@ -33,9 +33,11 @@ PSYCHOLOGY_CUES = CUES_DIR / "psychology.tsv"
 NOT_EVIDENCE = CUES_DIR / "not_evidence.txt"
 
 
-def read_word_list(path: Path) -> frozenset[str]:
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+def read_word_list(source: Source) -> frozenset[str]:
+    lines = source.read_text(encoding="utf-8").splitlines()
     return frozenset(line.strip().lower() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
 _NEUTRAL_INTENTS = ("greeting", "other")
 
 
@@ -87,8 +89,8 @@ class PsychologyReader:
         self._none = PSYCHOLOGY_CLASSES.index(NO_PSYCHOLOGY)
 
     @staticmethod
-    def load_cues(path: Path = PSYCHOLOGY_CUES) -> CueMatcher:
-        return CueMatcher(read_cues(path, PSYCHOLOGY))
+    def load_cues(source: Source = PSYCHOLOGY_CUES) -> CueMatcher:
+        return CueMatcher(read_cues(source, PSYCHOLOGY))
 
     def scores(self, docs: Sequence[Document], intents: Sequence[dict[str, float] | None] | None = None) -> np.ndarray:
         """(n, 14) combined scores per class in `PSYCHOLOGY_CLASSES` order, each row summing to 1."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-
 import jieba
 
-from scripts_corpus import SHOP_DICT
+from intents.resources import Source, packaged
+
+SHOP_DICT = packaged("scripts_corpus", "shop_dict.txt")
 
 # jieba logs its dictionary loading at INFO on every start; that is noise here.
 jieba.setLogLevel(logging.WARNING)
@@ -17,7 +17,7 @@ class ShopDictionaryError(ValueError):
     """A line of the shop dictionary cannot be read."""
 
 
-def read_shop_dictionary(path: Path) -> list[tuple[str, int | None, str | None]]:
+def read_shop_dictionary(path: Source) -> list[tuple[str, int | None, str | None]]:
     """Parse a jieba user dictionary, naming file and line of a bad entry."""
     entries = []
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -45,8 +45,8 @@ class Segmenter:
     to read from many requests once initialised.
     """
 
-    def __init__(self, dictionary: Path = SHOP_DICT):
-        self.dictionary = Path(dictionary)
+    def __init__(self, dictionary: Source = SHOP_DICT):
+        self.dictionary = dictionary
         self._tokenizer = jieba.Tokenizer()
         self._tokenizer.initialize()
         for word, freq, tag in read_shop_dictionary(self.dictionary):

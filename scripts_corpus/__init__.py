@@ -1,6 +1,2 @@
-"""Curated data the service reads: the shop dictionary (and, later, the reply corpus)."""
-
-from pathlib import Path
-
-CORPUS_DIR = Path(__file__).resolve().parent
-SHOP_DICT = CORPUS_DIR / "shop_dict.txt"
+"""Curated data, read through importlib.resources: knowledge points and replies, the draft-check
+lexicon, the shop dictionary and the handling guidance. No code lives here."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from intents.resources import Source, packaged
 
 
 class Settings(BaseSettings):
@@ -18,19 +18,17 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address `huashu serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `huashu serve` listens on.")
-    model_dir: Path = Field(PROJECT_ROOT / "models", description="Folder holding the built models (intent/ …).")
-    shop_dict: Path = Field(
-        PROJECT_ROOT / "scripts_corpus" / "shop_dict.txt", description="jieba user dictionary of shop terms."
+    # Paths are relative to the working directory; the curated data defaults to the copy installed
+    # with the package (importlib.resources), so a wheel install needs no checkout.
+    model_dir: Path = Field(Path("models"), description="Folder holding the built models (intent/, psychology/, e5-int8/).")
+    cache_dir: Path | None = Field(
+        None, description="Embedding cache of training, evaluation and the reply index (default: <model dir>/cache)."
     )
-    cache_dir: Path = Field(
-        PROJECT_ROOT / "models" / "cache", description="Cache of example embeddings for training and evaluation."
-    )
-    db_path: Path = Field(PROJECT_ROOT / "data" / "huashu.db", description="SQLite file for requests, feedback and shop replies.")
-    replies_dir: Path = Field(
-        PROJECT_ROOT / "scripts_corpus" / "replies", description="Folder of the reply corpus (*.jsonl)."
-    )
-    lint_path: Path = Field(
-        PROJECT_ROOT / "scripts_corpus" / "lint.tsv", description="Lexicon of the draft check (taboos, advertising-law terms)."
+    db_path: Path = Field(Path("data") / "huashu.db", description="SQLite file for requests, feedback and shop replies.")
+    shop_dict: Path | None = Field(None, description="jieba user dictionary of shop terms (default: the packaged one).")
+    replies_dir: Path | None = Field(None, description="Folder of the reply corpus, *.jsonl (default: the packaged one).")
+    lint_path: Path | None = Field(
+        None, description="Lexicon of the draft check: taboos, advertising-law terms (default: the packaged one)."
     )
     encoder: str = Field(
         "e5-int8",
@@ -80,6 +78,19 @@ class Settings(BaseSettings):
     log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `huashu serve`.")
 
+
+    @property
+    def embedding_cache(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.model_dir / "cache"
+
+    def data_file(self, name: str) -> Source:
+        """A curated data file (`shop_dict`, `replies_dir`, `lint_path`): the setting, else the packaged copy."""
+        given = getattr(self, name)
+        return given if given is not None else packaged("scripts_corpus", PACKAGED[name])
+
+
+# The packaged copy of each curated data setting, under scripts_corpus/.
+PACKAGED = {"shop_dict": "shop_dict.txt", "replies_dir": "replies", "lint_path": "lint.tsv"}
 
 ROLES = ("agent", "qa", "admin")  # each role has the rights of the ones before it
 

@@ -1,26 +1,8 @@
-"""Domain exceptions and the one place that turns every error into a JSON HTTP answer."""
-
-from __future__ import annotations
-
-import logging
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
-
-from service.schemas import ErrorBody, ValidationErrorBody
-
-log = logging.getLogger("huashu")
+"""Domain errors the stages raise; `service.api.errors` turns each into one JSON HTTP answer."""
 
 
 class ServiceError(Exception):
     """Base of the errors the service reports to clients."""
-
-    status_code = 500
-    code = "internal_error"
-    headers: dict[str, str] | None = None
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -30,135 +12,18 @@ class ServiceError(Exception):
 class NotReady(ServiceError):
     """The models are not loaded (yet, or they failed to load)."""
 
-    status_code = 503
-    code = "not_ready"
-
 
 class NotFound(ServiceError):
     """A referenced id (request, reply) does not exist."""
-
-    status_code = 404
-    code = "not_found"
 
 
 class Conflict(ServiceError):
     """The request contradicts what is stored (a duplicate id)."""
 
-    status_code = 409
-    code = "conflict"
-
 
 class InvalidReply(ServiceError):
     """A shop reply breaks the corpus rules (unknown intent, bad template, …)."""
 
-    status_code = 422
-    code = "invalid_reply"
-
 
 class Unprocessable(ServiceError):
     """The body is well-formed but refers to things that do not belong together."""
-
-    status_code = 422
-    code = "invalid_request"
-
-
-def _field(loc: tuple, kind: str | None = None) -> str:
-    # ("body", "messages", 3) -> "messages[3]"; the "body" prefix says nothing useful.
-    if kind == "json_invalid":  # loc is ("body", <character offset>)
-        return "body"
-    parts = [p for p in loc if p != "body"]
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
-
-
-def _problem(err: dict) -> str:
-    if err.get("type") == "json_invalid":
-        reason = (err.get("ctx") or {}).get("error", "")
-        offset = err.get("loc", ("body", None))[-1]
-        where = f" at character {offset}" if isinstance(offset, int) else ""
-        return f"request body is not valid JSON{where}{': ' + reason if reason else ''}"
-    if err.get("type") == "missing" and tuple(err.get("loc", ())) == ("body",):
-        return "request body is required: send a JSON object"
-    if err.get("type") == "model_attributes_type":
-        return "request body must be a JSON object"
-    msg = err.get("msg", "invalid value")
-    return msg.removeprefix("Value error, ")
-
-
-def validation_body(errors: list[dict]) -> dict:
-    details = [{"field": _field(tuple(e.get("loc", ())), e.get("type")), "problem": _problem(e), "type": e.get("type")} for e in errors]
-    summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:5])
-    if len(details) > 5:
-        summary += f"; and {len(details) - 5} more"
-    return {"error": "invalid_request", "message": summary, "detail": details}
-
-
-# What each error status means, for the OpenAPI `responses=` of the routes that can answer with it.
-ERROR_RESPONSES = {
-    401: "No API key, or an unknown one (only when keys are configured).",
-    403: "The key's role may not do this.",
-    404: "A referenced id does not exist.",
-    409: "The request contradicts what is stored (a duplicate id).",
-    422: "The request is invalid; `detail` names each field and its problem.",
-    503: "The models are not loaded yet.",
-}
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict]:
-    """OpenAPI `responses=` entries for the JSON error bodies a route answers with, so the schema tells the truth."""
-    return {
-        status: {"model": ValidationErrorBody if status == 422 else ErrorBody, "description": ERROR_RESPONSES[status]}
-        for status in statuses
-    }
-
-
-# FastAPI answers 400 for a body it cannot decode at all (bytes that are not UTF-8, JSON nested past the
-# recursion limit); that is malformed JSON all the same, so it gets the same 422 as any other.
-_UNREADABLE_BODY = ((UnicodeDecodeError, "not UTF-8"), (RecursionError, "nested too deeply"))
-
-
-def _allowed_methods(request: Request, given: str | None) -> str | None:
-    """Every method the path answers to: Starlette's 405 names only those of the first route on the path
-    (GET for /v1/replies, which takes POST too). Paths outside the schema keep Starlette's answer."""
-    path = request.scope["path"]
-    methods = {
-        method.upper()
-        for template, operations in request.app.openapi()["paths"].items()
-        if compile_path(template)[0].match(path)
-        for method in operations
-    }
-    if "GET" in methods:
-        methods.add("HEAD")  # as Starlette answers HEAD wherever GET is
-    return ", ".join(sorted(methods)) if methods else given
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=422, content=validation_body(list(exc.errors())))
-
-    @app.exception_handler(ServiceError)
-    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
-        content: dict = {"error": exc.code, "message": exc.message}
-        if exc.status_code == 422:  # every 422 names its problems, like a validation error
-            content["detail"] = [{"field": "body", "problem": exc.message, "type": exc.code}]
-        return JSONResponse(status_code=exc.status_code, content=content, headers=exc.headers)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        reason = next((text for kind, text in _UNREADABLE_BODY if isinstance(exc.__cause__, kind)), None)
-        if exc.status_code == 400 and reason is not None:
-            error = {"type": "json_invalid", "loc": ("body",), "ctx": {"error": reason}}
-            return JSONResponse(status_code=422, content=validation_body([error]))
-        headers = getattr(exc, "headers", None)
-        if exc.status_code == 405:
-            headers = {**(headers or {}), "Allow": _allowed_methods(request, (headers or {}).get("Allow"))}
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(status_code=exc.status_code, content={"error": code, "message": str(exc.detail)}, headers=headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(status_code=500, content={"error": "internal_error", "message": "internal error; see the server log"})

@@ -1,5 +1,5 @@
 """The ASGI application object for uvicorn (`service.main:app`)."""
 
-from service.app import create_app
+from service.api.app import create_app
 
 app = create_app()

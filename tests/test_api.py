@@ -1,4 +1,5 @@
-"""The HTTP API: shapes, order, batch limits, and a clear 422 for every kind of bad input."""
+"""The HTTP API: shapes, order, batch limits, and a clear 422 for every kind of bad input (over the fake analyzer;
+the few tests of what the real models read are marked slow)."""
 
 import pytest
 
@@ -32,25 +33,25 @@ TRAD_SIMPLIFIED = [
 ]
 
 
-def test_healthz(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+def test_healthz(fake_client):
+    assert fake_client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_readyz_reports_loaded_model(client):
-    response = client.get("/readyz")
+def test_readyz_reports_loaded_model(fake_client):
+    response = fake_client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["status"] == "ready"
     assert response.json()["models"]["intent"].startswith("intent-")
 
 
-def test_openapi_docs_served(client):
-    assert client.get("/docs").status_code == 200
-    paths = client.get("/openapi.json").json()["paths"]
+def test_openapi_docs_served(fake_client):
+    assert fake_client.get("/docs").status_code == 200
+    paths = fake_client.get("/openapi.json").json()["paths"]
     assert {"/v1/classify", "/v1/segment", "/v1/suggest", "/healthz", "/readyz"} <= set(paths)
 
 
-def test_suggest_size_question(client):
-    response = client.post("/v1/suggest", json={"message": "亲 我165 110斤穿什么码"})
+def test_suggest_size_question(fake_client):
+    response = fake_client.post("/v1/suggest", json={"message": "亲 我165 110斤穿什么码"})
     assert response.status_code == 200
     body = response.json()
     assert body["intent"]["id"] == "size"
@@ -66,8 +67,8 @@ def test_suggest_size_question(client):
         assert field in body
 
 
-def test_suggest_request_ids_are_unique(client):
-    ids = {client.post("/v1/suggest", json={"message": "在吗"}).json()["request_id"] for _ in range(3)}
+def test_suggest_request_ids_are_unique(fake_client):
+    ids = {fake_client.post("/v1/suggest", json={"message": "在吗"}).json()["request_id"] for _ in range(3)}
     assert len(ids) == 3
 
 
@@ -84,15 +85,18 @@ def test_suggest_request_ids_are_unique(client):
         ("在吗", "greeting"),
     ],
 )
+@pytest.mark.slow
 def test_core_messages(client, message, intent):
     assert client.post("/v1/suggest", json={"message": message}).json()["intent"]["id"] == intent
 
 
+@pytest.mark.slow
 def test_two_intents_rank_high_together(client):
     body = client.post("/v1/suggest", json={"message": "质量太差了 我要退货"}).json()
     assert {i["id"] for i in body["intents"][:2]} == {"complaint", "refund"}
 
 
+@pytest.mark.slow
 def test_classify_keeps_input_order(client):
     messages = ["我要退货", "在吗", "165穿多大", "什么时候发货", "能便宜点吗"]
     body = client.post("/v1/classify", json={"messages": messages}).json()
@@ -101,22 +105,22 @@ def test_classify_keeps_input_order(client):
     assert body["model_version"].startswith("intent-")
 
 
-def test_classify_full_batch_of_256(client):
+def test_classify_full_batch_of_256(fake_client):
     messages = [f"第{i}件 能便宜点吗" for i in range(256)]
-    results = client.post("/v1/classify", json={"messages": messages}).json()["results"]
+    results = fake_client.post("/v1/classify", json={"messages": messages}).json()["results"]
     assert len(results) == 256
     assert results[255]["normalized"] == "第255件 能便宜点吗"
 
 
 @pytest.mark.parametrize("traditional, simplified", TRAD_SIMPLIFIED)
-def test_traditional_and_simplified_get_the_same_intent(client, traditional, simplified):
-    a, b = client.post("/v1/classify", json={"messages": [traditional, simplified]}).json()["results"]
+def test_traditional_and_simplified_get_the_same_intent(fake_client, traditional, simplified):
+    a, b = fake_client.post("/v1/classify", json={"messages": [traditional, simplified]}).json()["results"]
     assert a["normalized"] == b["normalized"] == simplified
     assert a["intent"]["id"] == b["intent"]["id"]
 
 
-def test_segment(client):
-    body = client.post("/v1/segment", json={"text": "七天無理由能退嗎 有運費險嗎"}).json()
+def test_segment(fake_client):
+    body = fake_client.post("/v1/segment", json={"text": "七天無理由能退嗎 有運費險嗎"}).json()
     assert body["normalized"] == "七天无理由能退吗 有运费险吗"
     assert "七天无理由" in body["tokens"] and "运费险" in body["tokens"]
 
@@ -155,38 +159,38 @@ def _error(response, field):
         ("/v1/segment", {"text": ["a"]}, "text", "string"),
     ],
 )
-def test_bad_input_gets_422_naming_field_and_problem(client, path, payload, field, problem):
-    assert problem in _error(client.post(path, json=payload), field)
+def test_bad_input_gets_422_naming_field_and_problem(fake_client, path, payload, field, problem):
+    assert problem in _error(fake_client.post(path, json=payload), field)
 
 
-def test_lone_surrogate_gets_422(client):
+def test_lone_surrogate_gets_422(fake_client):
     # Valid JSON ("\ud800" is a legal escape), but not text that can be encoded;
     # pydantic refuses it while parsing.
     raw = '{"message": "\\ud800在吗"}'.encode()
-    response = client.post("/v1/suggest", content=raw, headers={"content-type": "application/json"})
+    response = fake_client.post("/v1/suggest", content=raw, headers={"content-type": "application/json"})
     assert "unicode" in _error(response, "message")
 
 
-def test_message_of_exactly_2000_characters_is_accepted(client):
-    assert client.post("/v1/suggest", json={"message": "码" * 2000}).status_code == 200
+def test_message_of_exactly_2000_characters_is_accepted(fake_client):
+    assert fake_client.post("/v1/suggest", json={"message": "码" * 2000}).status_code == 200
 
 
 @pytest.mark.parametrize("raw", ['{"message": "在吗"', "not json", '{"message": "a",}', ""])
-def test_malformed_json_gets_422(client, raw):
-    response = client.post("/v1/suggest", content=raw, headers={"content-type": "application/json"})
+def test_malformed_json_gets_422(fake_client, raw):
+    response = fake_client.post("/v1/suggest", content=raw, headers={"content-type": "application/json"})
     problem = _error(response, "body")
     assert "JSON" in problem
 
 
 @pytest.mark.parametrize("raw", ["[1, 2]", '"在吗"', "42"])
-def test_body_that_is_not_an_object_gets_422(client, raw):
-    response = client.post("/v1/suggest", content=raw, headers={"content-type": "application/json"})
+def test_body_that_is_not_an_object_gets_422(fake_client, raw):
+    response = fake_client.post("/v1/suggest", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_request"
 
 
-def test_unknown_path_and_wrong_method_answer_json(client):
-    missing = client.get("/v1/nothing")
+def test_unknown_path_and_wrong_method_answer_json(fake_client):
+    missing = fake_client.get("/v1/nothing")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
-    wrong = client.get("/v1/suggest")
+    wrong = fake_client.get("/v1/suggest")
     assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"

@@ -67,9 +67,9 @@ def test_earlier_anger_carries_over(client):
 
 
 def test_a_follow_up_is_matched_to_replies_with_its_context(client):
-    from service.schemas import Turn
+    from intents.analyzer import Turn
 
-    analyzer = client.app.state.pipeline.analyzer
+    analyzer = client.app.state.analyzer
     reading = analyzer.read_turn("还没", [Turn(**t) for t in TRACKING])
     assert reading.match_doc.text == "帮我查下快递到哪了 还没"
     assert np.isclose(np.linalg.norm(reading.match_doc.vector), 1.0)

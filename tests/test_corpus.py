@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from intents.labels import COMPLAINT_PSYCHOLOGY, INTENTS
-from scripts_corpus.corpus import CorpusError, fill, load_corpus
+from service.replies.corpus import CorpusError, fill, load_corpus
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from intents.data import ExampleFormatError, data_hash, duplicate_texts, load_examples, read_examples
+from intents.build.data import ExampleFormatError, data_hash, duplicate_texts, load_examples, read_examples
 from intents.normalize import normalize
 from tests.conftest import HELDOUT
 

@@ -3,10 +3,10 @@
 import re
 from pathlib import Path
 
-from service.app import create_app
+from service.api.app import create_app
 from service.cli import app as cli
 from service.config import Settings
-from service.routes import ui
+from service.api.routes import ui
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -59,20 +59,20 @@ def _write_as_a_worker(path: str, worker: int, start, out: str) -> None:
     while written < AUDIT_PER_WORKER:
         size = min(BATCHES[n % len(BATCHES)], AUDIT_PER_WORKER - written)
         ids = [f"w{worker}-{written + i:05d}" for i in range(size)]
-        store.record_requests([_entry(i) for i in ids])
+        store.audit.record([_entry(i) for i in ids])
         queued += ids
         for request_id in ids:
             written += 1
             if written % FEEDBACK_EVERY:
                 continue
-            assert store.get_request(request_id) is not None, request_id  # flushed first, so the foreign key holds
+            assert store.records.get_request(request_id) is not None, request_id  # flushed first, so the foreign key holds
             acknowledged += queued
             queued = []
             reply = "bargain-001" if written % 8 else "bargain-002"
-            feedback_id = store.record_feedback(request_id, reply, "bargain", "sent", None)
+            feedback_id = store.records.record_feedback(request_id, reply, "bargain", "sent", None)
             feedback.append([feedback_id, request_id, reply])
         if n % 50 == 49:
-            store.flush()
+            store.audit.flush()
             acknowledged += queued
             queued = []
         n += 1

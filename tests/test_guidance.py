@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from intents.labels import INTENTS, PSYCHOLOGY
-from scripts_corpus.guidance import Guidance, GuidanceError
+from service.replies.guidance import Guidance, GuidanceError
 
 
 @pytest.fixture(scope="module")

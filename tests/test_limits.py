@@ -6,19 +6,21 @@ import time
 from datetime import date, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-import service.pipeline as pipeline_module
+import intents.analyzer
 from intents.encoder import EncoderError
-from service.app import create_app
+from service.api.app import create_app
+from service.api.limits import TokenBuckets
 from service.cli import app as cli
-from service.limits import TokenBuckets
 from service.store import AuditFilters
+from tests.conftest import serving
 
 
-def app_with(settings, tmp_path, **update):
-    return create_app(settings.model_copy(update={"db_path": tmp_path / "limits.db", **update}))
+@pytest.fixture
+def app_with(fake_settings, make_fake_app, tmp_path):
+    """`app_with(**settings)`: an app over the fake analyzer with a database of its own."""
+    return lambda **update: make_fake_app(fake_settings.model_copy(update={"db_path": tmp_path / "limits.db", **update}))
 
 
 def test_token_bucket_allows_bursts_then_the_rate():
@@ -30,8 +32,8 @@ def test_token_bucket_allows_bursts_then_the_rate():
     assert buckets.take("a", now=0.6) > 0
 
 
-def test_a_body_over_the_cap_gets_413(settings, tmp_path):
-    with TestClient(app_with(settings, tmp_path, max_body_bytes=1000)) as client:
+def test_a_body_over_the_cap_gets_413(app_with):
+    with serving(app_with(max_body_bytes=1000)) as client:
         big = {"message": "好" * 600}  # 1,800 bytes of UTF-8
         response = client.post("/v1/suggest", json=big)
         assert response.status_code == 413
@@ -43,9 +45,9 @@ def test_a_body_over_the_cap_gets_413(settings, tmp_path):
         assert client.post("/v1/suggest", json={"message": "在吗"}).status_code == 200
 
 
-def test_rate_limit_per_key_with_retry_after(settings, tmp_path):
+def test_rate_limit_per_key_with_retry_after(app_with):
     keys = {"agent_keys": "key-one,key-two", "rate_limit": 0.5, "rate_burst": 2}
-    with TestClient(app_with(settings, tmp_path, **keys)) as client:
+    with serving(app_with(**keys)) as client:
         one = {"Authorization": "Bearer key-one"}
         answers = [client.post("/v1/segment", json={"text": "在吗"}, headers=one) for _ in range(3)]
         assert [a.status_code for a in answers] == [200, 200, 429]
@@ -58,22 +60,22 @@ def test_rate_limit_per_key_with_retry_after(settings, tmp_path):
         assert all(client.get("/healthz").status_code == 200 for _ in range(5))
 
 
-def test_a_request_over_its_time_gets_504_and_its_audit_row_is_kept(settings, tmp_path):
-    with TestClient(app_with(settings, tmp_path, request_timeout_s=0.0001)) as client:
+def test_a_request_over_its_time_gets_504_and_its_audit_row_is_kept(app_with, tmp_path):
+    with serving(app_with(request_timeout_s=0.0001)) as client:
         response = client.post("/v1/suggest", json={"message": "亲 我165 110斤穿什么码"})
         assert response.status_code == 504
         assert response.json()["error"] == "timeout"
         assert client.get("/healthz").status_code == 200  # probes are not timed
         # The abandoned work finishes in its thread and its decision is audited all the same.
         deadline = time.monotonic() + 30
-        while client.app.state.pipeline.store.audit(AuditFilters(), 10, 0)[0] == 0 and time.monotonic() < deadline:
+        while client.app.state.store.qa.audit(AuditFilters(), 10, 0)[0] == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
     rows = sqlite3.connect(tmp_path / "limits.db").execute("select message from requests").fetchall()
     assert rows == [("亲 我165 110斤穿什么码",)]
 
 
-def test_purge_deletes_old_rows_with_their_feedback_and_reviews(settings, tmp_path, monkeypatch):
-    with TestClient(app_with(settings, tmp_path)) as client:
+def test_purge_deletes_old_rows_with_their_feedback_and_reviews(app_with, tmp_path, monkeypatch):
+    with serving(app_with()) as client:
         body = client.post("/v1/suggest", json={"message": "能便宜点吗"}).json()
         client.post("/v1/feedback", json={"request_id": body["request_id"], "reply_id": body["replies"][0]["id"], "action": "sent"})
         client.post(f"/v1/audit/{body['request_id']}/review", json={"intents": ["bargain"], "reviewer": "qa"})
@@ -103,12 +105,13 @@ def test_purge_deletes_old_rows_with_their_feedback_and_reviews(settings, tmp_pa
         get_settings.cache_clear()
 
 
+@pytest.mark.slow
 def test_without_the_encoder_the_service_runs_degraded(settings, tmp_path, monkeypatch):
     def broken(model_dir, threads=0):
         raise EncoderError("the engine library is missing")
 
-    monkeypatch.setattr(pipeline_module, "default_encoder", broken)
-    with TestClient(app_with(settings, tmp_path)) as client:
+    monkeypatch.setattr(intents.analyzer, "load_default_encoder", broken)
+    with serving(create_app(settings.model_copy(update={"db_path": tmp_path / "limits.db"}))) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["status"] == "degraded"

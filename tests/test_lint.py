@@ -4,8 +4,8 @@ from collections import Counter
 
 import pytest
 
-from scripts_corpus.corpus import fill, load_corpus
-from service.lint import DraftLinter, LintFormatError, read_rules
+from service.replies.corpus import fill, load_corpus
+from service.replies.lint import DraftLinter, LintFormatError, read_rules
 
 SMALL = """\
 # a lexicon of our own for the mechanics
@@ -195,8 +195,8 @@ def test_our_reply_corpus_passes_the_check(linter):
 # --- the endpoint -----------------------------------------------------------
 
 
-def test_lint_endpoint(client):
-    response = client.post("/v1/lint", json={"text": "你必须今天确认，我们全网第一"})
+def test_lint_endpoint(fake_client):
+    response = fake_client.post("/v1/lint", json={"text": "你必须今天确认，我们全网第一"})
     assert response.status_code == 200
     body = response.json()
     assert body["ok"] is False
@@ -206,27 +206,25 @@ def test_lint_endpoint(client):
         span = finding["span"]
         assert "你必须今天确认，我们全网第一"[span["start"] : span["end"]] == finding["text"]
         assert finding["suggestion"]
-    assert client.post("/v1/lint", json={"text": "亲，已经为您备注好了，今天就发出哦~"}).json() == {"findings": [], "ok": True}
-    assert client.post("/v1/lint", json={"text": ""}).json()["findings"][0]["category"] == "empty"
+    assert fake_client.post("/v1/lint", json={"text": "亲，已经为您备注好了，今天就发出哦~"}).json() == {"findings": [], "ok": True}
+    assert fake_client.post("/v1/lint", json={"text": ""}).json()["findings"][0]["category"] == "empty"
 
 
 @pytest.mark.parametrize(
     "body, field",
     [({}, "text"), ({"text": 5}, "text"), ({"text": "x" * 2001}, "text"), ({"text": "好", "draft": "x"}, "draft")],
 )
-def test_lint_endpoint_refuses_bad_bodies(client, body, field):
-    response = client.post("/v1/lint", json=body)
+def test_lint_endpoint_refuses_bad_bodies(fake_client, body, field):
+    response = fake_client.post("/v1/lint", json=body)
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == field
 
 
-def test_lint_needs_an_agent_key(settings):
-    from fastapi.testclient import TestClient
+def test_lint_needs_an_agent_key(fake_settings, make_fake_app):
+    from tests.conftest import serving
 
-    from service.app import create_app
-
-    own = settings.model_copy(update={"agent_keys": "a-key", "db_path": settings.db_path.with_name("lint-keys.db")})
-    with TestClient(create_app(own)) as keyed:
+    own = fake_settings.model_copy(update={"agent_keys": "a-key", "db_path": fake_settings.db_path.with_name("lint-keys.db")})
+    with serving(make_fake_app(own)) as keyed:
         assert keyed.post("/v1/lint", json={"text": "好的"}).status_code == 401
         ok = keyed.post("/v1/lint", json={"text": "好的"}, headers={"Authorization": "Bearer a-key"})
         assert ok.status_code == 200

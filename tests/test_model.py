@@ -3,10 +3,12 @@
 import pytest
 
 from intents.classifier import IntentClassifier, make_documents
-from intents.data import load_examples, read_examples
-from intents.evaluate import cross_validate, score
+from intents.build.data import load_examples, read_examples
+from intents.build.evaluate import cross_validate
+from intents.metrics import score
 from intents.labels import INTENTS
-from intents.training import documents, load_intent_model
+from intents.build.training import documents
+from intents.models import load_intent_model
 from tests.conftest import HELDOUT
 
 CORE = {"size", "bargain", "logistics", "complaint", "refund"}

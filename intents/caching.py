@@ -1,0 +1,145 @@
+"""Request-time speed of the reading: bounded caches of embeddings and model probabilities, and encoder micro-batching.
+
+Shop traffic repeats itself (在吗, 能便宜点吗, 什么时候发货) and a conversation's earlier turns come
+back as history with every new message: a repeated normalised text costs a dictionary lookup, not
+an encoder call. Texts not cached yet from requests arriving together share one encoder call.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from typing import Sequence
+
+import numpy as np
+from cachetools import LRUCache
+
+from intents.classifier import Document
+from intents.encoder import Encoder
+
+
+class MemoryCachedEncoder:
+    """An encoder with a bounded LRU cache of vectors keyed by (query or passage, text)."""
+
+    def __init__(self, encoder: Encoder, size: int):
+        self.encoder = encoder
+        self.name = encoder.name
+        self.dim = encoder.dim
+        self._cache: LRUCache = LRUCache(maxsize=max(size, 1))
+        self._lock = threading.Lock()
+        self.enabled = size > 0
+
+    def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
+        if not self.enabled:
+            return self.encoder.encode(texts, passage=passage)
+        kind = "p" if passage else "q"
+        out: list[np.ndarray | None] = []
+        with self._lock:
+            for text in texts:
+                out.append(self._cache.get((kind, text)))
+        missing = sorted({t for t, v in zip(texts, out) if v is None})
+        if missing:
+            fresh = dict(zip(missing, self.encoder.encode(missing, passage=passage)))
+            with self._lock:
+                for text, vector in fresh.items():
+                    self._cache[(kind, text)] = vector
+            out = [fresh[t] if v is None else v for t, v in zip(texts, out)]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack(out).astype(np.float32, copy=False)
+
+
+class BatchingEncoder:
+    """Gathers concurrent `encode` calls into one call of the wrapped encoder (dynamic micro-batching).
+
+    A single thread owns the encoder. It takes the first waiting call, then every call already
+    queued behind it; when more than one request was waiting (the service is under load), it
+    also waits up to `window` seconds for more, up to `max_batch` texts. A lone request never
+    waits. Errors reach every caller of the failed batch.
+    """
+
+    def __init__(self, encoder: Encoder, max_batch: int = 64, window: float = 0.002):
+        self.encoder = encoder
+        self.name = encoder.name
+        self.dim = encoder.dim
+        self.max_batch = max(max_batch, 1)
+        self.window = max(window, 0.0)
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="encoder-batcher", daemon=True)
+        self._thread.start()
+
+    def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        future: Future = Future()
+        self._queue.put((list(texts), passage, future))
+        return future.result()
+
+    def _gather(self, first) -> list:
+        """`first` and every call queued behind it; once more than one was waiting (load), also
+        those arriving within the window."""
+        batch, size = [first], len(first[0])
+        deadline = None
+        while size < self.max_batch:
+            if deadline is None and len(batch) > 1 and self.window:
+                deadline = time.monotonic() + self.window
+            left = 0.0 if deadline is None else deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            batch.append(item)
+            size += len(item[0])
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._gather(self._queue.get())
+            for passage in (False, True):
+                group = [item for item in batch if item[1] is passage]
+                if not group:
+                    continue
+                texts = [t for item in group for t in item[0]]
+                try:
+                    vectors = self.encoder.encode(texts, passage=passage)
+                except BaseException as exc:  # noqa: BLE001 - handed to the callers, who raise it
+                    for _, _, future in group:
+                        future.set_exception(exc)
+                    continue
+                start = 0
+                for texts_of, _, future in group:
+                    future.set_result(vectors[start : start + len(texts_of)])
+                    start += len(texts_of)
+
+
+class CachedProbabilities:
+    """A fitted classifier whose `predict_proba` remembers each normalised text's row (bounded LRU).
+
+    Everything else (classes_, explain, …) is the wrapped model's.
+    """
+
+    def __init__(self, model, size: int):
+        self.model = model
+        self._cache: LRUCache = LRUCache(maxsize=max(size, 1))
+        self._lock = threading.Lock()
+        self.enabled = size > 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.model, name)
+
+    def predict_proba(self, docs: Sequence[Document]) -> np.ndarray:
+        docs = list(docs)
+        if not self.enabled:
+            return self.model.predict_proba(docs)
+        with self._lock:
+            rows = [self._cache.get(doc.text) for doc in docs]
+        todo = [i for i, row in enumerate(rows) if row is None]
+        if todo:
+            fresh = self.model.predict_proba([docs[i] for i in todo])
+            with self._lock:
+                for i, row in zip(todo, fresh):
+                    rows[i] = row
+                    self._cache[docs[i].text] = row
+        return np.vstack(rows) if rows else self.model.predict_proba(docs)

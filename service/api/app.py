@@ -1,0 +1,150 @@
+"""create_app: the FastAPI application, its routers, error handlers and the loading of each stage.
+
+What needs no model (settings, keys, the draft-check lexicon, the guidance, the store) is ready when the
+app starts, so the QA endpoints answer at once; the models load in a background thread, and /readyz
+turns 200 when they are in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Callable
+
+from fastapi import FastAPI
+
+from intents.analyzer import Analyzer
+from intents.models import ModelLoadError, missing_models
+from service import __version__
+from service.api.errors import install_error_handlers
+from service.api.limits import BodyLimit, RateLimit, RequestTimeout
+from service.api.routes import audit, classify, feedback, health, lint, replies, reports, segment, suggest, ui
+from service.config import Settings, get_settings, keys_by_role
+from service.replies.guidance import Guidance
+from service.replies.lint import DraftLinter
+from service.replies.corpus import ReplyCorpus
+from service.replies.service import ReplyService, load_replies
+from service.store import Store
+
+log = logging.getLogger("huashu")
+
+
+@dataclass
+class Loaded:
+    """The stages that need the models."""
+
+    analyzer: Analyzer
+    replies: ReplyService
+
+
+# What loads the model-bound stages from the settings, the validated reply corpus and the stored
+# feedback (read before, so that loading never touches the store): the real models by default, a
+# fake in fast tests.
+Feedback = list[tuple[str, str, str]]
+Loader = Callable[[Settings, ReplyCorpus, Feedback], Loaded]
+
+
+def load_models(settings: Settings, corpus: ReplyCorpus, feedback: Feedback) -> Loaded:
+    """The analyzer from the built models, then the replies indexed with its encoder."""
+    analyzer = Analyzer.load(
+        settings.model_dir,
+        shop_dict=settings.data_file("shop_dict"),
+        encoder_threads=settings.encoder_threads,
+        cache_size=settings.cache_size,
+        max_batch=settings.max_batch,
+        batch_window=settings.batch_window_ms / 1000,
+    )
+    replies = ReplyService.load(
+        analyzer,
+        corpus,
+        feedback=feedback,
+        encoder=settings.encoder,
+        model_dir=settings.model_dir,
+        cache_dir=settings.embedding_cache,
+        handoff_below=settings.handoff_below,
+        cache_size=settings.cache_size,
+        max_batch=settings.max_batch,
+        batch_window=settings.batch_window_ms / 1000,
+    )
+    return Loaded(analyzer, replies)
+
+
+def check_models(settings: Settings) -> None:
+    """Refuse to start, naming the command that builds them, when the classifiers are missing
+    (a cheap check, before anything loads). The encoder alone may be missing: degraded mode."""
+    missing = missing_models(settings.model_dir)
+    if missing:
+        raise ModelLoadError(
+            f"no {' or '.join(missing)} model in {settings.model_dir.resolve()} (HUASHU_MODEL_DIR): "
+            "build the models with `huashu train` (or `make serve`, which builds every missing model)"
+        )
+
+
+def create_app(settings: Settings | None = None, loader: Loader | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    load = loader or load_models
+
+    def load_in_background(app: FastAPI, corpus: ReplyCorpus, feedback: Feedback) -> None:
+        try:
+            loaded = load(settings, corpus, feedback)
+        except Exception as exc:  # noqa: BLE001 - reported by /readyz and the log; the process stays up for QA
+            app.state.load_error = f"models failed to load ({type(exc).__name__}: {exc})"
+            log.exception("models failed to load")
+        else:
+            app.state.analyzer, app.state.replies = loaded.analyzer, loaded.replies
+            log.info("models loaded: %s", {**loaded.analyzer.versions, **loaded.replies.versions})
+        finally:
+            app.state.ready.set()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        counts = {role: len(keys) for role, keys in app.state.keys.items()}
+        if not any(counts.values()):
+            log.warning(
+                "no API keys configured (HUASHU_AGENT_KEYS, HUASHU_QA_KEYS, HUASHU_ADMIN_KEYS): "
+                "every endpoint is open to anyone who can reach it; set keys before exposing the service"
+            )
+        else:
+            log.info("API keys configured per role: %s", counts)
+        if loader is None:
+            check_models(settings)
+        store = Store(settings.db_path, settings.audit_flush_ms / 1000, settings.store_raw)
+        try:
+            # Cheap and strict: a bad reply record stops start-up here with file, line and reason.
+            corpus = load_replies(settings.data_file("replies_dir"), store.records.shop_replies())
+            feedback = store.records.feedback_events()
+        except BaseException:
+            store.close()
+            raise
+        app.state.store = store
+        # Heavy things load once, off the event loop; the endpoints that need them answer 503 until then.
+        loader_thread = threading.Thread(
+            target=load_in_background, args=(app, corpus, feedback), name="model-loader", daemon=True
+        )
+        loader_thread.start()
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="huashu 话术助手",
+        version=__version__,
+        description="Reply suggestions for Chinese online-shop customer service.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.keys = keys_by_role(settings)
+    app.state.analyzer = app.state.replies = app.state.store = app.state.load_error = None
+    app.state.ready = threading.Event()
+    # Small files, no model: a bad record stops the app here with file and line.
+    app.state.linter = DraftLinter.load(settings.data_file("lint_path"))
+    app.state.guidance = Guidance.load()
+    install_error_handlers(app)
+    for module in (health, classify, segment, suggest, feedback, lint, replies, audit, reports, ui):
+        app.include_router(module.router)
+    # Outermost first: a request over its key's rate or too large is refused before anything else runs.
+    app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimit, rate=settings.rate_limit, burst=settings.rate_burst)
+    return app

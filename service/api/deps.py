@@ -1,0 +1,58 @@
+"""Typed dependencies the routers ask for: each stage's owner, from `app.state`.
+
+async, though nothing here waits: a plain `def` dependency would cost a hop through the thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from intents.analyzer import Analyzer
+from service.config import Settings
+from service.errors import NotReady
+from service.replies.guidance import Guidance
+from service.replies.lint import DraftLinter
+from service.replies.service import ReplyService
+from service.store import Store
+
+
+def _loaded(request: Request, name: str):
+    value = getattr(request.app.state, name, None)
+    if value is None:
+        reason = getattr(request.app.state, "load_error", None)
+        raise NotReady(f"service not ready: {reason}" if reason else "service not ready: models are loading")
+    return value
+
+
+async def get_analyzer(request: Request) -> Analyzer:
+    return _loaded(request, "analyzer")
+
+
+async def get_replies(request: Request) -> ReplyService:
+    return _loaded(request, "replies")
+
+
+async def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+async def get_linter(request: Request) -> DraftLinter:
+    return request.app.state.linter
+
+
+async def get_guidance(request: Request) -> Guidance:
+    return request.app.state.guidance
+
+
+async def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+AnalyzerDep = Annotated[Analyzer, Depends(get_analyzer)]
+RepliesDep = Annotated[ReplyService, Depends(get_replies)]
+StoreDep = Annotated[Store, Depends(get_store)]
+LinterDep = Annotated[DraftLinter, Depends(get_linter)]
+GuidanceDep = Annotated[Guidance, Depends(get_guidance)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

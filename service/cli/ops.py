@@ -1,0 +1,111 @@
+"""Operating commands: serve the API, the QA report from the audit database, and the retention purge."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Annotated, Optional
+
+import typer
+
+from service.cli.common import app, fail
+from service.config import get_settings
+
+
+@app.command()
+def report(
+    since: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="First day (UTC), inclusive.")] = None,
+    until: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Last day (UTC), inclusive.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """QA report from the audit log ($HUASHU_DB_PATH): per-intent precision, recall, F1 and support
+    from reviewed rows, the confusion matrix, the confidence histogram and reply adoption."""
+    from service.api.routes.audit import date_range
+    from service.api.schemas import IntentReport
+    from service.store import Store
+    from service.store.reports import intent_report
+
+    settings = get_settings()
+    if not settings.db_path.exists():
+        fail(f"no audit database at {settings.db_path}: serve some traffic first (or set HUASHU_DB_PATH)")
+    store = Store(settings.db_path)
+    try:
+        result = IntentReport(**intent_report(store.qa, *date_range(since.date() if since else None, until.date() if until else None)))
+    finally:
+        store.close()
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    lines = [f"intents: {result.reviewed} reviewed of {result.requests} requests"
+             f" ({result.since or 'start'} – {result.until or 'now'})", ""]
+    lines.append(f"{'intent':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}{'shown':>8}{'sent+edited':>13}")
+    for intent, s in result.per_intent.items():
+        a = result.adoption_per_intent[intent]
+        lines.append(f"{intent:<12}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>10d}{a.shown:>8d}{a.rate:>13.2%}")
+    lines += ["", f"accuracy {result.accuracy:.4f}   macro-F1 {result.macro_f1:.4f}", "",
+              "confusion matrix (rows: reviewed, columns: predicted)",
+              " " * 12 + "".join(f"{label[:9]:>10}" for label in result.confusion.labels)]
+    for label, row in zip(result.confusion.labels, result.confusion.matrix):
+        lines.append(f"{label:<12}" + "".join(f"{v:>10d}" for v in row))
+    lines += ["", "confidence  requests  reviewed  correct"]
+    for b in result.confidence_histogram:
+        lines.append(f"{b.low:.1f}–{b.high:.1f}   {b.count:>8d}  {b.reviewed:>8d}  {b.correct:>7d}")
+    print("\n".join(lines))
+
+
+@app.command()
+def purge(
+    before: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Delete audit rows created before this day (UTC).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
+) -> None:
+    """Delete audit rows older than a day, with their feedback and reviews, for retention policies ($HUASHU_DB_PATH)."""
+    from service.store import Store
+
+    settings = get_settings()
+    if not settings.db_path.exists():
+        fail(f"no audit database at {settings.db_path} (set HUASHU_DB_PATH)")
+    store = Store(settings.db_path)
+    try:
+        counts = store.qa.purge(before.date().isoformat(), dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would delete" if dry_run else "deleted"
+    print(f"{verb} {counts['requests']} audit rows, {counts['feedback']} feedback rows and {counts['reviews']} reviews "
+          f"created before {before.date().isoformat()}")
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Bind address (default $HUASHU_HOST or 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default $HUASHU_PORT or 8000).")] = None,
+) -> None:
+    """Serve the HTTP API with uvicorn (the models must be built: `huashu train`; nothing is built here)."""
+    import copy
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from intents.models import ModelLoadError
+    from service.api.app import check_models
+
+    settings = get_settings()
+    try:
+        check_models(settings)
+    except ModelLoadError as exc:
+        fail(str(exc))
+    # Each worker process has its own encoder: share the cores among them, not oversubscribe.
+    if settings.workers > 1:
+        share = str(max(1, (os.cpu_count() or 1) // settings.workers))
+        os.environ.setdefault("OMP_NUM_THREADS", share)
+        os.environ.setdefault("HUASHU_ENCODER_THREADS", share)
+    # Our own log lines (model loading, errors) go through uvicorn's handler.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["huashu"] = {"handlers": ["default"], "level": settings.log_level.upper(), "propagate": False}
+    uvicorn.run(
+        "service.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        log_config=log_config,
+    )
