@@ -17,6 +17,8 @@ INTENT_MODEL := models/intent/model.joblib
 INTENT_DATA := $(wildcard intents/examples/*.tsv) scripts_corpus/shop_dict.txt
 PSYCHOLOGY_MODEL := models/psychology/model.joblib
 PSYCHOLOGY_DATA := $(wildcard intents/psychology/*.tsv) intents/cues/psychology.tsv scripts_corpus/shop_dict.txt
+KNOWLEDGE_MODEL := models/knowledge/model.joblib
+KNOWLEDGE_DATA := $(wildcard scripts_corpus/knowledge/*.toml) scripts_corpus/knowledge/unmatched.tsv scripts_corpus/shop_dict.txt
 
 .PHONY: serve models test bench train evaluate clean
 
@@ -53,7 +55,11 @@ $(INTENT_MODEL): $(INSTALLED_BUILD) $(ENCODER) $(INTENT_DATA)
 $(PSYCHOLOGY_MODEL): $(INSTALLED_BUILD) $(ENCODER) $(PSYCHOLOGY_DATA) $(INTENT_MODEL)
 	$(BIN)/huashu train --task psychology
 
-models: $(ENCODER) $(INTENT_MODEL) $(PSYCHOLOGY_MODEL)
+# Which knowledge point a message asks about (no cross-validation here: `huashu evaluate --task knowledge`).
+$(KNOWLEDGE_MODEL): $(INSTALLED_BUILD) $(ENCODER) $(KNOWLEDGE_DATA)
+	$(BIN)/huashu train --task knowledge --folds 0
+
+models: $(ENCODER) $(INTENT_MODEL) $(PSYCHOLOGY_MODEL) $(KNOWLEDGE_MODEL)
 
 serve: $(INSTALLED) models
 	HUASHU_HOST=$(HOST) HUASHU_PORT=$(PORT) $(BIN)/huashu serve
@@ -77,4 +83,4 @@ evaluate: $(INSTALLED_BUILD)
 	$(BIN)/huashu evaluate --task psychology
 
 clean:
-	rm -rf $(VENV) models/intent models/psychology models/e5-int8 models/e5-st
+	rm -rf $(VENV) models/intent models/psychology models/knowledge models/e5-int8 models/e5-st

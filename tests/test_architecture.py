@@ -44,7 +44,7 @@ def test_shop_additions_race_ranking_and_listing_without_an_error(fake_client):
 
     def rank():
         for reading in readings:
-            offer = replies.suggest(reading, guidance.for_reading(reading), {}, 5)
+            offer = replies.suggest(reading, guidance.for_reading(reading), top_k=5)
             assert offer.replies
 
     def listing():
@@ -72,7 +72,7 @@ def test_qa_endpoints_answer_while_the_models_load(fake_settings, tmp_path):
 
     release = threading.Event()
 
-    def slow_loader(settings, corpus, feedback):
+    def slow_loader(settings, library):
         release.wait(30)
         raise RuntimeError("never mind")
 

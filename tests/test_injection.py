@@ -39,7 +39,7 @@ def test_hostile_text_is_answered_and_audited_as_text(fake_client, text):
 
 def test_a_template_in_a_variable_value_is_inserted_literally(fake_client):
     body = fake_client.post(
-        "/v1/suggest", json={"message": "亲 我165 110斤穿什么码", "variables": {"nickname": "{order_id}{__class__}"}}
+        "/v1/suggest", json={"message": "你好 在吗", "variables": {"nickname": "{order_id}{__class__}"}, "top_k": 20}
     ).json()
     with_name = [r for r in body["replies"] if "{order_id}{__class__}" in r["text"]]
     assert with_name, [r["text"] for r in body["replies"]]

@@ -4,7 +4,8 @@ from collections import Counter
 
 import pytest
 
-from service.replies.corpus import fill, load_corpus
+from service.replies.corpus import fill
+from service.replies.knowledge import load_knowledge
 from service.replies.lint import DraftLinter, LintFormatError, read_rules
 
 SMALL = """\
@@ -182,9 +183,12 @@ def test_every_rewrite_passes_the_check(linter):
 
 
 def test_our_reply_corpus_passes_the_check(linter):
-    values = {"nickname": "小王", "order_id": "1234567890", "courier": "顺丰", "tracking_no": "SF1234567890", "shop_name": "本店"}
+    from service.replies.corpus import VARIABLES
+
+    values = {name: f"值{i}" for i, name in enumerate(VARIABLES)}
+    values.update({"nickname": "小王", "order_id": "1234567890", "courier": "顺丰", "tracking_no": "SF1234567890", "shop_name": "本店"})
     flagged = {}
-    for reply in load_corpus():
+    for reply in (r for p in load_knowledge() for r in p.replies):
         text, _ = fill(reply.text, values)
         found = [(f.text, f.kind) for f in linter.check(text)]
         if found:

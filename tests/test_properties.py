@@ -7,7 +7,8 @@ import re
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from intents.normalize import mask_pii, normalize
-from service.replies.corpus import VARIABLES, fill, load_corpus
+from service.replies.corpus import VARIABLES, fill
+from service.replies.knowledge import load_knowledge
 from service.api.schemas import MAX_MESSAGE_CHARS, MAX_VARIABLE_CHARS
 
 # Derandomized: CI runs the same examples every time, and nothing is replayed from a local database.
@@ -111,7 +112,7 @@ def test_mask_pii_is_idempotent_and_leaves_no_number_it_promises_to_mask(text):
 
 # --- fill ----------------------------------------------------------------------------------------
 
-CORPUS = sorted(load_corpus(), key=lambda reply: reply.id)
+CORPUS = sorted((r for p in load_knowledge() for r in p.replies), key=lambda reply: reply.id)
 # Values that would be re-read by a careless filler: braces, format fields, re.sub back-references.
 NASTY = ["{", "}", "{__class__}", "{{7*7}}", "%s", "{nickname}", "{order_id|x}", "{0}", "\\1", "\\g<0>", "$1", "【订单号】", " "]
 VALUE = st.one_of(

@@ -21,25 +21,47 @@ from intents.classifier import Document, IntentClassifier, make_documents
 from intents.encoder import Encoder
 from intents.labels import INTENTS, PSYCHOLOGY_CLASSES
 from intents.metrics import Scores
-from intents.models import METADATA_FILE, MODEL_FILE, VERSIONS_DIR, ModelLoadError, library_versions, load_model
+from intents.models import METADATA_FILE, MODEL_FILE, NO_POINT, VERSIONS_DIR, ModelLoadError, library_versions, load_model
 from intents.psychology import PSYCHOLOGY_CUES, PsychologyReader, new_psychology_model
 from intents.resources import Source
 from intents.segment import Segmenter
+from service.replies.knowledge import KNOWLEDGE_DIR, load_knowledge, read_unmatched
+
+
+def knowledge_examples(source: Source = KNOWLEDGE_DIR, known=None, kind: str = "knowledge") -> list[Example]:
+    """The knowledge points' phrasings, each labelled with its point, and the messages no point answers
+    on its own (`unmatched.tsv` beside them), labelled `none`."""
+    examples = [Example(text, (p.id,), p.id) for p in load_knowledge(source) for text in p.phrasings]
+    unmatched = source / "unmatched.tsv" if source.is_dir() else None
+    if unmatched is not None and unmatched.is_file():
+        for kind_, texts in read_unmatched(unmatched).items():
+            examples += [Example(text, (NO_POINT,), f"unmatched {kind_}") for text in texts]
+    return examples
 
 
 @dataclass(frozen=True)
 class Task:
-    """One thing a model learns: its classes, where its examples live, how a fresh model is made."""
+    """One thing a model learns: its classes (None: the labels its examples use), where its examples
+    live, how they are read, and how a fresh model is made for given classes."""
 
     name: str
-    classes: tuple[str, ...]
+    classes: tuple[str, ...] | None
     examples: Source
-    new_model: Callable[[], IntentClassifier]
+    new_model: Callable[[tuple[str, ...]], IntentClassifier]
+    read: Callable | None = None  # (source, classes, kind) -> examples; None: labelled TSV files
+
+    def classes_of(self, examples: list[Example]) -> tuple[str, ...]:
+        if self.classes is not None:
+            return self.classes
+        labels = tuple(dict.fromkeys(label for ex in examples for label in ex.labels if label != NO_POINT))
+        return labels + (NO_POINT,)
 
 
 TASKS: dict[str, Task] = {
-    "intent": Task("intent", INTENTS, EXAMPLES_DIR, IntentClassifier),
-    "psychology": Task("psychology", PSYCHOLOGY_CLASSES, PSYCHOLOGY_DIR, new_psychology_model),
+    "intent": Task("intent", INTENTS, EXAMPLES_DIR, lambda classes: IntentClassifier(classes=classes)),
+    "psychology": Task("psychology", PSYCHOLOGY_CLASSES, PSYCHOLOGY_DIR, lambda classes: new_psychology_model()),
+    # Which knowledge point a message asks about: one class per point, and `none`.
+    "knowledge": Task("knowledge", None, KNOWLEDGE_DIR, lambda classes: IntentClassifier(classes=classes), knowledge_examples),
 }
 
 
@@ -90,14 +112,15 @@ def train_model(
     out_dir = Path(out_dir)
     docs = documents(examples, segmenter, encoder, progress)
     label_sets = [ex.labels for ex in examples]
-    estimator = task.new_model()
+    classes = task.classes_of(examples)
+    estimator = task.new_model(classes)
     scores: Scores | None = None
     if cv_folds > 1:
         scores = cross_validate(
             estimator,
             docs,
             label_sets,
-            task.classes,
+            classes,
             folds=cv_folds,
             progress=(lambda k: progress("cross-validation", k, cv_folds)) if progress else None,
             predict=psychology_cv_predict(docs, intent_model) if task.name == "psychology" else None,
@@ -111,7 +134,7 @@ def train_model(
         "model": task.name,
         "version": f"{task.name}-{now:%Y%m%d%H%M%S}-{digest[:8]}",
         "created": now.isoformat(timespec="seconds"),
-        "classes": list(task.classes),
+        "classes": list(classes),
         "params": {k: v for k, v in estimator.get_params().items() if k != "classes"},
         "data": {
             "hash": digest,

@@ -16,7 +16,8 @@ from typing import Callable
 from fastapi import FastAPI
 
 from intents.analyzer import Analyzer
-from intents.models import ModelLoadError, missing_models
+from intents.encoder import ENCODER_NAME
+from intents.models import ModelLoadError, load_knowledge_model, missing_models
 from service import __version__
 from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimit, RateLimit, RequestTimeout
@@ -24,7 +25,9 @@ from service.api.routes import audit, classify, feedback, health, lint, replies,
 from service.config import Settings, get_settings, keys_by_role
 from service.replies.guidance import Guidance
 from service.replies.lint import DraftLinter
-from service.replies.corpus import ReplyCorpus
+from intents.caching import CachedProbabilities
+from service.replies.corpus import StandardReply
+from service.replies.knowledge import KnowledgePoint
 from service.replies.service import ReplyService, load_replies
 from service.store import Store
 
@@ -39,14 +42,21 @@ class Loaded:
     replies: ReplyService
 
 
-# What loads the model-bound stages from the settings, the validated reply corpus and the stored
-# feedback (read before, so that loading never touches the store): the real models by default, a
-# fake in fast tests.
-Feedback = list[tuple[str, str, str]]
-Loader = Callable[[Settings, ReplyCorpus, Feedback], Loaded]
+@dataclass(frozen=True)
+class Library:
+    """The validated replies (read before the models, so that a bad record stops start-up) and the
+    stored feedback (read before, so that loading never touches the store)."""
+
+    points: list[KnowledgePoint]
+    shop: list[StandardReply]
+    feedback: list[tuple[str, str, str]]
 
 
-def load_models(settings: Settings, corpus: ReplyCorpus, feedback: Feedback) -> Loaded:
+# What loads the model-bound stages: the real models by default, a fake in fast tests.
+Loader = Callable[[Settings, Library], Loaded]
+
+
+def load_models(settings: Settings, library: Library) -> Loaded:
     """The analyzer from the built models, then the replies indexed with its encoder."""
     analyzer = Analyzer.load(
         settings.model_dir,
@@ -56,10 +66,14 @@ def load_models(settings: Settings, corpus: ReplyCorpus, feedback: Feedback) -> 
         max_batch=settings.max_batch,
         batch_window=settings.batch_window_ms / 1000,
     )
+    knowledge_model, knowledge_metadata = load_knowledge_model(settings.model_dir / "knowledge", ENCODER_NAME)
     replies = ReplyService.load(
         analyzer,
-        corpus,
-        feedback=feedback,
+        library.points,
+        library.shop,
+        knowledge_model=CachedProbabilities(knowledge_model, settings.cache_size),
+        knowledge_version=knowledge_metadata["version"],
+        feedback=library.feedback,
         encoder=settings.encoder,
         model_dir=settings.model_dir,
         cache_dir=settings.embedding_cache,
@@ -86,9 +100,9 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     settings = settings or get_settings()
     load = loader or load_models
 
-    def load_in_background(app: FastAPI, corpus: ReplyCorpus, feedback: Feedback) -> None:
+    def load_in_background(app: FastAPI, library: Library) -> None:
         try:
-            loaded = load(settings, corpus, feedback)
+            loaded = load(settings, library)
         except Exception as exc:  # noqa: BLE001 - reported by /readyz and the log; the process stays up for QA
             app.state.load_error = f"models failed to load ({type(exc).__name__}: {exc})"
             log.exception("models failed to load")
@@ -113,15 +127,15 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         store = Store(settings.db_path, settings.audit_flush_ms / 1000, settings.store_raw)
         try:
             # Cheap and strict: a bad reply record stops start-up here with file, line and reason.
-            corpus = load_replies(settings.data_file("replies_dir"), store.records.shop_replies())
-            feedback = store.records.feedback_events()
+            points, shop = load_replies(settings.data_file("knowledge_dir"), store.records.shop_replies())
+            library = Library(points, shop, store.records.feedback_events())
         except BaseException:
             store.close()
             raise
         app.state.store = store
         # Heavy things load once, off the event loop; the endpoints that need them answer 503 until then.
         loader_thread = threading.Thread(
-            target=load_in_background, args=(app, corpus, feedback), name="model-loader", daemon=True
+            target=load_in_background, args=(app, library), name="model-loader", daemon=True
         )
         loader_thread.start()
         yield

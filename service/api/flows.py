@@ -15,6 +15,7 @@ from service.api.schemas import (
     FeedbackRequest,
     FeedbackResponse,
     Intent,
+    KnowledgePointMatch,
     Psychology,
     Reply,
     ReplyRecord,
@@ -24,7 +25,7 @@ from service.api.schemas import (
 from service.errors import NotFound
 from service.replies.corpus import StandardReply
 from service.replies.guidance import Advice, Guidance
-from service.replies.service import OfferedReply, ReplyService
+from service.replies.service import Conversation, OfferedReply, ReplyService
 from service.store import AuditEntry, Store
 
 
@@ -58,7 +59,8 @@ def analysis(reading: Reading, advice: Advice) -> Analysis:
 def reply_model(reply: OfferedReply) -> Reply:
     return Reply(
         id=reply.id, text=reply.text, score=reply.score, intent=reply.intent, category=reply.category,
-        needs_edit=reply.needs_edit, missing=list(reply.missing), why=reply.why,
+        needs_edit=reply.needs_edit, missing=list(reply.missing), why=reply.why, knowledge_point=reply.knowledge_point,
+        source=reply.source, presumes=list(reply.presumes), needs_check=reply.needs_check,
     )
 
 
@@ -68,7 +70,7 @@ def reply_record(reply: StandardReply) -> ReplyRecord:
 
 def audit_entry(
     request_id: str, endpoint: str, reading: Reading, advice: Advice, analyzer: Analyzer,
-    replies: list[str], handoff: bool, started: float,
+    replies: list[str], handoff: bool, started: float, point=None,
 ) -> AuditEntry:
     masked, tokens = analyzer.masked(reading.doc)
     psych = reading.psychology
@@ -88,24 +90,33 @@ def audit_entry(
         emotion=reading.emotion.level,
         emotion_score=reading.emotion.score,
         escalate=advice.escalate,
+        knowledge_point=point.id if point else None,
+        knowledge_confidence=point.confidence if point else None,
     )
 
 
 def suggest(body: SuggestRequest, analyzer: Analyzer, guidance: Guidance, replies: ReplyService, store: Store) -> SuggestResponse:
     started = time.perf_counter()
-    reading = analyzer.read_turn(body.message, [Turn(t.role, t.text) for t in body.history])
+    history = [Turn(t.role, t.text) for t in body.history]
+    reading = analyzer.read_turn(body.message, history)
     advice = guidance.for_reading(reading)
-    offer = replies.suggest(reading, advice, body.variables, body.top_k)
+    conversation = Conversation(history, body.variables, frozenset(body.sent))
+    offer = replies.suggest(reading, advice, conversation, body.top_k)
     response = SuggestResponse(
         request_id=uuid.uuid4().hex,
         **analysis(reading, advice).model_dump(),
-        history_used=reading.history_used,
+        history_used=reading.history_used or offer.match.from_context,
+        knowledge_points=[KnowledgePointMatch(id=p.id, label=p.label, confidence=p.confidence) for p in offer.match.points],
+        slots=offer.slots,
         replies=[reply_model(r) for r in offer.replies],
         handoff=offer.handoff,
         model_version=analyzer.model_version,
     )
     store.audit.record(
-        [audit_entry(response.request_id, "suggest", reading, advice, analyzer, [r.id for r in offer.replies], offer.handoff, started)]
+        [audit_entry(
+            response.request_id, "suggest", reading, advice, analyzer, [r.id for r in offer.replies], offer.handoff, started,
+            offer.match.points[0] if offer.match.points else None,
+        )]
     )
     return response
 

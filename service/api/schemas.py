@@ -19,6 +19,7 @@ from pydantic import (
 
 from intents.labels import INTENTS, PSYCHOLOGY
 from service.replies.corpus import CATEGORIES, SEVERITIES, STAGES, VARIABLES
+from service.replies.knowledge import PRESUMES
 
 MAX_MESSAGE_CHARS = 2000
 MAX_BATCH = 256
@@ -27,6 +28,7 @@ MAX_HISTORY_TURNS = 50
 MAX_VARIABLES = 20
 MAX_VARIABLE_CHARS = 200
 MAX_TOP_K = 20
+MAX_SENT = 100
 
 
 # What str.strip() removes, as a regex class body: Python's whitespace is not the \s of JSON schema
@@ -108,6 +110,9 @@ class LintRequest(Request):
     )
 
 
+ReplyIdText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
+
+
 class SuggestRequest(Request):
     message: MessageText
     history: Annotated[list[Turn], Field(max_length=MAX_HISTORY_TURNS)] = Field(
@@ -120,6 +125,11 @@ class SuggestRequest(Request):
     ] = Field(default_factory=dict, description="Template values such as nickname, order_id, courier.")
     top_k: Annotated[int, BeforeValidator(_integral)] = Field(
         5, ge=1, le=MAX_TOP_K, strict=True, description="How many replies to return."
+    )
+    sent: Annotated[list[ReplyIdText], Field(max_length=MAX_SENT)] = Field(
+        default_factory=list,
+        description="Ids of the replies already sent in this conversation: they are not suggested again unless "
+        "the customer asks the same thing again.",
     )
 
 
@@ -151,7 +161,19 @@ class Reply(BaseModel):
     category: str = Field(description="Etiquette category (opening, answer, apology, holding, …).")
     needs_edit: bool = False
     missing: list[str] = Field(default_factory=list, description="Template variables the agent must still fill in.")
-    why: str = Field("", description="Short account of the score: intent fit, similarity, adoption.")
+    why: str = Field("", description="Short account of the choice: the knowledge point and its confidence, adoption.")
+    knowledge_point: str | None = Field(None, description="The knowledge point the reply answers (null: a clarifying question).")
+    source: Literal["corpus", "shop", "product", "size"] = Field("corpus", description="Where the reply comes from.")
+    presumes: list[str] = Field(default_factory=list, description="What the reply takes for granted (shipped, in_stock …).")
+    needs_check: str | None = Field(
+        None, description="What the agent must check before sending, when the conversation has not shown what the reply presumes."
+    )
+
+
+class KnowledgePointMatch(BaseModel):
+    id: str
+    label: str
+    confidence: float
 
 
 class Analysis(BaseModel):
@@ -183,10 +205,19 @@ class SegmentResponse(BaseModel):
 class SuggestResponse(Analysis):
     request_id: str
     history_used: bool = Field(
-        False, description="True when the conversation history changed the top intent of this message."
+        False, description="True when the conversation history changed the top intent or knowledge point of this message."
+    )
+    knowledge_points: list[KnowledgePointMatch] = Field(
+        description="The specific questions the message asks, best first; empty when none fits."
+    )
+    slots: dict[str, str] = Field(
+        description="Values read from the message and history (order_id, tracking_no, courier, size, colour, quantity, "
+        "amount, date); they fill the replies' variables unless the request's own `variables` give one."
     )
     replies: list[Reply]
-    handoff: bool = Field(False, description="True when the service is unsure: the first reply is a clarifying one.")
+    handoff: bool = Field(
+        False, description="True when the service is unsure (no knowledge point fits): the first reply is a clarifying question."
+    )
     model_version: str
 
 
@@ -237,10 +268,12 @@ REPLY_TEXT = rf"^(?:{_TEMPLATE}{_SLOT}{_TEMPLATE}|[^{{}}]*{_KEPT}[^{{}}]{{2,}}{_
 
 
 class ReplyRecord(Request):
-    """A reply as stored: the corpus format of scripts_corpus/replies/README.md.
+    """A reply as listed, and a shop's own reply as added: the fields of a knowledge point's reply
+    (scripts_corpus/knowledge/README.md) with its point's intents and stage, and the triggers that match
+    a shop reply naming no point.
 
-    The ids and the template rules are checked by the corpus loader (422 `invalid_reply` naming the
-    problem); the schema declares them too, so that a client knows them before it sends.
+    The ids and the template rules are checked by the loader (422 `invalid_reply` naming the problem);
+    the schema declares them too, so that a client knows them before it sends.
     """
 
     id: ReplyId
@@ -253,6 +286,12 @@ class ReplyRecord(Request):
     psychology: Annotated[list[Annotated[str, _enum(PSYCHOLOGY)]], Field(max_length=13)] = Field(default_factory=list)
     severity: Annotated[str, _enum(SEVERITIES)] | None = None
     triggers: Annotated[list[ShortText], Field(max_length=5)] = Field(default_factory=list)
+    knowledge_point: Annotated[str, StringConstraints(strict=True, max_length=80)] | None = Field(
+        None, description="The knowledge point the reply answers (for a shop reply: one that exists, or none to be matched by its triggers)."
+    )
+    presumes: Annotated[list[Annotated[str, _enum(PRESUMES)]], Field(max_length=13)] = Field(
+        default_factory=list, description="What the reply takes for granted (see the knowledge points' README)."
+    )
     source: Literal["corpus", "shop"] | None = Field(None, description="Set in answers; ignored in requests.")
 
 
@@ -310,6 +349,8 @@ class AuditItem(BaseModel):
     escalate: bool
     handoff: bool
     replies: list[str]
+    knowledge_point: str | None = Field(None, description="The knowledge point matched (null: none fitted, or a classify row).")
+    knowledge_confidence: float | None = None
     agent: AgentChoice
     review: ReviewOut | None
     priority: float | None = Field(None, description="Review-queue usefulness (queue only).")

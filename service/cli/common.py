@@ -39,4 +39,5 @@ def reporter(progress: Progress):
 class TaskName(str, Enum):
     intent = "intent"
     psychology = "psychology"
+    knowledge = "knowledge"
     all = "all"

@@ -17,12 +17,13 @@ from service.cli.common import TaskName, app, console, fail, progress_bars, repo
 from service.config import get_settings
 
 
-def _examples(path, classes: tuple[str, ...] = INTENTS, kind: str = "intent"):
+def _examples(path, classes: tuple[str, ...] | None = INTENTS, kind: str = "intent", read=None):
     from intents.build.data import ExampleFormatError, duplicate_texts, load_examples
+    from service.replies.knowledge import KnowledgeError
 
     try:
-        examples = load_examples(path, classes, kind)
-    except ExampleFormatError as exc:
+        examples = (read or load_examples)(path, classes, kind)
+    except (ExampleFormatError, KnowledgeError) as exc:
         fail(str(exc))
     for first, again in duplicate_texts(examples):
         console.print(f"[yellow]warning:[/yellow] {again.source} repeats {first.source}: {again.text!r}")
@@ -112,11 +113,11 @@ def train(
     settings = get_settings()
     encoder = _training_encoder(settings)
     segmenter = Segmenter(settings.data_file("shop_dict"))
-    names = ["intent", "psychology"] if task is TaskName.all else [task.value]
+    names = ["intent", "psychology", "knowledge"] if task is TaskName.all else [task.value]
     for name in names:
         spec = TASKS[name]
         source = data or spec.examples
-        examples = _examples(source, spec.classes, spec.name)
+        examples = _examples(source, spec.classes, spec.name, spec.read)
         target = out or settings.model_dir / name
         console.print(f"{name}: {len(examples)} examples from {source}")
         intent_model = _intent_model_for_psychology(settings, encoder.name) if name == "psychology" and folds > 1 else None
@@ -167,7 +168,7 @@ def _with_reviews(examples, path: Path, segmenter, encoder, folds: int):
         with progress_bars() as progress:
             report = reporter(progress)
             before = cross_validate(
-                TASKS["intent"].new_model(), documents(examples, segmenter, encoder, report), [ex.labels for ex in examples],
+                TASKS["intent"].new_model(INTENTS), documents(examples, segmenter, encoder, report), [ex.labels for ex in examples],
                 INTENTS, folds=folds, progress=lambda k: report("CV without reviews", k, folds),
             ).as_dict()
     return merged, {"reviews": {"file": str(path), "rows": len(reviews)}, "cv_before_reviews": before}
@@ -228,21 +229,24 @@ def evaluate(
     encoder = _training_encoder(settings)
     intent_model = _intent_model_for_psychology(settings, encoder.name) if spec.name == "psychology" else None
     if data is None:
-        examples = _examples(spec.examples, spec.classes, spec.name)
+        examples = _examples(spec.examples, spec.classes, spec.name, spec.read)
+        classes = spec.classes_of(examples)
         with progress_bars() as progress:
             report = reporter(progress)
             docs = documents(examples, segmenter, encoder, report)
             scores = cross_validate(
-                spec.new_model(),
+                spec.new_model(classes),
                 docs,
                 [ex.labels for ex in examples],
-                spec.classes,
+                classes,
                 folds=folds,
                 progress=lambda k: report("cross-validation", k, folds),
                 predict=psychology_cv_predict(docs, intent_model) if spec.name == "psychology" else None,
             )
         title = f"{spec.name}: {folds}-fold cross-validation on {len(examples)} examples"
     else:
+        if spec.read is not None:
+            fail("--data scores intent or psychology files; for knowledge points run `huashu evaluate-replies`")
         examples = _examples(data, spec.classes, spec.name)
         try:
             model, metadata = load_model(spec.name, settings.model_dir / spec.name, encoder.name)
@@ -266,56 +270,136 @@ def evaluate(
 def _load_service(settings):
     """The analyzer and the reply service as the server loads them, without a store (offline use)."""
     from intents.analyzer import Analyzer
+    from intents.caching import CachedProbabilities
+    from intents.models import load_knowledge_model
     from service.replies.corpus import CorpusError
     from service.replies.guidance import Guidance
     from service.replies.service import ReplyService, load_replies
 
     try:
         analyzer = Analyzer.load(settings.model_dir, shop_dict=settings.data_file("shop_dict"), encoder_threads=settings.encoder_threads)
+        model, metadata = load_knowledge_model(settings.model_dir / "knowledge")
+        points, _ = load_replies(settings.data_file("knowledge_dir"))
         replies = ReplyService.load(
-            analyzer, load_replies(settings.data_file("replies_dir")), encoder=settings.encoder, model_dir=settings.model_dir,
-            cache_dir=settings.embedding_cache, handoff_below=settings.handoff_below,
+            analyzer, points, knowledge_model=CachedProbabilities(model, 1 << 16), knowledge_version=metadata["version"],
+            encoder=settings.encoder, model_dir=settings.model_dir, cache_dir=settings.embedding_cache,
+            handoff_below=settings.handoff_below,
         )
     except (ModelLoadError, CorpusError) as exc:
         fail(str(exc))
     return analyzer, replies, Guidance.load()
 
 
+DEV_SETS = (Path("tests/heldout/knowledge_single.jsonl"), Path("tests/heldout/knowledge_conversations.jsonl"))
+
+
+def _dev_records(path: Path) -> list[dict]:
+    records = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            fail(f"{path}:{lineno}: not valid JSON ({exc.msg})")
+        if not isinstance(record, dict) or not isinstance(record.get("message"), str) or not isinstance(record.get("accept"), list):
+            fail(f"{path}:{lineno}: expected {{\"message\", \"accept\": [...], \"intents\": [...], \"history\"?}}")
+        records.append(record)
+    return records
+
+
+def score_replies(analyzer, replies, guidance, records: list[dict]) -> dict:
+    """Knowledge-point accuracy of the service on labelled messages (with their conversations): top-1 and top-3
+    of the matched points, "none" precision and recall, the first reply's point, and the replies' intent fit."""
+    from intents.analyzer import Turn
+    from service.replies.service import Conversation
+
+    n = top1 = top3 = reply1 = intent1 = intent3 = handoffs = 0
+    none_tp = none_fp = none_fn = 0
+    misses = []
+    for record in records:
+        history = [Turn(t["role"], t["text"]) for t in record.get("history", [])]
+        reading = analyzer.read_turn(record["message"], history)
+        offer = replies.suggest(reading, guidance.for_reading(reading), Conversation(history), 3)
+        found = [p.id for p in offer.match.points]
+        accept = set(record["accept"])
+        n += 1
+        handoffs += offer.handoff
+        if not accept:
+            right = not found
+            none_tp += right
+            none_fn += not right
+            top1 += right
+            top3 += right
+            reply1 += right
+        else:
+            none_fp += not found
+            top1 += bool(found) and found[0] in accept
+            top3 += bool(accept & set(found[:3]))
+            answers = [r for r in offer.replies if r.category != "holding"]
+            reply1 += bool(answers) and answers[0].knowledge_point in accept
+        if (accept and not (found and found[0] in accept)) or (not accept and found):
+            misses.append({"message": record["message"], "accept": sorted(accept), "found": found[:3]})
+        gold_intents = set(record.get("intents", []))
+        fits = [bool(set(replies.index.corpus.replies[r.id].intents) & gold_intents) for r in offer.replies if r.category != "holding"]
+        intent1 += bool(fits and fits[0])
+        intent3 += any(fits[:3])
+    ratio = lambda a, b: round(a / b, 4) if b else 0.0  # noqa: E731
+    return {
+        "n": n,
+        "top1_point": ratio(top1, n),
+        "top3_point": ratio(top3, n),
+        "first_reply_point": ratio(reply1, n),
+        "none_precision": ratio(none_tp, none_tp + none_fp),
+        "none_recall": ratio(none_tp, none_tp + none_fn),
+        "top1_intent_fit": ratio(intent1, n),
+        "top3_intent_fit": ratio(intent3, n),
+        "handoff_rate": ratio(handoffs, n),
+        "misses": misses,
+    }
+
+
 @app.command("evaluate-replies")
 def evaluate_replies(
-    data: Annotated[Optional[Path], typer.Option(help="Labelled messages (training format); default: our examples.")] = None,
+    data: Annotated[
+        Optional[list[Path]],
+        typer.Option(help="Knowledge-point dev sets (JSON lines: message, accept, intents, history?); default: tests/heldout/knowledge_*.jsonl."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    misses: Annotated[bool, typer.Option("--misses", help="Also list the messages whose first knowledge point is wrong.")] = False,
 ) -> None:
-    """Top-1 / top-3 intent fit of the suggested replies: does a reply for the message's intent come first?"""
-    from intents.build.data import EXAMPLES_DIR
+    """Knowledge-point accuracy on labelled conversations: top-1 / top-3 point, "none" precision and recall,
+    the first reply's point, and the old intent fit of the replies."""
     from intents.encoder import DiskCachedEncoder
 
     settings = get_settings()
-    examples = _examples(data or EXAMPLES_DIR)
+    files = data or [p for p in DEV_SETS if p.is_file()]
+    if not files:
+        fail("no dev set: pass --data FILE (run from the repository for tests/heldout/knowledge_*.jsonl)")
     analyzer, replies, guidance = _load_service(settings)
-    # Offline: no store, no adoption history; the example embeddings come from the training cache.
+    # Offline: no store, no adoption history; the embeddings come from the training cache.
     analyzer.encoder = DiskCachedEncoder(analyzer.encoder, settings.embedding_cache)
-    top1 = top3 = handoffs = 0
-    corpus = replies.index.corpus
-    with progress_bars() as progress:
-        report = reporter(progress)
-        for start in range(0, len(examples), 256):
-            batch = examples[start : start + 256]
-            for ex, reading in zip(batch, analyzer.read_batch([ex.text for ex in batch])):
-                offer = replies.suggest(reading, guidance.for_reading(reading), {}, 3)
-                answers = [r for r in offer.replies if r.category != "holding"]
-                fits = [set(corpus.replies[r.id].intents) & set(ex.labels) for r in answers]
-                top1 += bool(fits and fits[0])
-                top3 += any(fits[:3])
-                handoffs += offer.handoff
-            report("rank replies", start + len(batch), len(examples))
-    n = len(examples)
-    result = {"n": n, "top1_intent_fit": round(top1 / n, 4), "top3_intent_fit": round(top3 / n, 4), "handoff_rate": round(handoffs / n, 4)}
+    results = {}
+    everything = []
+    for path in files:
+        records = _dev_records(path)
+        everything += records
+        results[path.name] = score_replies(analyzer, replies, guidance, records)
+    if len(files) > 1:
+        results["all"] = score_replies(analyzer, replies, guidance, everything)
+    if not misses:
+        for result in results.values():
+            result.pop("misses")
     if as_json:
-        print(json.dumps(result))
-    else:
-        print(f"replies on {n} messages: top-1 intent fit {result['top1_intent_fit']:.3f}, "
-              f"top-3 {result['top3_intent_fit']:.3f}, handoff {result['handoff_rate']:.3f}")
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    for name, r in results.items():
+        print(f"{name}: {r['n']} messages: knowledge point top-1 {r['top1_point']:.3f}, top-3 {r['top3_point']:.3f}; "
+              f"first reply's point {r['first_reply_point']:.3f}; none precision {r['none_precision']:.3f}, recall "
+              f"{r['none_recall']:.3f}; intent fit top-1 {r['top1_intent_fit']:.3f}, top-3 {r['top3_intent_fit']:.3f}; "
+              f"handoff {r['handoff_rate']:.3f}")
+        for miss in r.get("misses", []):
+            print(f"  miss: {miss['message']!r} accept {miss['accept']} found {miss['found']}")
 
 
 @app.command()

@@ -8,11 +8,9 @@ import re
 from dataclasses import dataclass, field
 
 from intents.labels import INTENTS, PSYCHOLOGY
-from intents.resources import Source, children, packaged
 
-REPLIES_DIR = packaged("scripts_corpus", "replies")
 
-STAGES = ("售前", "售中", "售后")
+STAGES = ("售前", "售中", "售后", "通用")
 # Etiquette categories of a reply, with the name an agent sees.
 CATEGORY_LABELS = {
     "opening": "开场", "answer": "解答", "reassurance": "打消顾虑", "waiting": "请稍等", "cannot_answer_now": "稍后答复",
@@ -21,9 +19,23 @@ CATEGORY_LABELS = {
 }
 CATEGORIES = tuple(CATEGORY_LABELS)
 SEVERITIES = ("ordinary", "serious")
-# Template variables a reply may use, with the label an agent sees when one
-# without a fallback is missing (so a raw {placeholder} never reaches a customer).
-VARIABLES = {"nickname": "昵称", "order_id": "订单号", "courier": "快递公司", "tracking_no": "运单号", "shop_name": "店铺名"}
+# Template variables a reply may use, with the label an agent sees when one without a fallback is
+# missing (so a raw {placeholder} never reaches a customer). From the conversation: what the request's
+# `variables` give, else what was read from the messages (slots).
+CONVERSATION_VARIABLES = {
+    "nickname": "昵称", "order_id": "订单号", "courier": "快递公司", "tracking_no": "运单号", "shop_name": "店铺名",
+    "size": "尺码", "colour": "颜色", "quantity": "数量", "amount": "金额", "date": "日期", "product": "商品名",
+}
+# From the shop's profile: facts that differ between shops, never written as plain text in a reply.
+SHOP_FACTS = {
+    "ship_within": "发货时效", "cutoff_time": "截单时间", "delivery_time": "到货时效", "default_courier": "默认快递",
+    "couriers": "可发快递", "extra_courier": "加价快递", "extra_courier_fee": "加价费用", "free_shipping": "包邮规则",
+    "remote_shipping": "偏远地区运费", "return_window": "退货期限", "exchange_window": "换货期限",
+    "return_shipping": "退货运费规则", "freight_insurance": "运费险", "warranty": "保修", "invoice_types": "发票类型",
+    "invoice_timing": "开票时间", "working_hours": "客服时间", "price_protection": "价保规则", "gift_policy": "赠品规则",
+    "refund_timing": "退款时效", "return_address": "退货地址", "member_policy": "会员权益",
+}
+VARIABLES = {**CONVERSATION_VARIABLES, **SHOP_FACTS}
 
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _SLOT = re.compile(r"\{([a-z_]+)(?:\|([^{}|]*))?\}")
@@ -48,6 +60,8 @@ class StandardReply:
     severity: str | None = None
     triggers: tuple[str, ...] = ()
     source: str = ""  # "file:line" for the corpus, "shop" for additions
+    knowledge_point: str | None = None  # the point the reply answers
+    presumes: tuple[str, ...] = ()  # what must already be true for it to be right
 
     @property
     def slots(self) -> list[tuple[str, str | None]]:
@@ -64,6 +78,8 @@ class StandardReply:
             "psychology": list(self.psychology),
             "severity": self.severity,
             "triggers": list(self.triggers),
+            "knowledge_point": self.knowledge_point,
+            "presumes": list(self.presumes),
         }
 
 
@@ -188,27 +204,3 @@ class ReplyCorpus:
         for reply in self:
             digest.update(json.dumps([reply.id, reply.text, list(reply.triggers)], ensure_ascii=False).encode())
         return digest.hexdigest()
-
-
-def load_corpus(source: Source = REPLIES_DIR, extra: list[StandardReply] = ()) -> ReplyCorpus:
-    """Read every `*.jsonl` in a folder (or one file), then `extra` (the shop's own replies); the
-    first bad record stops with file, line and reason."""
-    if not source.is_file() and not source.is_dir():
-        raise CorpusError(f"{source}: no such file or folder")
-    files = children(source, ".jsonl")
-    if not files:
-        raise CorpusError(f"{source}: no reply files (*.jsonl)")
-    replies: list[StandardReply] = []
-    for path in files:
-        for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not raw.strip() or raw.lstrip().startswith("#"):
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise CorpusError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            replies.append(parse_reply(record, where, where))
-    if not replies:
-        raise CorpusError(f"{source}: no replies")
-    return ReplyCorpus.of(replies + list(extra))

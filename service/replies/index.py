@@ -1,61 +1,45 @@
-"""The reply index: each reply's vectors, character n-grams and tags as arrays, for vectorised ranking.
+"""The reply index: every knowledge point with its replies, each reply's vector and tags as arrays.
 
-An index is an immutable snapshot. Adding a shop reply builds a new index (embedding only the new
-reply) and `ReplyLibrary` swaps the reference under a lock, so a request reading the index never sees
-arrays of different lengths or a dict that changes under it.
+An index is an immutable snapshot. Adding a shop reply builds a new index (embedding only the new reply)
+and `ReplyLibrary` swaps the reference under a lock, so a request reading the index never sees arrays of
+different lengths or a dict that changes under it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from intents.encoder import DiskCachedEncoder, Encoder
 from intents.labels import INTENTS
-from service.errors import Conflict
+from service.errors import Conflict, InvalidReply
 from service.replies.corpus import ReplyCorpus, StandardReply
-
-# Where in the shopping journey each intent usually sits: a pre-sale size question
-# is better served by a 售前 reply than by an after-sale one.
-INTENT_STAGE = {
-    "size": "售前", "bargain": "售前", "product": "售前", "greeting": "售前",
-    "logistics": "售中", "other": "售中", "refund": "售后", "complaint": "售后",
-}
+from service.replies.knowledge import KnowledgePoint
 
 
 @dataclass(frozen=True)
 class ReplyFacts:
-    """Per reply (rows in index order): its intents, stage fit per intent, category, psychology, severity."""
+    """Per reply (rows in index order): its intents, category, psychology, severity, source."""
 
     intents: np.ndarray  # (replies, intents) bool, columns in INTENTS order
-    generic: np.ndarray  # (replies,) bool: tagged with more than two intents
-    stage_fit: np.ndarray  # (replies, intents) bool: the reply's stage is the intent's usual one
     category: np.ndarray  # (replies,) str
-    category_code: np.ndarray  # (replies,) int
     psychology: dict[str, np.ndarray]  # id → (replies,) bool
     severity: np.ndarray  # (replies,) str ("" when none)
-    shop: np.ndarray  # (replies,) bool: added by the shop, not from the corpus files
-    ids: np.ndarray  # (replies,) object: the reply ids
+    shop: np.ndarray  # (replies,) bool: the shop's own, not from the corpus files
+    ids: np.ndarray  # (replies,) object
 
     @classmethod
     def of(cls, replies: list[StandardReply]) -> "ReplyFacts":
-        intents = np.array([[i in r.intents for i in INTENTS] for r in replies], dtype=bool).reshape(len(replies), len(INTENTS))
-        stage_fit = np.array([[r.stage == INTENT_STAGE[i] for i in INTENTS] for r in replies], dtype=bool).reshape(intents.shape)
-        category = np.array([r.category for r in replies], dtype=object)
-        _, codes = np.unique(category.astype(str), return_inverse=True) if replies else (None, np.zeros(0, dtype=int))
         types = {p for r in replies for p in r.psychology}
         return cls(
-            intents=intents,
-            generic=np.array([len(r.intents) > 2 for r in replies], dtype=bool),
-            stage_fit=stage_fit,
-            category=category,
-            category_code=np.asarray(codes, dtype=int),
+            intents=np.array([[i in r.intents for i in INTENTS] for r in replies], dtype=bool).reshape(len(replies), len(INTENTS)),
+            category=np.array([r.category for r in replies], dtype=object),
             psychology={p: np.array([p in r.psychology for r in replies], dtype=bool) for p in types},
             severity=np.array([r.severity or "" for r in replies], dtype=object),
             shop=np.array([r.source == "shop" for r in replies], dtype=bool),
@@ -65,15 +49,10 @@ class ReplyFacts:
     def appended(self, reply: StandardReply) -> "ReplyFacts":
         """These facts with one more reply's row (new arrays: the old ones are never changed)."""
         row = ReplyFacts.of([reply])
-        category = np.concatenate([self.category, row.category])
-        _, codes = np.unique(category.astype(str), return_inverse=True)
         types = set(self.psychology) | set(row.psychology)
         return ReplyFacts(
             intents=np.vstack([self.intents, row.intents]),
-            generic=np.concatenate([self.generic, row.generic]),
-            stage_fit=np.vstack([self.stage_fit, row.stage_fit]),
-            category=category,
-            category_code=np.asarray(codes, dtype=int),
+            category=np.concatenate([self.category, row.category]),
             psychology={
                 p: np.concatenate([self.psychology.get(p, np.zeros(len(self.ids), bool)), row.psychology.get(p, np.zeros(1, bool))])
                 for p in types
@@ -84,95 +63,107 @@ class ReplyFacts:
         )
 
 
+def shop_point(reply: StandardReply) -> KnowledgePoint:
+    """A point of its own for a shop reply that names none: asked as its triggers (or its text) say."""
+    return KnowledgePoint(
+        id=f"shop.{reply.id}", label=reply.text[:14], intents=reply.intents, stage=reply.stage,
+        scope="本店自己的回复", phrasings=reply.triggers or (reply.text,), replies=(reply,), source="shop",
+    )
+
+
+def attach(points: Mapping[str, KnowledgePoint], reply: StandardReply) -> tuple[StandardReply, KnowledgePoint]:
+    """The reply tied to its point: the one it names (which must exist), else a point of its own."""
+    if reply.knowledge_point is None:
+        point = shop_point(reply)
+        reply = dataclasses.replace(reply, knowledge_point=point.id)
+        return reply, dataclasses.replace(point, replies=(reply,))
+    point = points.get(reply.knowledge_point)
+    if point is None:
+        raise InvalidReply(f"reply {reply.id!r}: unknown knowledge point {reply.knowledge_point!r}")
+    return reply, dataclasses.replace(point, replies=(*point.replies, reply))
+
+
 @dataclass(frozen=True)
 class ReplyIndex:
-    """Reply vectors, computed once: each reply's text (as a passage) and its triggers (as queries)."""
-
-    corpus: ReplyCorpus
-    ids: tuple[str, ...]
-    text_vectors: np.ndarray  # (replies, dim), for diversity
-    match_vectors: np.ndarray  # (text + triggers, dim), for relevance
-    match_owner: np.ndarray  # reply row of each match vector
-    lexical: TfidfVectorizer  # character n-grams of texts and triggers, fitted on the corpus
-    match_terms: sparse.csr_matrix  # (text + triggers, terms), rows as match_vectors
+    corpus: ReplyCorpus  # every reply by id
+    points: Mapping[str, KnowledgePoint]  # every point by id, with all its replies (the shop's included)
+    ids: tuple[str, ...]  # reply ids in row order
+    rows: Mapping[str, int]  # reply id → row
+    text_vectors: np.ndarray  # (replies, dim): what each reply says, for diversity
     facts: ReplyFacts
+    # Phrasings of the points the knowledge model was not trained on (the shop's own), matched by similarity.
+    extra_vectors: np.ndarray
+    extra_owner: tuple[str, ...]
 
     @classmethod
-    def build(cls, corpus: ReplyCorpus, encoder: Encoder, cache_dir: Path | None = None) -> "ReplyIndex":
-        replies = list(corpus)
-        lexical = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2), sublinear_tf=True)
-        lexical.fit([r.text for r in replies] + [t for r in replies for t in r.triggers])
+    def build(
+        cls, points: Iterable[KnowledgePoint], shop: Iterable[StandardReply], encoder: Encoder,
+        known: Iterable[str] = (), cache_dir: Path | None = None, point_encoder: Encoder | None = None,
+    ) -> "ReplyIndex":
+        """`encoder` embeds the replies (for diversity), `point_encoder` (default: the same) the phrasings of
+        the points the knowledge model does not know, in the space of the messages' own vectors."""
+        by_id = {p.id: p for p in points}
+        for reply in shop:
+            reply, point = attach(by_id, reply)
+            by_id[point.id] = point
+        replies = [r for p in by_id.values() for r in p.replies]
+        corpus = ReplyCorpus.of(replies)
         # The corpus is embedded through the disk cache (the same texts at every start).
         embedder = DiskCachedEncoder(encoder, cache_dir) if cache_dir else encoder
-        texts, matches, owners, terms = _vectors(replies, 0, embedder, lexical)
-        return cls(corpus, tuple(r.id for r in replies), texts, matches, owners, lexical, terms, ReplyFacts.of(replies))
-
-    def with_reply(self, reply: StandardReply, encoder: Encoder) -> "ReplyIndex":
-        """A new index with one more reply (a shop addition), embedding only that reply."""
-        texts, matches, owners, terms = _vectors([reply], len(self.ids), encoder, self.lexical)
-        corpus = self.corpus.with_reply(reply)
-        ids = (*self.ids, reply.id)
-        return ReplyIndex(
-            corpus,
-            ids,
-            np.vstack([self.text_vectors, texts]),
-            np.vstack([self.match_vectors, matches]),
-            np.concatenate([self.match_owner, owners]),
-            self.lexical,
-            sparse.vstack([self.match_terms, terms]).tocsr(),
-            self.facts.appended(reply),
+        vectors = embedder.encode([r.text for r in replies], passage=True)
+        phrasings = point_encoder or encoder
+        if cache_dir and point_encoder is not None:
+            phrasings = DiskCachedEncoder(point_encoder, cache_dir)
+        known = set(known)
+        extra = [(p.id, t) for p in by_id.values() if p.id not in known for t in p.phrasings]
+        extra_vectors = phrasings.encode([t for _, t in extra]) if extra else np.zeros((0, phrasings.dim), np.float32)
+        ids = tuple(r.id for r in replies)
+        return cls(
+            corpus, MappingProxyType(by_id), ids, MappingProxyType({r: i for i, r in enumerate(ids)}), vectors,
+            ReplyFacts.of(replies), extra_vectors, tuple(p for p, _ in extra),
         )
 
-    def _best_per_reply(self, sims: np.ndarray) -> np.ndarray:
-        best = np.full(len(self.ids), -1.0)
-        np.maximum.at(best, self.match_owner, sims)
-        return best
-
-    def similarity(self, message_vector: np.ndarray, message_text: str, lexical_share: float) -> np.ndarray:
-        """How close each reply (its text or one of its triggers) is to the message, in [0, 1].
-
-        Sentence-embedding cosines of short shop sentences crowd into a narrow
-        band, so they are rescaled per message (median → 0, best → 1); the
-        character-overlap cosine sharpens what the embedding blurs.
-        """
-        dense = self._best_per_reply(self.match_vectors @ message_vector)
-        middle, top = np.median(dense), dense.max()
-        dense = np.clip((dense - middle) / max(top - middle, 1e-6), 0.0, 1.0)
-        terms = self.lexical.transform([message_text])
-        lexical = self._best_per_reply((self.match_terms @ terms.T).toarray().ravel())
-        lexical = lexical / max(lexical.max(), 1e-6)
-        return (1 - lexical_share) * dense + lexical_share * lexical
-
-
-def _vectors(replies: list[StandardReply], first_row: int, encoder: Encoder, lexical: TfidfVectorizer):
-    """Text vectors, match vectors (texts then triggers), each match row's reply row, and n-gram rows."""
-    texts = encoder.encode([r.text for r in replies], passage=True)
-    triggers = [(row, t) for row, r in enumerate(replies, start=first_row) for t in r.triggers]
-    trigger_vectors = encoder.encode([t for _, t in triggers])
-    owners = np.concatenate([np.arange(first_row, first_row + len(replies)), [row for row, _ in triggers]]).astype(int)
-    matches = np.vstack([texts, trigger_vectors]) if triggers else texts
-    terms = lexical.transform([r.text for r in replies] + [t for _, t in triggers])
-    return texts, matches, owners, terms
-
+    def with_reply(self, reply: StandardReply, encoder: Encoder, point_encoder: Encoder | None = None) -> "ReplyIndex":
+        """A new index with one more reply (a shop addition), embedding only what is new."""
+        if reply.id in self.corpus.replies:
+            raise Conflict(f"a reply with id {reply.id!r} already exists")
+        reply, point = attach(self.points, reply)
+        points = {**self.points, point.id: point}
+        new_point = point.source == "shop" and point.id not in self.points
+        extra_vectors, extra_owner = self.extra_vectors, self.extra_owner
+        if new_point:
+            extra_vectors = np.vstack([extra_vectors, (point_encoder or encoder).encode(list(point.phrasings))])
+            extra_owner = (*extra_owner, *[point.id] * len(point.phrasings))
+        return ReplyIndex(
+            self.corpus.with_reply(reply),
+            MappingProxyType(points),
+            (*self.ids, reply.id),
+            MappingProxyType({**self.rows, reply.id: len(self.ids)}),
+            np.vstack([self.text_vectors, encoder.encode([reply.text], passage=True)]),
+            self.facts.appended(reply),
+            extra_vectors,
+            extra_owner,
+        )
 
 class ReplyLibrary:
     """The current reply index. Requests take `current` once and use that snapshot throughout;
     an addition builds the next snapshot and swaps it in under a lock."""
 
-    def __init__(self, index: ReplyIndex, encoder: Encoder):
+    def __init__(self, index: ReplyIndex, encoder: Encoder, point_encoder: Encoder | None = None):
         self._index = index
-        self.encoder = encoder  # the plain encoder: shop additions never touch the disk cache
+        # The plain encoders (shop additions never touch the disk cache): replies, and phrasings.
+        self.encoder = encoder
+        self.point_encoder = point_encoder or encoder
         self._lock = threading.Lock()
 
     @property
     def current(self) -> ReplyIndex:
         return self._index
 
-    def add(self, reply: StandardReply, persist: Callable[[], None]) -> None:
+    def add(self, reply: StandardReply, persist: Callable[[], None]) -> StandardReply:
         """Add `reply` unless its id is taken; `persist` stores it first, so a failed write adds nothing."""
         with self._lock:
-            if reply.id in self._index.corpus.replies:
-                raise Conflict(f"a reply with id {reply.id!r} already exists")
-            index = self._index.with_reply(reply, self.encoder)
+            index = self._index.with_reply(reply, self.encoder, self.point_encoder)
             persist()
             self._index = index
+            return index.corpus.replies[reply.id]

@@ -1,4 +1,11 @@
-"""rank_replies: pick a short, diverse list of replies that fit a read message."""
+"""Choosing the replies to offer among those of the matched knowledge points.
+
+Each candidate reply is scored by how confident the match of its point is, then by what makes one reply
+of a point better than another here: its etiquette category for this message, whether what it presumes
+holds, whether every value it needs is known, the customer's psychology, the complaint's severity, the
+shop's own wording, and how often agents used it. The list is picked by maximal marginal relevance, so it
+never says the same thing twice.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from intents.labels import INTENT_LABELS, INTENTS
 from service.replies.corpus import StandardReply
 from service.replies.index import ReplyIndex
 from service.replies.priors import AdoptionPriors
@@ -14,151 +20,81 @@ from service.replies.priors import AdoptionPriors
 
 @dataclass(frozen=True)
 class RankingWeights:
-    """How the parts of a reply's score add up (see `rank_replies`)."""
-
-    intent: float = 0.55
-    semantic: float = 0.30
-    psychology: float = 0.15
-    adoption: float = 0.15
-    stage: float = 0.05
-    severity: float = 0.05  # a reply written for the complaint's severity (ordinary / serious)
-    # The shop's own replies (POST /v1/replies) speak for its products: where one and a corpus
-    # reply say the same thing, diversity keeps only one of them, and it should be the shop's.
-    shop: float = 0.05
+    point: float = 0.6  # × the point's confidence relative to the best point's
+    answer: float = 0.10  # answer, solution, reassurance: what the customer asked for
+    feeling: float = 0.10  # apology, empathy: for an upset or angry customer (else −feeling / 2)
+    holding: float = -0.12  # a clarifying question, when an answer is at hand
+    waiting: float = -0.06  # waiting, cannot_answer_now, opening, closing, thanks, escalation, follow_up
+    psychology: float = 0.10  # × confidence, if the reply is tagged for the customer's psychology
+    severity: float = 0.05  # a complaint reply written for this severity
+    shop: float = 0.05  # the shop's own reply (where one says what a corpus reply says, it wins)
+    adoption: float = 0.15  # × (2·prior − 1), the smoothed adoption rate for the point's intent
+    needs_check: float = 0.15  # it presumes what the conversation has not shown
+    missing: float = 0.08  # per template value still to fill
+    asked_again: float = 0.30  # already sent, offered again because the customer asked again
+    asks_known: float = 0.20  # asks the customer for a value the conversation already gave
+    reuse: float = 0.06  # per value of the conversation the reply puts in (up to two)
     mmr_lambda: float = 0.75  # 1 = relevance only, 0 = diversity only
-    same_category: float = 0.05  # extra penalty per picked reply of the same etiquette category
-    min_intent_confidence: float = 0.05
-    lexical_share: float = 0.5  # of the similarity term: character overlap vs sentence embedding
-    generic_discount: float = 0.85  # intent fit of a reply tagged for more than two intents
-    # e5 cosines between unrelated Chinese shop sentences sit near 0.85; for
-    # redundancy between two replies this maps [0.85, 0.97] to [0, 1].
+    # e5 cosines between unrelated Chinese shop sentences sit near 0.85; for redundancy between two
+    # replies this maps [0.85, 0.97] to [0, 1].
     redundancy_floor: float = 0.85
     redundancy_ceiling: float = 0.97
+    per_point: int = 3  # most replies from the best point (2 from any other)
+
+
+ANSWER_CATEGORIES = ("answer", "solution", "reassurance")
+FEELING_CATEGORIES = ("apology", "empathy")
 
 
 @dataclass(frozen=True)
-class RankedReply:
+class Candidate:
     reply: StandardReply
+    point: str
     score: float
-    intent: str
+    text: str  # filled in
+    missing: tuple[str, ...]
+    needs_check: str | None
     why: str
 
 
-@dataclass(frozen=True)
-class ReplyQuery:
-    """What the ranking needs to know of a read message."""
-
-    vector: np.ndarray  # the message's sentence vector, in the reply index's space
-    text: str  # the normalised message (for a follow-up, with the turn it leans on)
-    intents: tuple[tuple[str, float], ...]  # every intent with its confidence, best first
-    psychology: str | None = None
-    psychology_confidence: float = 1.0
-    severity: str | None = None  # complaint flow: "ordinary" | "serious"
-
-    def with_intents(self, intents) -> "ReplyQuery":
-        return ReplyQuery(self.vector, self.text, tuple(intents), self.psychology, self.psychology_confidence, self.severity)
+def category_fit(category: str, emotion: str, weights: RankingWeights = RankingWeights()) -> float:
+    if category in ANSWER_CATEGORIES:
+        return weights.answer
+    if category in FEELING_CATEGORIES:
+        return weights.feeling if emotion != "calm" else -weights.feeling / 2
+    if category == "holding":
+        return weights.holding
+    return weights.waiting
 
 
-_TIE_ORDER = np.array(sorted(range(len(INTENTS)), key=lambda j: INTENTS[j], reverse=True))
-
-
-def _redundancy(similarity: np.ndarray, weights: RankingWeights) -> np.ndarray:
-    span = weights.redundancy_ceiling - weights.redundancy_floor
-    return np.clip((similarity - weights.redundancy_floor) / span, 0.0, 1.0)
-
-
-def rank_replies(
-    query: ReplyQuery,
-    index: ReplyIndex,
-    priors: AdoptionPriors,
-    top_k: int = 5,
-    categories: tuple[str, ...] | None = None,
-    exclude: frozenset[str] = frozenset(),
-    similarity: np.ndarray | None = None,
-    weights: RankingWeights = RankingWeights(),
-) -> list[RankedReply]:
-    """Score candidate replies and pick `top_k` by maximal marginal relevance.
-
-    Candidates are the replies tagged with an intent the classifier found
-    (confidence ≥ `min_intent_confidence`), limited to `categories` if given,
-    less the ids in `exclude` (replies already placed above this list).
-    score = intent·(confidence of the reply's best-matching intent, discounted
-                   for generic replies tagged with more than two intents)
-          + semantic·(similarity of message and reply text/triggers: embedding and characters)
-          + psychology·(confidence of the detected type, if the reply is tagged for it)
-          + stage·(1 if the reply is for the intent's usual stage: 售前/售中/售后)
-          + severity·(1 if the reply is written for the complaint's severity)
-          + shop·(1 if the shop added the reply itself)
-          + adoption·(2·prior − 1), the smoothed adoption rate for that intent.
-    Then each pick maximises λ·score − (1−λ)·(similarity to replies already
-    picked) − (a small penalty per picked reply of the same etiquette
-    category), so the top of the list never says the same thing twice.
-    """
-    facts = index.facts
-    psychology, psychology_confidence, severity = query.psychology, query.psychology_confidence, query.severity
-    confidence = np.full(len(INTENTS), -1.0)
-    for intent, conf in query.intents:
-        if conf >= weights.min_intent_confidence:
-            confidence[INTENTS.index(intent)] = conf
-    # Each reply's best-fitting intent among those found; a reply for none of them is no candidate.
-    # Columns in descending id order, so a tie goes to the same intent as max((confidence, id)).
-    fits = np.where(facts.intents, confidence, -1.0)[:, _TIE_ORDER]
-    best = _TIE_ORDER[fits.argmax(axis=1)]
-    intent_fit = fits.max(axis=1)
-    keep = intent_fit >= 0
-    if categories is not None:
-        keep &= np.isin(facts.category, list(categories))
-    if exclude:
-        keep &= ~np.isin(facts.ids, list(exclude))
-    rows = np.flatnonzero(keep)
-    if not len(rows):
+def pick(candidates: list[Candidate], index: ReplyIndex, k: int, weights: RankingWeights = RankingWeights()) -> list[Candidate]:
+    """`k` candidates by maximal marginal relevance, at most `per_point` from the best point and two from any other."""
+    if not candidates:
         return []
-    if similarity is None:  # a caller ranking several lists for one message computes it once
-        similarity = index.similarity(query.vector, query.text, weights.lexical_share)
-    semantic = similarity[rows]
-    best, intent_fit = best[rows], intent_fit[rows]
-    intent_fit = np.where(facts.generic[rows], intent_fit * weights.generic_discount, intent_fit)  # generic replies yield
-    member = facts.psychology.get(psychology) if psychology else None
-    psych_fit = member[rows] * psychology_confidence if member is not None else np.zeros(len(rows))
-    stage_fit = facts.stage_fit[rows, best].astype(float)
-    severity_fit = (facts.severity[rows] == severity).astype(float) if severity else np.zeros(len(rows))
-    ids = [index.ids[r] for r in rows]
-    prior = np.array([priors.prior(reply_id, INTENTS[j]) for reply_id, j in zip(ids, best)])
-    scores = (
-        weights.intent * intent_fit
-        + weights.semantic * semantic
-        + weights.psychology * psych_fit
-        + weights.stage * stage_fit
-        + weights.severity * severity_fit
-        + weights.shop * facts.shop[rows]
-        + weights.adoption * (2 * prior - 1)
-    )
-    vectors = index.text_vectors[rows]
-    codes = facts.category_code[rows]
+    scores = np.array([c.score for c in candidates])
+    vectors = index.text_vectors[[index.rows[c.reply.id] for c in candidates]]
+    span = weights.redundancy_ceiling - weights.redundancy_floor
+    best_point = candidates[int(scores.argmax())].point
     chosen: list[int] = []
-    while len(chosen) < min(top_k, len(rows)):
+    taken: dict[str, int] = {}
+    while len(chosen) < min(k, len(candidates)):
+        mmr = scores.copy()
         if chosen:
-            redundancy = (vectors @ vectors[chosen].T).max(axis=1)
-            repeats = np.bincount(codes[chosen], minlength=codes.max() + 1)[codes]
-            mmr = (
-                weights.mmr_lambda * scores
-                - (1 - weights.mmr_lambda) * _redundancy(redundancy, weights)
-                - weights.same_category * repeats
-            )
-        else:
-            mmr = scores.copy()
-        mmr[chosen] = -np.inf
-        chosen.append(int(mmr.argmax()))
-    ranked = []
-    for i in chosen:
-        intent = INTENTS[best[i]]
-        positive, negative = priors.counts(ids[i], intent)
-        why = f"{INTENT_LABELS[intent]} {intent_fit[i]:.2f} · 语义 {semantic[i]:.2f}"
-        if psych_fit[i]:
-            why += f" · 心理 {psychology}"
-        if facts.shop[rows[i]]:
-            why += " · 本店"
-        if positive or negative:
-            why += f" · 采纳 {prior[i]:.2f} (+{positive:g}/−{negative:g})"
-        ranked.append(RankedReply(index.corpus.replies[ids[i]], float(scores[i]), intent, why))
-    return ranked
+            redundancy = np.clip(((vectors @ vectors[chosen].T).max(axis=1) - weights.redundancy_floor) / span, 0.0, 1.0)
+            mmr = weights.mmr_lambda * scores - (1 - weights.mmr_lambda) * redundancy
+        for i, c in enumerate(candidates):
+            cap = weights.per_point if c.point == best_point else 2
+            if i in chosen or taken.get(c.point, 0) >= cap:
+                mmr[i] = -np.inf
+        if not np.isfinite(mmr).any():
+            break
+        i = int(mmr.argmax())
+        chosen.append(i)
+        taken[candidates[i].point] = taken.get(candidates[i].point, 0) + 1
+    return [candidates[i] for i in chosen]
+
+
+def adoption_term(priors: AdoptionPriors, reply: StandardReply, weights: RankingWeights = RankingWeights()) -> tuple[float, float]:
+    """(score term, prior) of a reply's adoption for the intent of its point."""
+    prior = priors.prior(reply.id, reply.intents[0])
+    return weights.adoption * (2 * prior - 1), prior

@@ -1,43 +1,51 @@
-"""The reply service: which replies to offer for a read message, in what order, filled in.
+"""The reply service: which replies to offer for a read message in its conversation, in what order, filled in.
 
-It owns the order of the list: an apology or empathy reply first for an angry customer, a clarifying
-(holding) reply next when the intent is unsure (a handoff), then the best diverse answers. The API
-and the CLI's evaluation both ask it.
+It matches the message to knowledge points (`matcher`), reads what the conversation has established
+(`intents.state`) and the values it named (`intents.slots`), and offers the best replies of the matched
+points: an apology or empathy reply first for an angry customer; when no point fits, a clarifying question
+about the likely topic first (a handoff); never a reply whose presumption the conversation contradicts,
+nor one already sent unless the customer asks again. The API and the CLI's evaluation both ask it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
+import numpy as np
 
-from intents.analyzer import Analyzer, Reading
-from intents.caching import BatchingEncoder, MemoryCachedEncoder
-from intents.classifier import EMBED_MAX_CHARS
-from intents.encoder import Encoder, EncoderError, NullEncoder, load_ranking_encoder
+from intents.analyzer import Analyzer, Reading, Turn
+from intents.encoder import EncoderError, NullEncoder, load_ranking_encoder
+from intents.labels import INTENTS
+from intents.normalize import normalize
+from intents.resources import Source, packaged
+from intents.slots import conversation_slots
+from intents.state import ConversationState, read_state
 from service.errors import InvalidReply, NotFound, Unprocessable
-from service.replies.corpus import REPLIES_DIR, CorpusError, ReplyCorpus, StandardReply, fill, load_corpus, parse_reply
+from service.replies.corpus import CONVERSATION_VARIABLES, CorpusError, StandardReply, fill, parse_reply as parse_record
 from service.replies.guidance import Advice
 from service.replies.index import ReplyIndex, ReplyLibrary
+from service.replies.knowledge import KNOWLEDGE_DIR, PRESUMES, KnowledgePoint, load_knowledge
+from service.replies.matcher import KnowledgeMatcher, Match, MatchWeights, PointMatch
 from service.replies.priors import AdoptionPriors
-from service.replies.ranking import RankedReply, RankingWeights, ReplyQuery, rank_replies
+from service.replies.ranking import FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
 
 log = logging.getLogger("huashu")
 
-# Replies offered for a message; holding replies only come first on a handoff.
-ANSWER_CATEGORIES = (
-    "opening", "answer", "reassurance", "waiting", "cannot_answer_now", "apology", "empathy",
-    "solution", "escalation", "follow_up", "thanks", "closing",
-)
-# What an angry customer is offered first: the feeling before the facts.
-FEELING_CATEGORIES = ("apology", "empathy")
+CLARIFY_FILE = packaged("scripts_corpus", "clarify.toml")
+# Where a feeling reply comes from when no matched point has one (an angry message that matched nothing).
+FEELING_POINT = "complaint.venting"
+# A shop reply's point when it names one, and the replies a point may hold, are checked on the record.
+SHOP = "shop"
 
 
 @dataclass(frozen=True)
 class OfferedReply:
-    """A reply as offered: filled in, scored, with what the agent must still fill."""
+    """A reply as offered: filled in, scored, with what the agent must still fill or check."""
 
     id: str
     text: str
@@ -46,6 +54,10 @@ class OfferedReply:
     category: str
     missing: tuple[str, ...]
     why: str
+    knowledge_point: str | None = None
+    source: str = "corpus"  # corpus | shop | product | size
+    presumes: tuple[str, ...] = ()
+    needs_check: str | None = None
 
     @property
     def needs_edit(self) -> bool:
@@ -55,41 +67,120 @@ class OfferedReply:
 @dataclass(frozen=True)
 class Offer:
     replies: list[OfferedReply]
-    handoff: bool  # the intent is unsure: the list opens with a clarifying reply
+    handoff: bool  # nothing fits well: the list opens with a clarifying question
+    match: Match
+    slots: dict[str, str] = field(default_factory=dict)
 
 
-def load_replies(source=REPLIES_DIR, shop_replies: list[dict] = ()) -> ReplyCorpus:
-    """The corpus files and the shop's stored replies, validated (a bad record raises with file and line)."""
-    shop = [parse_reply(record, f"shop reply {record.get('id')!r}", "shop") for record in shop_replies]
-    return load_corpus(source, shop)
+@dataclass(frozen=True)
+class Conversation:
+    """What the request says about the conversation beyond the reading."""
+
+    history: Sequence[Turn] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)
+    sent: frozenset[str] = frozenset()  # reply ids already sent in this conversation
+    facts: Mapping[str, str] = field(default_factory=dict)  # the shop's profile facts
+
+
+def load_clarifiers(source: Source = CLARIFY_FILE) -> dict[str, StandardReply]:
+    """One clarifying reply per intent (`scripts_corpus/clarify.toml`); a missing or bad one stops start-up."""
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CorpusError(f"{source}: cannot be read ({exc})") from None
+    clarifiers = {}
+    for intent in INTENTS:
+        record = data.get(intent)
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise CorpusError(f"{source}: [{intent}] needs a text")
+        stage = {"refund": "售后", "complaint": "售后", "logistics": "售中"}.get(intent, "售前")
+        clarifiers[intent] = parse_record(
+            {"id": f"clarify-{intent}", "text": record["text"], "intents": [intent], "stage": stage, "category": "holding"},
+            f"{source}: [{intent}]", "corpus",
+        )
+    return clarifiers
+
+
+def topic_clarifier(point: KnowledgePoint) -> StandardReply:
+    """A clarifying question naming the point's topic, for a point without one of its own."""
+    return StandardReply(
+        id=f"clarify-{point.id.replace('.', '-')}",
+        text=f"{{nickname|亲}}，您是想问「{point.label}」的事吗？方便再说具体一点吗，我马上帮您看~",
+        intents=point.intents, stage=point.stage if point.stage != "通用" else "售前", category="holding",
+        source="corpus", knowledge_point=point.id,
+    )
+
+
+def load_replies(source: Source = KNOWLEDGE_DIR, shop_replies: Iterable[dict] = ()) -> tuple[list[KnowledgePoint], list[StandardReply]]:
+    """The knowledge points and the shop's stored replies, validated (a bad record raises with file and line)."""
+    points = load_knowledge(source)
+    shop = [parse_shop_reply(record, f"shop reply {record.get('id')!r}") for record in shop_replies]
+    return points, shop
+
+
+def parse_shop_reply(record: dict, where: str) -> StandardReply:
+    data = dict(record)
+    point = data.pop("knowledge_point", None)
+    presumes = data.pop("presumes", [])
+    reply = parse_record(data, where, SHOP)
+    if not isinstance(presumes, list) or any(p not in PRESUMES for p in presumes):
+        raise CorpusError(f"{where}: presumes must be a list of {', '.join(PRESUMES)}")
+    return dataclasses.replace(reply, knowledge_point=point, presumes=tuple(presumes))
+
+
+def _leans_on(point: KnowledgePoint) -> set[str]:
+    """The facts at least half of a point's replies presume (what the point is about, in effect)."""
+    counts: dict[str, int] = {}
+    for reply in point.replies:
+        for fact in reply.presumes:
+            counts[fact] = counts.get(fact, 0) + 1
+    return {fact for fact, n in counts.items() if n * 2 >= len(point.replies) and fact in _STATUS_FACTS}
+
+
+# Words by which a reply asks the customer for a value; a reply that asks for one the conversation
+# already gave (and does not use it) yields to one that does not ask again.
+ASKS_FOR = {
+    "order_id": ("订单号",),
+    "tracking_no": ("运单号", "快递单号"),
+    "courier": ("哪家快递", "什么快递"),
+    "size": ("什么码", "几码", "哪个码"),
+    "colour": ("什么颜色", "哪个颜色", "哪个色"),
+}
+
+
+# The facts about an order's status that tell two neighbouring points apart (change the address before
+# or after shipping, cancel before or after, in stock or not).
+_STATUS_FACTS = ("shipped", "not_shipped", "delivered", "in_stock", "out_of_stock", "return_sent", "return_received")
 
 
 @dataclass
 class ReplyService:
     library: ReplyLibrary
+    matcher: KnowledgeMatcher | None
+    clarifiers: dict[str, StandardReply]
     priors: AdoptionPriors
     handoff_below: float = 0.5
-    # Messages are embedded again for ranking only when the reply encoder is not the classifiers' own.
-    query_encoder: Encoder | None = None
     degraded: str | None = None  # the configured reply encoder could not be loaded
+    weights: RankingWeights = RankingWeights()
+    knowledge_version: str = ""
+    topic: dict[str, StandardReply] = field(default_factory=dict)  # point id → a clarifier naming it
 
     @classmethod
     def load(
         cls,
         analyzer: Analyzer,
-        corpus: ReplyCorpus,
+        points: list[KnowledgePoint],
+        shop: list[StandardReply] = (),
         *,
-        feedback: list[tuple[str, str, str]] = (),
+        knowledge_model=None,
+        knowledge_version: str = "",
+        feedback: Iterable[tuple[str, str, str]] = (),
         encoder: str = "e5-int8",
         model_dir: Path = Path("models"),
         cache_dir: Path | None = None,
         handoff_below: float = 0.5,
-        cache_size: int = 8192,
-        max_batch: int = 64,
-        batch_window: float = 0.002,
+        clarify: Source = CLARIFY_FILE,
     ) -> "ReplyService":
-        """The corpus (with the shop's own replies: `load_replies`) indexed with the configured encoder
-        (the analyzer's own by default), and the adoption priors replayed from the stored feedback."""
         base = analyzer.base_encoder
         degraded = None
         ranking = base
@@ -99,15 +190,27 @@ class ReplyService:
             except EncoderError as exc:
                 degraded = f"reply encoder {encoder!r} failed to load ({exc}); replies ranked with the built-in encoder"
                 log.error("%s", degraded)
-        # The corpus vectors come from the disk cache, except in degraded mode (nothing to cache).
-        index = ReplyIndex.build(corpus, ranking, None if isinstance(base, NullEncoder) else cache_dir)
-        query_encoder = None
-        if ranking is not base:
-            query_encoder = MemoryCachedEncoder(BatchingEncoder(ranking, max_batch, batch_window), cache_size)
+        known = [str(c) for c in knowledge_model.classes_] if knowledge_model is not None else []
+        clarifiers = load_clarifiers(clarify)
+        topic = [topic_clarifier(p) for p in points if not any(r.category == "holding" for r in p.replies)]
+        holders = [KnowledgePoint(f"clarify.{i}", "澄清", r.intents, r.stage, "", (), (r,), "corpus") for i, r in enumerate([*clarifiers.values(), *topic])]
+        cache = None if isinstance(base, NullEncoder) else cache_dir
+        index = ReplyIndex.build([*points, *holders], shop, ranking, known=known, cache_dir=cache, point_encoder=base)
+        matcher = None
+        if knowledge_model is not None:
+            replies = [r for p in points for r in p.replies]
+            matcher = KnowledgeMatcher(
+                knowledge_model, index.points, analyzer.segmenter, analyzer.encoder,
+                reply_vectors=index.text_vectors[[index.rows[r.id] for r in replies]],
+                reply_points=[r.knowledge_point for r in replies],
+            )
         priors = AdoptionPriors()
         for reply_id, intent, action in feedback:
             priors.record(reply_id, intent, action)
-        return cls(ReplyLibrary(index, ranking), priors, handoff_below, query_encoder, degraded)
+        return cls(
+            ReplyLibrary(index, ranking, base), matcher, clarifiers, priors, handoff_below, degraded,
+            knowledge_version=knowledge_version, topic={r.knowledge_point: r for r in topic},
+        )
 
     @property
     def index(self) -> ReplyIndex:
@@ -115,45 +218,183 @@ class ReplyService:
 
     @property
     def versions(self) -> dict[str, str]:
-        corpus = self.index.corpus
-        return {"reply_encoder": self.library.encoder.name, "replies": f"{len(corpus)} replies, corpus {corpus.hash[:8]}"}
+        index = self.index
+        points = sum(1 for p in index.points if not p.startswith("clarify."))
+        return {
+            "reply_encoder": self.library.encoder.name,
+            "replies": f"{len(index.corpus)} replies in {points} knowledge points, corpus {index.corpus.hash[:8]}",
+            **({"knowledge": self.knowledge_version} if self.knowledge_version else {}),
+        }
 
-    def query(self, reading: Reading, advice: Advice) -> ReplyQuery:
-        """The ranking's view of a read message."""
-        doc = reading.match_doc
-        vector = doc.vector
-        if self.query_encoder is not None:
-            vector = self.query_encoder.encode([doc.text[:EMBED_MAX_CHARS]])[0]
-        psychology = reading.psychology
-        return ReplyQuery(
-            vector=vector,
-            text=doc.text,
-            intents=tuple(reading.intents),
-            psychology=psychology.id,
-            psychology_confidence=psychology.confidence if psychology.id else 1.0,
-            severity=advice.severity,
-        )
+    # --- matching -----------------------------------------------------------------------------------
 
-    def suggest(self, reading: Reading, advice: Advice, variables: Mapping[str, str], top_k: int = 5) -> Offer:
-        return self.offer(self.query(reading, advice), reading.emotion.level, variables, top_k)
+    def match(self, reading: Reading, history: Sequence[Turn] = (), state: ConversationState | None = None) -> Match:
+        """The knowledge points the message asks about (the shop's own points by similarity), weighed by
+        what the conversation established: a point most of whose replies presume a fact gains when the
+        fact was said and loses when its opposite was."""
+        index = self.index
 
-    def offer(self, query: ReplyQuery, emotion: str, variables: Mapping[str, str], top_k: int = 5) -> Offer:
-        """The replies to offer, in order, and whether to hand off (see the module's docstring)."""
+        def weigh(point_id: str) -> float:
+            point = index.points.get(point_id)
+            if point is None or state is None:
+                return 1.0
+            factor = 1.0
+            for fact in _leans_on(point):
+                holds = state.holds(fact)
+                factor *= 1.0 if holds is None else (1.5 if holds else 0.5)
+            return factor
+
+        match = self.matcher.match(reading, history, weigh) if self.matcher is not None else Match((), None)
+        extra = self._extra_points(index, reading)
+        if not extra:
+            return match
+        merged = sorted([*match.points, *extra], key=lambda p: -p.confidence)[: MatchWeights().max_listed]
+        return Match(tuple(merged), match.leaning or merged[0].id, match.from_context)
+
+    @staticmethod
+    def _extra_points(index: ReplyIndex, reading: Reading) -> list[PointMatch]:
+        """Points the knowledge model was not trained on (the shop's own), by their nearest phrasing."""
+        vector = reading.doc.vector
+        if not len(index.extra_owner) or vector is None or not np.any(vector):
+            return []
+        sims = index.extra_vectors @ vector
+        best: dict[str, float] = {}
+        for owner, sim in zip(index.extra_owner, sims):
+            best[owner] = max(best.get(owner, -1.0), float(sim))
+        # A cosine of 0.93 or more to a phrasing is the same question in other words.
+        found = [(pid, min(1.0, (sim - 0.88) / 0.08)) for pid, sim in best.items() if sim >= 0.90]
+        return [PointMatch(pid, index.points[pid].label, round(conf, 4)) for pid, conf in sorted(found, key=lambda x: -x[1])]
+
+    # --- offering -----------------------------------------------------------------------------------
+
+    def suggest(self, reading: Reading, advice: Advice, conversation: Conversation = Conversation(), top_k: int = 5) -> Offer:
+        history = list(conversation.history)
+        turns = [(t.role, normalize(t.text)) for t in history] + [("customer", reading.doc.text)]
+        state = read_state(turns)
+        match = self.match(reading, history, state)
+        slots = conversation_slots(reading.doc.text, [text for _, text in turns[:-1]])
+        values = {**conversation.facts, **slots, **{k: v for k, v in conversation.variables.items() if v.strip()}}
+        agent_said = {text for role, text in turns if role == "agent"}
+        return self.offer(reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots)
+
+    def offer(
+        self, reading: Reading, advice: Advice, match: Match, state: ConversationState, values: Mapping[str, str],
+        sent: Iterable[str] = (), agent_said: Iterable[str] = (), top_k: int = 5, slots: Mapping[str, str] | None = None,
+    ) -> Offer:
         index = self.index  # one snapshot for the whole request
-        handoff = query.intents[0][1] < self.handoff_below
-        similarity = index.similarity(query.vector, query.text, RankingWeights().lexical_share)
-        ranked: list[RankedReply] = []
-
-        def more(q: ReplyQuery, k: int, categories: tuple[str, ...]) -> None:
-            taken = frozenset(r.reply.id for r in ranked)
-            ranked.extend(rank_replies(q, index, self.priors, k, categories, exclude=taken, similarity=similarity))
-
+        w = self.weights
+        emotion = reading.emotion.level
+        sent = set(sent)
+        agent_said = {normalize(t) for t in agent_said}
+        asked_again = {match.points[0].id} if match.points and not match.from_context and match.points[0].confidence >= 0.5 else set()
+        top = match.points[0].confidence if match.points else 1.0
+        candidates: list[Candidate] = []
+        for found in match.points:
+            for reply in index.points[found.id].replies:
+                candidate = self._candidate(reply, found, top, reading, advice, state, values, emotion)
+                if candidate is None:
+                    continue
+                if reply.id in sent or normalize(candidate.text) in agent_said:
+                    if found.id not in asked_again:
+                        continue  # said already in this conversation
+                    candidate = dataclasses.replace(candidate, score=candidate.score - w.asked_again, why=candidate.why + " · 已发过")
+                candidates.append(candidate)
+        intent_sure = reading.intents[0][1] >= self.handoff_below
+        handoff = not match.points or (match.points[0].confidence < 0.3 and not intent_sure)
+        first: list[Candidate] = []
         if emotion == "angry":
-            more(query, 1, FEELING_CATEGORIES)
+            feelings = [c for c in candidates if c.reply.category in FEELING_CATEGORIES]
+            if not feelings and FEELING_POINT in index.points:
+                venting = PointMatch(FEELING_POINT, index.points[FEELING_POINT].label, 0.0)
+                feelings = [
+                    c for r in index.points[FEELING_POINT].replies if r.category in FEELING_CATEGORIES
+                    for c in [self._candidate(r, venting, 1.0, reading, advice, state, values, emotion)] if c is not None
+                ]
+            if feelings:
+                first.append(max(feelings, key=lambda c: c.score))
         if handoff:
-            more(query.with_intents([(intent, 1.0) for intent, _ in query.intents]), 1, ("holding",))
-        more(query, top_k, ANSWER_CATEGORIES)
-        return Offer(_filled(ranked, variables, top_k), handoff)
+            for clarifier in (self._clarifier(match, reading, index), self.clarifiers[reading.intent]):
+                asked = self._candidate(clarifier, PointMatch(clarifier.knowledge_point or "", "", 1.0), 1.0,
+                                        reading, advice, state, values, emotion, why="澄清：没有把握的知识点")
+                if asked is not None:  # not one asking for what the customer already said
+                    first.append(asked)
+                    break
+            if not match.points and match.leaning:  # the likely point's answers, after the question
+                guess = PointMatch(match.leaning, index.points[match.leaning].label, 0.0)
+                candidates += [
+                    c for r in index.points[match.leaning].replies if r.category != "holding" and r.id not in sent
+                    for c in [self._candidate(r, guess, 1.0, reading, advice, state, values, emotion)] if c is not None
+                ]
+        taken = {c.reply.id for c in first}
+        rest = pick([c for c in candidates if c.reply.id not in taken], index, top_k - len(first), w)
+        chosen = [*first, *rest][:top_k]
+        replies, seen = [], set()
+        for c in chosen:
+            if c.text in seen:
+                continue
+            seen.add(c.text)
+            replies.append(OfferedReply(
+                c.reply.id, c.text, round(c.score, 4), c.reply.intents[0], c.reply.category, c.missing, c.why,
+                knowledge_point=c.reply.knowledge_point if not (c.reply.knowledge_point or "").startswith("clarify.") else None,
+                source="shop" if c.reply.source == SHOP else "corpus", presumes=c.reply.presumes, needs_check=c.needs_check,
+            ))
+        return Offer(replies, handoff, match, dict(slots or {}))
+
+    def _clarifier(self, match: Match, reading: Reading, index: ReplyIndex) -> StandardReply:
+        """A clarifying question about the likely topic: the likely point's own, one naming it, or the intent's."""
+        if match.leaning and match.leaning in index.points:
+            point = index.points[match.leaning]
+            own = [r for r in point.replies if r.category == "holding"]
+            if own:
+                return own[0]
+            named = self.topic.get(point.id)
+            if named is not None:
+                return named
+        return self.clarifiers[reading.intent]
+
+    def _candidate(
+        self, reply: StandardReply, found: PointMatch, top: float, reading: Reading, advice: Advice,
+        state: ConversationState, values: Mapping[str, str], emotion: str, why: str | None = None,
+    ) -> Candidate | None:
+        """A reply scored for this message, or None when the conversation contradicts what it presumes."""
+        w = self.weights
+        unchecked = []
+        for fact in reply.presumes:
+            holds = state.holds(fact)
+            if holds is False:
+                return None  # the conversation says otherwise: never offered
+            if holds is None:
+                unchecked.append(PRESUMES[fact])
+        text, missing = fill(reply.text, dict(values))
+        relative = found.confidence / top if top > 0 else 0.0
+        score = w.point * relative + category_fit(reply.category, emotion, w)
+        psychology = reading.psychology
+        if psychology.id and psychology.id in reply.psychology:
+            score += w.psychology * psychology.confidence
+        if advice.severity and reply.severity == advice.severity:
+            score += w.severity
+        if reply.source == SHOP:
+            score += w.shop
+        adoption, prior = adoption_term(self.priors, reply, w)
+        score += adoption - w.needs_check * bool(unchecked) - w.missing * len(missing)
+        known = [
+            name for name, words in ASKS_FOR.items()
+            if values.get(name) and f"{{{name}" not in reply.text and any(word in reply.text for word in words)
+        ]
+        if known and reply.category == "holding":
+            return None  # a question for what the customer already said
+        score -= w.asks_known * bool(known)
+        # What the customer said is reused: a reply that puts a named value (their order, courier, size) in.
+        reused = {name for name, _ in reply.slots if name in CONVERSATION_VARIABLES and name != "nickname" and values.get(name)}
+        score += w.reuse * min(len(reused), 2)
+        if why is None:
+            why = f"知识点「{found.label}」{found.confidence:.2f}" if found.label else "知识点"
+            positive, negative = self.priors.counts(reply.id, reply.intents[0])
+            if positive or negative:
+                why += f" · 采纳 {prior:.2f}"
+        return Candidate(reply, found.id, float(score), text, tuple(missing), "；".join(unchecked) or None, why)
+
+    # --- feedback and shop replies ------------------------------------------------------------------
 
     def credit(self, reply_id: str, request: dict) -> str:
         """The intent a reply of an earlier suggestion is credited under (the one it was suggested for)."""
@@ -168,11 +409,10 @@ class ReplyService:
     def add_shop_reply(self, record: dict, persist: Callable[[dict], None]) -> StandardReply:
         """Validate a shop's own reply like the corpus, store it with `persist` and index it."""
         try:
-            reply = parse_reply(record, "reply", "shop")
+            reply = parse_shop_reply(record, "reply")
         except CorpusError as exc:
             raise InvalidReply(str(exc)) from None
-        self.library.add(reply, lambda: persist(record))
-        return reply
+        return self.library.add(reply, lambda: persist(record))
 
     def list(self, intent: str | None, category: str | None, source: str | None, q: str | None) -> list[StandardReply]:
         return [
@@ -180,20 +420,6 @@ class ReplyService:
             for r in self.index.corpus
             if (intent is None or intent in r.intents)
             and (category is None or r.category == category)
-            and (source is None or (r.source == "shop") == (source == "shop"))
+            and (source is None or (r.source == SHOP) == (source == "shop"))
             and (q is None or q in r.text)
         ]
-
-
-def _filled(ranked: list[RankedReply], variables: Mapping[str, str], top_k: int) -> list[OfferedReply]:
-    replies: list[OfferedReply] = []
-    seen: set[str] = set()
-    for item in ranked:
-        text, missing = fill(item.reply.text, dict(variables))
-        if text in seen:
-            continue
-        seen.add(text)
-        replies.append(
-            OfferedReply(item.reply.id, text, round(item.score, 4), item.intent, item.reply.category, tuple(missing), item.why)
-        )
-    return replies[:top_k]

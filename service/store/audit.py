@@ -34,6 +34,8 @@ class AuditEntry:
     emotion: str | None = None
     emotion_score: float | None = None
     escalate: bool = False
+    knowledge_point: str | None = None  # the best matched point, None when none fitted (or for /v1/classify)
+    knowledge_confidence: float | None = None
 
     def row(self, store_raw: bool) -> dict:
         second = self.intents[1][1] if len(self.intents) > 1 else 0.0
@@ -55,6 +57,8 @@ class AuditEntry:
             "emotion": self.emotion,
             "emotion_score": self.emotion_score,
             "escalate": int(self.escalate),
+            "knowledge_point": self.knowledge_point,
+            "knowledge_confidence": self.knowledge_confidence,
             "model_version": self.model_version,
             "latency_ms": round(self.latency_ms, 2),
         }

@@ -97,6 +97,13 @@ def m004_unmasked_message(db: sqlite_utils.Database) -> None:
     db.execute("alter table requests rename column raw_message to unmasked_message")
 
 
+@migrations()
+def m005_knowledge_point(db: sqlite_utils.Database) -> None:
+    # The knowledge point the service matched (null: none fitted), for QA and the reports.
+    db["requests"].add_column("knowledge_point", str)
+    db["requests"].add_column("knowledge_confidence", float)
+
+
 def now() -> str:
     """The current UTC time as stored: ISO 8601 with milliseconds."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

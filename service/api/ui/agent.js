@@ -55,9 +55,9 @@
 
   function readVariables() {
     const values = {};
-    for (const name of Object.keys(CONTRACT.variables)) {
-      const value = $("variables").elements[name].value.trim();
-      if (value) values[name] = value;
+    for (const input of $("variables").elements) {
+      const value = input.name ? input.value.trim() : "";
+      if (value) values[input.name] = value;
     }
     return values;
   }

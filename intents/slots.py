@@ -1,0 +1,115 @@
+"""Slots: the values a customer (or the agent) named in the conversation — order and tracking numbers,
+the courier, size, colour, quantity, amount, date — read from normalised text so replies can reuse them."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+import cn2an
+
+# Couriers as customers write them, with the name a reply should use.
+COURIERS = {
+    "顺丰": "顺丰", "sf": "顺丰", "中通": "中通", "圆通": "圆通", "申通": "申通", "韵达": "韵达", "极兔": "极兔",
+    "j&t": "极兔", "邮政": "邮政", "ems": "EMS", "京东快递": "京东快递", "京东物流": "京东物流", "德邦": "德邦",
+    "百世": "百世", "天天快递": "天天快递", "优速": "优速", "丰网": "丰网", "宅急送": "宅急送", "安能": "安能",
+    "跨越": "跨越速运",
+}
+# Tracking-number prefixes couriers print, and whose they are.
+TRACKING_PREFIXES = {"SF": "顺丰", "YT": "圆通", "JT": "极兔", "JD": "京东快递", "JDV": "京东快递", "DPK": "德邦", "ZTO": "中通", "STO": "申通"}
+_COURIER = re.compile("|".join(sorted((re.escape(c) for c in COURIERS), key=len, reverse=True)), re.IGNORECASE)
+_TRACKING = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2,4})\s?(\d{9,18})(?![0-9])")
+_DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{10,20})(?![0-9])")
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_ORDER_CONTEXT = re.compile(r"(订单|订单号|订单编号)[是:]?\W{0,3}$")
+_TRACKING_CONTEXT = re.compile(r"(快递|运单|物流|快递单)号?[是:]?\W{0,3}$")
+_SIZE = re.compile(
+    r"(?<![A-Za-z0-9])((?:[2-6]XL|X{0,3}L|X{1,2}S|[SML]))(?:码|号)?(?![A-Za-z0-9])|(均码|加大码|大码|小码)|(?<![0-9.])(\d{2}(?:\.5)?)\s?码|(\d{3}/\d{2,3}[A-Z]?)"
+)
+_COLOUR_WORDS = (
+    "黑色 白色 红色 蓝色 粉色 灰色 绿色 黄色 紫色 咖色 咖啡色 卡其色 杏色 米色 米白色 米白 燕麦色 藏青色 藏青 藏蓝色 藏蓝 酒红色 "
+    "酒红 驼色 军绿色 军绿 橙色 棕色 银色 金色 奶白色 浅蓝色 深蓝色 雾霾蓝 香槟色 焦糖色 浅灰 深灰 浅粉 玫红 枣红 天蓝 墨绿 "
+    "牛仔蓝 奶茶色 姜黄色 薄荷绿 黑 白 红 蓝 粉 灰"
+).split()
+_COLOUR = re.compile("(" + "|".join(sorted(map(re.escape, _COLOUR_WORDS), key=len, reverse=True)) + r")(?:色|的)?")
+_NUMERAL = r"(?:\d+|[一二两三四五六七八九十百]+)"
+_QUANTITY = re.compile(rf"({_NUMERAL})\s?(件|个|条|双|套|盒|瓶|包|只|台|支|张|份|箱|袋)(?!月|小时|星期|礼拜|钟)")
+_AMOUNT = re.compile(r"(?:¥|￥)\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:元|块钱|块|rmb)", re.IGNORECASE)
+_DATE = re.compile(
+    r"(今天|明天|后天|大后天|这周[一二三四五六日天末]?|下周[一二三四五六日天末]?|周[一二三四五六日天末]|星期[一二三四五六日天]|"
+    r"礼拜[一二三四五六日天]|月底|月初|下个月|\d{1,2}月\d{1,2}[日号]|\d{1,2}[日号](?:之前|前)?|双十一|双11|618|春节前|年前)"
+)
+# Words that look like a colour or size but are not one here.
+_NOT_COLOUR_AFTER = ("色差", "颜色")
+SLOT_NAMES = ("order_id", "tracking_no", "courier", "size", "colour", "quantity", "amount", "date")
+
+
+def _courier_of_tracking(prefix: str) -> str | None:
+    return TRACKING_PREFIXES.get(prefix.upper())
+
+
+def _quantity(value: str) -> str | None:
+    try:
+        number = int(value) if value.isdigit() else int(cn2an.cn2an(value, "smart"))
+    except (ValueError, TypeError):
+        return None
+    return str(number) if 0 < number < 100000 else None
+
+
+def read_slots(text: str) -> dict[str, str]:
+    """The slots one normalised message names (the first mention of each)."""
+    found: dict[str, str] = {}
+    for match in _TRACKING.finditer(text):
+        courier = _courier_of_tracking(match.group(1))
+        if courier or match.group(1).isupper():
+            found.setdefault("tracking_no", match.group(1) + match.group(2))
+            if courier:
+                found.setdefault("courier", courier)
+    for match in _DIGITS.finditer(text):
+        digits = match.group(1)
+        if _PHONE.match(digits):
+            continue  # a phone number: personal, never a slot
+        before = text[max(0, match.start() - 8) : match.start()]
+        if _ORDER_CONTEXT.search(before):
+            found.setdefault("order_id", digits)
+        elif _TRACKING_CONTEXT.search(before) or _COURIER.search(before):
+            found.setdefault("tracking_no", digits)
+        elif len(digits) >= 15:
+            found.setdefault("order_id", digits)
+        else:
+            found.setdefault("tracking_no", digits)
+    courier = _COURIER.search(text)
+    if courier:
+        found.setdefault("courier", COURIERS[courier.group(0).lower()])
+    for match in _SIZE.finditer(text):
+        letters, word, number, chest = match.groups()
+        found.setdefault("size", letters.upper() if letters else word or (f"{number}码" if number else chest))
+        break
+    for match in _COLOUR.finditer(text):
+        tail = text[match.start() : match.start() + 3]
+        if any(tail.startswith(w) for w in _NOT_COLOUR_AFTER) or text[match.end() : match.end() + 1] == "差":
+            continue
+        word = match.group(1)
+        found.setdefault("colour", word if word.endswith("色") or len(word) > 1 else word + "色")
+        break
+    for match in _QUANTITY.finditer(text):
+        quantity = _quantity(match.group(1))
+        if quantity:
+            found.setdefault("quantity", f"{quantity}{match.group(2)}")
+            break
+    amount = _AMOUNT.search(text)
+    if amount:
+        found.setdefault("amount", f"{amount.group(1) or amount.group(2)}元")
+    date = _DATE.search(text)
+    if date:
+        found.setdefault("date", date.group(1))
+    return found
+
+
+def conversation_slots(message: str, earlier: Iterable[str] = ()) -> dict[str, str]:
+    """Slots of the newest message, then of the earlier turns from the latest back (what was said last wins)."""
+    slots = read_slots(message)
+    for text in reversed(list(earlier)):
+        for name, value in read_slots(text).items():
+            slots.setdefault(name, value)
+    return {name: slots[name] for name in SLOT_NAMES if name in slots}

@@ -1,0 +1,99 @@
+"""What the conversation has established about the order: shipped or not, received, in stock, returned,
+refunded, agreed … Read from what the customer and the agent said, so that a reply presuming a fact nobody
+established is not offered as if it were true.
+
+Each fact is True (said), False (its opposite was said) or absent (nobody said). A question ("发货了吗")
+establishes nothing; a negation ("还没发货") establishes the opposite.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+# Words that turn a statement into its negation when they come just before it.
+_NEGATION = re.compile(r"(没有|还没|没|未|不|尚未|并未|别)\s?$")
+_QUESTION = re.compile(r"^[^。！!，,]{0,6}(吗|么|没有?|了没|呢)?\s*[?？]|^(吗|么|没有?|了没|了吗)")
+
+
+@dataclass(frozen=True)
+class Cue:
+    fact: str
+    pattern: re.Pattern
+    by: tuple[str, ...] = ("customer", "agent")  # who can establish it
+    negatable: bool = True
+    value: bool = True  # what saying it establishes (False: the words themselves deny the fact)
+
+
+def _cue(fact: str, words: str, by=("customer", "agent"), negatable=True, value=True) -> Cue:
+    return Cue(fact, re.compile(words), tuple(by), negatable, value)
+
+
+CUES: tuple[Cue, ...] = (
+    _cue("shipped", r"已经?发货|发货了|已经?发出|发出了|寄出了|已揽收|揽收了|在路上|物流显示|派送中|正在派送|到中转|包裹.{0,4}发出"),
+    _cue("not_shipped", r"(还)?没(有)?发(货|出)?|未发货|尚未发货|还没寄|没动静", negatable=False),
+    _cue("delivered", r"收到了|收到货|签收了|拿到了|到货了|已签收|拆开|穿了|用了|戴了|洗了|试了"),
+    _cue("delivered", r"(还)?没(有)?(收到(?!钱|退款)|到货|拿到)|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
+    _cue("refund_done", r"(还)?没(有)?(退款|到账|退回来)|退款.{0,4}没到|钱.{0,3}没(收到|到)", negatable=False, value=False),
+    _cue("has_order", r"拍了|拍下|下单了|下了单|付款了|付了款|已付款|买了|我的订单|订单号|刚拍|已下单"),
+    _cue("in_stock", r"有货|现货|还有的|库存充足", by=("agent",)),
+    _cue("out_of_stock", r"断货|没货|缺货|售罄|卖完了|没有库存", by=("agent",), negatable=False),
+    _cue("return_sent", r"寄回(去)?了|已经寄回|退货寄出|退回去了|寄出去了|退货单号|已经寄了"),
+    _cue("return_received", r"(仓库|我们)(已经)?收到(了)?(您的)?退货|退货(已)?签收|退回的包裹.{0,4}收到", by=("agent",)),
+    _cue("refund_approved", r"(已经?|这边)?同意(了)?(您的)?(退款|退货|申请)|审核通过|申请通过了", by=("agent",)),
+    _cue("refund_done", r"退款成功|已退款|钱退了|已经退款|退款到账|已原路退回"),
+    _cue("shop_fault", r"是我们的(失误|问题|责任|疏忽)|我们发错了|我们漏发了|是我们没", by=("agent",), negatable=False),
+    _cue("action_done", r"已经?(帮您|为您|给您)|已提交|已经提交|已备注|已经备注|已催|已经催|已登记|已补发|已经补发", by=("agent",)),
+)
+# Facts that cannot both hold.
+OPPOSITES = {"shipped": "not_shipped", "not_shipped": "shipped", "in_stock": "out_of_stock", "out_of_stock": "in_stock"}
+# What a fact implies.
+IMPLIES = {"delivered": ("shipped", "has_order"), "shipped": ("has_order",), "return_sent": ("delivered",),
+           "return_received": ("return_sent",), "refund_done": ("has_order",), "not_shipped": ("has_order",)}
+# Agreement words: after an agent's offer, the customer agreeing makes it `agreed`.
+_AGREE = re.compile(r"^(好的?|行|可以|嗯+|ok|OK|没问题|那就这样|就这么办|同意)")
+_OFFER = re.compile(r"部分退款|补偿|退您|退给您|给您退|赔|优惠|改价|换货|补发|退差价")
+
+
+@dataclass
+class ConversationState:
+    facts: dict[str, bool] = field(default_factory=dict)
+
+    def holds(self, fact: str) -> bool | None:
+        return self.facts.get(fact)
+
+    def set(self, fact: str, value: bool) -> None:
+        self.facts[fact] = value
+        if fact in OPPOSITES:
+            self.facts[OPPOSITES[fact]] = not value
+        if value:
+            for implied in IMPLIES.get(fact, ()):
+                self.facts.setdefault(implied, True)
+
+
+def _statements(text: str, cue: Cue):
+    """Each occurrence of the cue that is said (not asked), with whether it is negated."""
+    for match in cue.pattern.finditer(text):
+        after = text[match.end() : match.end() + 6]
+        if re.match(r"\s*(吗|么|没有?|了没|了吗|没\?|\?|？)", after):
+            continue  # a question establishes nothing
+        negated = cue.negatable and bool(_NEGATION.search(text[max(0, match.start() - 3) : match.start()]))
+        yield negated
+
+
+def read_state(turns: Sequence[tuple[str, str]]) -> ConversationState:
+    """The facts established by `turns` ((role, normalised text), oldest first, the newest message last)."""
+    state = ConversationState()
+    last_agent = ""
+    for role, text in turns:
+        for cue in CUES:
+            if role not in cue.by:
+                continue
+            for negated in _statements(text, cue):
+                state.set(cue.fact, cue.value != negated)
+        if role == "customer" and last_agent and _OFFER.search(last_agent) and _AGREE.match(text.strip()):
+            state.set("agreed", True)
+        if role == "agent":
+            last_agent = text
+    return state

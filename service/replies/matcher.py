@@ -1,0 +1,170 @@
+"""Which knowledge points a message asks about, read in its conversation.
+
+The knowledge model (a calibrated classifier over the points' phrasings: words, characters, the sentence
+embedding and a vote of the nearest phrasings, with a `none` class learnt from messages no point answers)
+scores the message on its own. A follow-up that leans on the conversation ("那怎么弄?", "顺丰呢", a pasted
+order number) is also scored together with the customer's previous turn, and the point of that turn and of
+the agent's last reply weigh in; a message clear on its own keeps its own reading. "None fits" is a real
+outcome: the `none` class, or no point confident enough.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from intents.analyzer import Reading, Turn
+from intents.classifier import Document, make_documents
+from intents.context import is_follow_up
+from intents.encoder import Encoder
+from intents.models import NO_POINT
+from intents.normalize import normalize
+from intents.segment import Segmenter
+from service.replies.knowledge import KnowledgePoint
+
+# A message that is nothing but a number, a code or a phone (the answer to "方便发一下订单号吗？").
+_ONLY_DATA = re.compile(r"^[\s\d\-+()（）a-zA-Z:：#]{6,}$")
+
+
+@dataclass(frozen=True)
+class MatchWeights:
+    """How the views of a message combine (chosen by cross-checking on conversations; see the model card)."""
+
+    confident: float = 0.7  # a message this sure of a point on its own is a new topic: no context
+    context: float = 2.0  # the previous customer turn and the message read together
+    previous: float = 0.5  # the previous customer turn's own point
+    agent: float = 0.3  # the point the agent's last reply belongs to
+    follow_up: float = 1.5  # how much more the context counts for an elliptical follow-up
+    min_confidence: float = 0.15  # below this the best point is not offered as a match
+    listed: float = 0.03  # points listed in the answer: at least this confident
+    max_listed: int = 3
+
+
+@dataclass(frozen=True)
+class PointMatch:
+    id: str
+    label: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Match:
+    points: tuple[PointMatch, ...]  # best first; empty when none fits
+    leaning: str | None  # the most likely point even when none fits (what a clarifying reply asks about)
+    from_context: bool = False  # the conversation changed the reading of the message
+
+
+class KnowledgeMatcher:
+    def __init__(
+        self,
+        model,
+        points: dict[str, KnowledgePoint],
+        segmenter: Segmenter,
+        encoder: Encoder,
+        reply_vectors: np.ndarray | None = None,
+        reply_points: Sequence[str] = (),
+        weights: MatchWeights = MatchWeights(),
+    ):
+        self.model = model
+        self.points = points
+        self.segmenter = segmenter
+        self.encoder = encoder
+        self.weights = weights
+        self.classes = [str(c) for c in model.classes_]
+        self._none = self.classes.index(NO_POINT)
+        self._column = {c: j for j, c in enumerate(self.classes)}
+        # The agent's replies, by point, to tell which point the agent's last turn belonged to.
+        self._reply_vectors = reply_vectors
+        self._reply_owner = np.array([self._column.get(p, -1) for p in reply_points], dtype=int)
+
+    def _probabilities(self, docs: list[Document]) -> np.ndarray:
+        return self.model.predict_proba(docs)
+
+    def _text(self, text: str) -> np.ndarray:
+        return self._probabilities(make_documents([text], self.segmenter, self.encoder))[0]
+
+    def _agent_point(self, text: str) -> np.ndarray | None:
+        """A distribution over points from how close the agent's turn is to each point's replies."""
+        if self._reply_vectors is None or not len(self._reply_owner):
+            return None
+        vector = self.encoder.encode([normalize(text)[:256]], passage=True)[0]
+        if not np.any(vector):
+            return None
+        sims = self._reply_vectors @ vector
+        best = np.full(len(self.classes), -1.0)
+        known = self._reply_owner >= 0
+        np.maximum.at(best, self._reply_owner[known], sims[known])
+        weights = np.where(best > -1, np.exp((best - best.max()) / 0.02), 0.0)
+        weights[self._none] = 0.0
+        total = weights.sum()
+        return weights / total if total > 0 else None
+
+    @staticmethod
+    def _topic_turn(customer: Sequence[str]) -> str:
+        """The customer's latest turn that says what the conversation is about: not an elliptical
+        follow-up, an acknowledgement or a pasted number ("好", "M", "2207719304482561")."""
+        for text in reversed(customer):
+            normalized = normalize(text)
+            if not is_follow_up(normalized) and not _ONLY_DATA.match(normalized):
+                return normalized
+        return normalize(customer[-1])
+
+    def probabilities(self, reading: Reading, history: Sequence[Turn] = ()) -> tuple[np.ndarray, bool]:
+        """The distribution over points (and `none`) for the message in its conversation, and whether
+        the conversation changed it."""
+        w = self.weights
+        own = self._probabilities([reading.doc])[0]
+        customer = [t.text for t in history if t.role == "customer"]
+        agent = next((t.text for t in reversed(history) if t.role == "agent"), None)
+        if not customer and agent is None:
+            return own, False
+        text = reading.doc.text
+        data_only = bool(_ONLY_DATA.match(text))
+        confidence = max(p for j, p in enumerate(own) if j != self._none)
+        if confidence >= w.confident and not data_only:
+            return own, False  # clear on its own: a new topic keeps its own reading
+        follow = is_follow_up(text) or data_only
+        if follow:
+            # "None" for an elliptical message read alone means it leans on what came before: the
+            # conversation decides, not that no point fits.
+            own = own.copy()
+            own[self._none] = 0.0
+            own = own / own.sum() if own.sum() > 0 else own
+        parts = [(1.0, own)]
+        if customer:
+            previous = self._topic_turn(customer)
+            parts.append((w.context * (w.follow_up if follow else 1.0), self._text(f"{previous} {text}")))
+            parts.append((w.previous * (w.follow_up if follow else 0.5), self._text(previous)))
+        if agent is not None and w.agent > 0:
+            agent_point = self._agent_point(agent)
+            if agent_point is not None:
+                parts.append((w.agent * (1.0 if follow else 0.5), agent_point))
+        total = sum(weight for weight, _ in parts)
+        mixed = sum(weight * p for weight, p in parts) / total
+        return mixed, bool(np.argmax(mixed) != np.argmax(own))
+
+    def match(self, reading: Reading, history: Sequence[Turn] = (), weigh=None) -> Match:
+        """The points the message asks about. `weigh(point id)` (optional) scales a point's probability,
+        for what the conversation has established (a point about shipped parcels, once shipping is said)."""
+        probs, from_context = self.probabilities(reading, history)
+        if weigh is not None:
+            factors = np.array([1.0 if j == self._none else weigh(c) for j, c in enumerate(self.classes)])
+            if np.any(factors != 1.0):
+                probs = probs * factors
+                probs = probs / probs.sum()
+        w = self.weights
+        order = [j for j in np.argsort(-probs, kind="stable") if j != self._none and self.classes[j] in self.points]
+        if not order:
+            return Match((), None, from_context)
+        best = order[0]
+        leaning = self.classes[best]
+        if probs[self._none] >= probs[best] or probs[best] < w.min_confidence:
+            return Match((), leaning, from_context)
+        listed = [j for j in order[: w.max_listed] if probs[j] >= w.listed] or [best]
+        points = tuple(
+            PointMatch(self.classes[j], self.points[self.classes[j]].label, round(float(probs[j]), 4)) for j in listed
+        )
+        return Match(points, leaning, from_context)
