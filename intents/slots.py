@@ -106,10 +106,18 @@ def read_slots(text: str) -> dict[str, str]:
     return found
 
 
-def conversation_slots(message: str, earlier: Iterable[str] = ()) -> dict[str, str]:
-    """Slots of the newest message, then of the earlier turns from the latest back (what was said last wins)."""
+# What an agent's turn can tell: the courier and tracking number the agent gave. Dates, sizes and amounts
+# in an agent's turn are the agent's words, not the customer's.
+AGENT_SLOTS = ("courier", "tracking_no")
+
+
+def conversation_slots(message: str, earlier: Iterable[str | tuple[str, str]] = ()) -> dict[str, str]:
+    """Slots of the newest message, then of the earlier turns from the latest back (what was said last wins).
+    An earlier turn is a text (the customer's) or (role, text)."""
     slots = read_slots(message)
-    for text in reversed(list(earlier)):
+    for turn in reversed(list(earlier)):
+        role, text = turn if isinstance(turn, tuple) else ("customer", turn)
         for name, value in read_slots(text).items():
-            slots.setdefault(name, value)
+            if role == "customer" or name in AGENT_SLOTS:
+                slots.setdefault(name, value)
     return {name: slots[name] for name in SLOT_NAMES if name in slots}

@@ -63,6 +63,10 @@ class ConversationState:
     def holds(self, fact: str) -> bool | None:
         return self.facts.get(fact)
 
+    def forget(self, *facts: str) -> None:
+        for fact in facts:
+            self.facts.pop(fact, None)
+
     def set(self, fact: str, value: bool) -> None:
         self.facts[fact] = value
         if fact in OPPOSITES:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from intents.build.data import PSYCHOLOGY_DIR, load_examples
 from intents.build.onnx_convert import build_onnx_model
-from intents.build.training import train_intent_model, train_psychology_model
+from intents.build.training import TASKS, knowledge_examples, train_intent_model, train_model, train_psychology_model
 from intents.encoder import ONNX_FOLDER, DiskCachedEncoder, load_default_encoder
 from intents.labels import PSYCHOLOGY_CLASSES
 from intents.segment import Segmenter
@@ -37,6 +37,7 @@ def serving(app, ready_within: float = 300):
     """`TestClient(app)` once the app's models are loaded (they load in a background thread)."""
     with TestClient(app) as client:
         assert app.state.ready.wait(ready_within), "the models did not load in time"
+        assert app.state.load_error is None, app.state.load_error
         yield client
 
 
@@ -93,6 +94,7 @@ def model_dir(models_root, segmenter, encoder) -> Path:
     out = models_root
     train_intent_model(load_examples(), segmenter, encoder, out / "intent", cv_folds=0)
     train_psychology_model(load_examples(PSYCHOLOGY_DIR, PSYCHOLOGY_CLASSES), segmenter, encoder, out / "psychology", cv_folds=0)
+    train_model(TASKS["knowledge"], knowledge_examples(), segmenter, encoder, out / "knowledge", cv_folds=0)
     return out
 
 

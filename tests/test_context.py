@@ -49,6 +49,7 @@ def test_a_short_reply_after_a_tracking_question_is_logistics(client, message):
 def test_a_bargain_after_a_size_question_is_bargain(client):
     after = suggest(client, "那能便宜点吗", SIZE)
     assert after["intent"]["id"] == "bargain" and after["history_used"] is False
+    assert all(p["id"].startswith("bargain.") for p in after["knowledge_points"])
     assert after["psychology"]["id"] == "thrift"
 
 
@@ -75,5 +76,6 @@ def test_a_follow_up_is_matched_to_replies_with_its_context(client):
     assert np.isclose(np.linalg.norm(reading.match_doc.vector), 1.0)
     clear = analyzer.read_turn("请问这件羽绒服的含绒量是多少", [Turn(**t) for t in TRACKING])
     assert clear.match_doc is clear.doc  # a message clear on its own is matched on its own
-    replies = suggest(client, "还没", TRACKING)["replies"]
-    assert all(r["intent"] == "logistics" for r in replies)
+    body = suggest(client, "还没", TRACKING)
+    assert body["knowledge_points"][0]["id"].startswith("logistics.")
+    assert all(r["intent"] == "logistics" for r in body["replies"])

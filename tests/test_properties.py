@@ -139,7 +139,7 @@ def test_fill_inserts_values_literally(reply, variables):
     for name, marker in markers.items():
         expected = expected.replace(marker, values[name])
     assert (filled, missing) == (expected, expected_missing)
-    assert missing == [name for name, fallback in reply.slots if name not in values and fallback is None]
+    assert missing == list(dict.fromkeys(name for name, fallback in reply.slots if name not in values and fallback is None))
 
 
 @PROPERTY

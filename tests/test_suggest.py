@@ -58,15 +58,10 @@ def test_greeting_gets_an_opening_phrase(client):
     assert body["replies"][0]["category"] in {"opening", "waiting"}
 
 
-def test_unsure_classification_gets_a_holding_reply_and_handoff(settings, tmp_path):
-    # Raise the bar so that no message is confident enough: every answer must
-    # then open with a clarifying (holding) reply and ask for a handoff.
-    unsure = settings.model_copy(update={"handoff_below": 0.999, "db_path": tmp_path / "h.db"})
-    with serving(create_app(unsure)) as client:
-        body = suggest(client, "我要退货")
-    assert body["handoff"] is True
+def test_when_no_point_fits_the_list_opens_with_a_clarifying_question_and_handoff(client):
+    body = suggest(client, "你觉得明天股市会涨吗 我买的那只一直跌")
+    assert body["knowledge_points"] == [] and body["handoff"] is True
     assert body["replies"][0]["category"] == "holding"
-    assert len(body["replies"]) >= 3
 
 
 def test_confident_message_is_not_handed_off(client):
@@ -141,8 +136,10 @@ def _rank(client, message, reply_id, top_k=20):
 
 def test_adoption_lifts_a_used_reply_and_sinks_a_dismissed_one(fresh_client):
     message, similar = "能便宜点吗", "便宜一点呗 老板"
-    before = [r["id"] for r in suggest(fresh_client, similar, top_k=20)["replies"]]
-    lifted, sunk = before[3], before[0]
+    before = suggest(fresh_client, similar, top_k=20)["replies"]
+    point = before[0]["knowledge_point"]
+    same_point = [r["id"] for r in before if r["knowledge_point"] == point]
+    lifted, sunk = same_point[-1], same_point[0]
     for _ in range(40):
         body = suggest(fresh_client, message, top_k=20)
         shown = {r["id"] for r in body["replies"]}
@@ -150,9 +147,10 @@ def test_adoption_lifts_a_used_reply_and_sinks_a_dismissed_one(fresh_client):
             if reply_id in shown:
                 fresh_client.post("/v1/feedback", json={"request_id": body["request_id"], "reply_id": reply_id, "action": action})
     after = [r["id"] for r in suggest(fresh_client, similar, top_k=20)["replies"]]
-    assert after.index(lifted) < before.index(lifted)
+    ids = [r["id"] for r in before]
+    assert after.index(lifted) < ids.index(lifted)
     assert sunk not in after[:1]
-    # Adoption moves the list within an intent; it never pushes other intents' replies on top.
+    # Adoption moves the list within a point; it never pushes other intents' replies on top.
     assert suggest(fresh_client, similar)["replies"][0]["intent"] == "bargain"
 
 
@@ -202,15 +200,16 @@ def test_list_replies_filters(client):
 
 
 def test_broken_corpus_stops_start_up_with_file_and_line(settings, tmp_path):
-    from service.replies.corpus import CorpusError
+    from service.replies.knowledge import KnowledgeError
 
-    (tmp_path / "replies.jsonl").write_text(
-        '{"id": "a-1", "text": "亲，您好", "intents": ["greeting"], "stage": "售前", "category": "opening"}\n'
-        '{"id": "a-2", "text": "亲，{nick} 您好", "intents": ["greeting"], "stage": "售前", "category": "opening"}\n',
+    phrasings = ", ".join(f'"问{i}"' for i in range(15))
+    (tmp_path / "greeting.toml").write_text(
+        f'[[point]]\nid = "greeting.x"\nlabel = "测试"\nintents = ["greeting"]\nstage = "通用"\nscope = "测"\n'
+        f'phrasings = [{phrasings}]\n\n[[point.reply]]\nid = "greeting-x-01"\ntext = "亲，{{nick}} 您好"\ncategory = "opening"\n',
         encoding="utf-8",
     )
-    app = create_app(settings.model_copy(update={"replies_dir": tmp_path, "db_path": tmp_path / "x.db"}))
-    with pytest.raises(CorpusError, match=r"replies.jsonl:2: unknown variable 'nick'"):
+    app = create_app(settings.model_copy(update={"knowledge_dir": tmp_path, "db_path": tmp_path / "x.db"}))
+    with pytest.raises(KnowledgeError, match=r"greeting.toml:10: reply greeting-x-01: unknown variable 'nick'"):
         with TestClient(app):
             pass
 
@@ -240,23 +239,30 @@ def test_a_calm_question_does_not_escalate(client):
     assert body["emotion"]["level"] == "calm"
 
 
-def test_replies_for_the_detected_psychology_rank_higher(client, pipeline_index):
-    from service.replies.priors import AdoptionPriors
-    from service.replies.ranking import RankingWeights, ReplyQuery, rank_replies
+def test_replies_for_the_detected_psychology_rank_higher(client):
+    import dataclasses
 
-    reading = client.app.state.analyzer.read_batch(["能便宜点吗"])[0]
-    every = len(pipeline_index.ids)
-    query = ReplyQuery(reading.doc.vector, reading.doc.text, tuple(reading.intents))
-    plain = {r.reply.id: r.score for r in rank_replies(query, pipeline_index, AdoptionPriors(), every)}
-    thrift_query = ReplyQuery(reading.doc.vector, reading.doc.text, tuple(reading.intents), psychology="thrift")
-    thrift = {r.reply.id: r.score for r in rank_replies(thrift_query, pipeline_index, AdoptionPriors(), every)}
-    tagged = [i for i in plain if "thrift" in pipeline_index.corpus.replies[i].psychology]
+    from intents.psychology import PsychologyReading
+    from service.replies.ranking import RankingWeights
+
+    replies, analyzer, guidance = client.app.state.replies, client.app.state.analyzer, client.app.state.guidance
+    reading = analyzer.read_batch(["能便宜点吗"])[0]
+    match = replies.match(reading)
+    point = replies.index.points[match.points[0].id]
+    tagged = {r.id for r in point.replies if "thrift" in r.psychology}
     assert tagged
-    for reply_id, score in plain.items():
-        lift = thrift[reply_id] - score
-        assert np.isclose(lift, RankingWeights.psychology if reply_id in tagged else 0.0), reply_id
-    top = suggest(client, "能便宜点吗")["replies"][:3]
-    assert any("thrift" in pipeline_index.corpus.replies[r["id"]].psychology for r in top)
+    plain = dataclasses.replace(reading, psychology=PsychologyReading(None, 0.0, (), {}))
+    thrifty = dataclasses.replace(reading, psychology=PsychologyReading("thrift", 0.8, (), {}))
+    from intents.state import ConversationState
+
+    def scores(r):
+        offer = replies.offer(r, guidance.for_reading(r), match, ConversationState(), {}, top_k=20)
+        return {o.id: o.score for o in offer.replies}
+
+    before, after = scores(plain), scores(thrifty)
+    for reply_id in set(before) & set(after):
+        lift = round(after[reply_id] - before[reply_id], 4)
+        assert lift == (round(RankingWeights.psychology * 0.8, 4) if reply_id in tagged else 0.0), reply_id
 
 
 def test_the_reading_is_recorded_with_the_request(client):

@@ -78,9 +78,6 @@ def load_models(settings: Settings, library: Library) -> Loaded:
         model_dir=settings.model_dir,
         cache_dir=settings.embedding_cache,
         handoff_below=settings.handoff_below,
-        cache_size=settings.cache_size,
-        max_batch=settings.max_batch,
-        batch_window=settings.batch_window_ms / 1000,
     )
     return Loaded(analyzer, replies)
 

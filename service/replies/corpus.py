@@ -112,7 +112,8 @@ def fill(text: str, variables: dict[str, str]) -> tuple[str, list[str]]:
             return value
         if fallback is not None:
             return fallback
-        missing.append(name)
+        if name not in missing:
+            missing.append(name)
         return f"【{VARIABLES.get(name, name)}】"
 
     return _SLOT.sub(slot, text), missing

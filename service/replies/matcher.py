@@ -34,10 +34,16 @@ class MatchWeights:
     """How the views of a message combine (chosen by cross-checking on conversations; see the model card)."""
 
     confident: float = 0.7  # a message this sure of a point on its own is a new topic: no context
-    context: float = 2.0  # the previous customer turn and the message read together
-    previous: float = 0.5  # the previous customer turn's own point
-    agent: float = 0.3  # the point the agent's last reply belongs to
-    follow_up: float = 1.5  # how much more the context counts for an elliptical follow-up
+    own_sure: float = 0.45  # from this sure on its own, the context may reorder the message's points but not add any
+    # Within the conversation's view: the previous customer turn and the message read together, that turn's
+    # own point, and the point the agent's last reply belongs to.
+    context: float = 2.0
+    previous: float = 0.5
+    agent: float = 0.3
+    # The conversation's share: this times the message's own uncertainty (1 − its best point's probability),
+    # for an elliptical follow-up and for any other message; a pasted number or code leans on it entirely.
+    follow_up: float = 1.0
+    standalone: float = 0.4
     min_confidence: float = 0.15  # below this the best point is not offered as a match
     listed: float = 0.03  # points listed in the answer: at least this confident
     max_listed: int = 3
@@ -112,20 +118,21 @@ class KnowledgeMatcher:
                 return normalized
         return normalize(customer[-1])
 
-    def probabilities(self, reading: Reading, history: Sequence[Turn] = ()) -> tuple[np.ndarray, bool]:
-        """The distribution over points (and `none`) for the message in its conversation, and whether
-        the conversation changed it."""
+    def probabilities(self, reading: Reading, history: Sequence[Turn] = ()) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The distribution over points (and `none`) for the message in its conversation, the message's
+        own, and whether the conversation changed the best point."""
         w = self.weights
         own = self._probabilities([reading.doc])[0]
+        alone = own
         customer = [t.text for t in history if t.role == "customer"]
         agent = next((t.text for t in reversed(history) if t.role == "agent"), None)
         if not customer and agent is None:
-            return own, False
+            return own, alone, False
         text = reading.doc.text
         data_only = bool(_ONLY_DATA.match(text))
         confidence = max(p for j, p in enumerate(own) if j != self._none)
         if confidence >= w.confident and not data_only:
-            return own, False  # clear on its own: a new topic keeps its own reading
+            return own, alone, False  # clear on its own: a new topic keeps its own reading
         follow = is_follow_up(text) or data_only
         if follow:
             # "None" for an elliptical message read alone means it leans on what came before: the
@@ -133,23 +140,36 @@ class KnowledgeMatcher:
             own = own.copy()
             own[self._none] = 0.0
             own = own / own.sum() if own.sum() > 0 else own
-        parts = [(1.0, own)]
+        # The views of the conversation, mixed in by how unsure the message is on its own (as the intents are).
+        views = []
         if customer:
             previous = self._topic_turn(customer)
-            parts.append((w.context * (w.follow_up if follow else 1.0), self._text(f"{previous} {text}")))
-            parts.append((w.previous * (w.follow_up if follow else 0.5), self._text(previous)))
+            views.append((w.context, self._text(f"{previous} {text}")))
+            views.append((w.previous, self._text(previous)))
         if agent is not None and w.agent > 0:
             agent_point = self._agent_point(agent)
             if agent_point is not None:
-                parts.append((w.agent * (1.0 if follow else 0.5), agent_point))
-        total = sum(weight for weight, _ in parts)
-        mixed = sum(weight * p for weight, p in parts) / total
-        return mixed, bool(np.argmax(mixed) != np.argmax(own))
+                views.append((w.agent, agent_point))
+        context = sum(weight * p for weight, p in views) / sum(weight for weight, _ in views)
+        if follow:
+            # A follow-up continues the conversation's topic: the views' "none" does not apply to it.
+            context = context.copy()
+            context[self._none] = 0.0
+            context = context / context.sum() if context.sum() > 0 else context
+        share = 1.0 if data_only else min(1.0, (w.follow_up if follow else w.standalone) * (1.0 - confidence))
+        mixed = (1.0 - share) * own + share * context
+        return mixed, alone, bool(np.argmax(mixed) != np.argmax(own))
+
+    def best(self, text: str) -> str | None:
+        """The point a normalised text asks about on its own, or None when none fits."""
+        probs = self._text(text)
+        j = int(np.argmax(probs))
+        return None if j == self._none or probs[j] < self.weights.min_confidence else self.classes[j]
 
     def match(self, reading: Reading, history: Sequence[Turn] = (), weigh=None) -> Match:
         """The points the message asks about. `weigh(point id)` (optional) scales a point's probability,
         for what the conversation has established (a point about shipped parcels, once shipping is said)."""
-        probs, from_context = self.probabilities(reading, history)
+        probs, alone, from_context = self.probabilities(reading, history)
         if weigh is not None:
             factors = np.array([1.0 if j == self._none else weigh(c) for j, c in enumerate(self.classes)])
             if np.any(factors != 1.0):
@@ -164,6 +184,9 @@ class KnowledgeMatcher:
         if probs[self._none] >= probs[best] or probs[best] < w.min_confidence:
             return Match((), leaning, from_context)
         listed = [j for j in order[: w.max_listed] if probs[j] >= w.listed] or [best]
+        if max(p for j, p in enumerate(alone) if j != self._none) >= w.own_sure:
+            # Sure on its own: the conversation may reorder the message's points, not add its own topic.
+            listed = [j for j in listed if alone[j] >= w.listed] or [best]
         points = tuple(
             PointMatch(self.classes[j], self.points[self.classes[j]].label, round(float(probs[j]), 4)) for j in listed
         )

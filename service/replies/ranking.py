@@ -28,7 +28,7 @@ class RankingWeights:
     psychology: float = 0.10  # × confidence, if the reply is tagged for the customer's psychology
     severity: float = 0.05  # a complaint reply written for this severity
     shop: float = 0.05  # the shop's own reply (where one says what a corpus reply says, it wins)
-    adoption: float = 0.15  # × (2·prior − 1), the smoothed adoption rate for the point's intent
+    adoption: float = 0.25  # × (2·prior − 1), the smoothed adoption rate for the point's intent
     needs_check: float = 0.15  # it presumes what the conversation has not shown
     missing: float = 0.08  # per template value still to fill
     asked_again: float = 0.30  # already sent, offered again because the customer asked again
@@ -39,7 +39,8 @@ class RankingWeights:
     # replies this maps [0.85, 0.97] to [0, 1].
     redundancy_floor: float = 0.85
     redundancy_ceiling: float = 0.97
-    per_point: int = 3  # most replies from the best point (2 from any other)
+    per_point: int = 3  # most replies from the best point (2 from any other) when several points are offered
+    offer_share: float = 0.3  # a point's replies are offered when its confidence is at least this share of the best's
 
 
 ANSWER_CATEGORIES = ("answer", "solution", "reassurance")
@@ -67,8 +68,11 @@ def category_fit(category: str, emotion: str, weights: RankingWeights = RankingW
     return weights.waiting
 
 
-def pick(candidates: list[Candidate], index: ReplyIndex, k: int, weights: RankingWeights = RankingWeights()) -> list[Candidate]:
-    """`k` candidates by maximal marginal relevance, at most `per_point` from the best point and two from any other."""
+def pick(
+    candidates: list[Candidate], index: ReplyIndex, k: int, weights: RankingWeights = RankingWeights(), single: bool = False
+) -> list[Candidate]:
+    """`k` candidates by maximal marginal relevance, at most `per_point` from the best point and two from any
+    other (`single`: one point only, all its replies may come)."""
     if not candidates:
         return []
     scores = np.array([c.score for c in candidates])
@@ -83,7 +87,7 @@ def pick(candidates: list[Candidate], index: ReplyIndex, k: int, weights: Rankin
             redundancy = np.clip(((vectors @ vectors[chosen].T).max(axis=1) - weights.redundancy_floor) / span, 0.0, 1.0)
             mmr = weights.mmr_lambda * scores - (1 - weights.mmr_lambda) * redundancy
         for i, c in enumerate(candidates):
-            cap = weights.per_point if c.point == best_point else 2
+            cap = k if single else weights.per_point if c.point == best_point else 2
             if i in chosen or taken.get(c.point, 0) >= cap:
                 mmr[i] = -np.inf
         if not np.isfinite(mmr).any():

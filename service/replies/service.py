@@ -23,8 +23,8 @@ from intents.encoder import EncoderError, NullEncoder, load_ranking_encoder
 from intents.labels import INTENTS
 from intents.normalize import normalize
 from intents.resources import Source, packaged
-from intents.slots import conversation_slots
-from intents.state import ConversationState, read_state
+from intents.slots import conversation_slots, read_slots
+from intents.state import OPPOSITES, ConversationState, read_state
 from service.errors import InvalidReply, NotFound, Unprocessable
 from service.replies.corpus import CONVERSATION_VARIABLES, CorpusError, StandardReply, fill, parse_reply as parse_record
 from service.replies.guidance import Advice
@@ -129,12 +129,17 @@ def parse_shop_reply(record: dict, where: str) -> StandardReply:
 
 
 def _leans_on(point: KnowledgePoint) -> set[str]:
-    """The facts at least half of a point's replies presume (what the point is about, in effect)."""
-    counts: dict[str, int] = {}
-    for reply in point.replies:
-        for fact in reply.presumes:
-            counts[fact] = counts.get(fact, 0) + 1
-    return {fact for fact, n in counts.items() if n * 2 >= len(point.replies) and fact in _STATUS_FACTS}
+    """The order-status facts a point's replies presume, when none of them presumes the opposite (what the
+    point is about, in effect: changing the address of a parcel that has or has not left)."""
+    presumed = {fact for reply in point.replies for fact in reply.presumes if fact in _STATUS_FACTS}
+    return {fact for fact in presumed if OPPOSITES.get(fact) not in presumed}
+
+
+def _same_words(a: str, b: str, at_least: float = 0.5) -> bool:
+    """Two messages in much the same words (character-bigram overlap)."""
+    pairs = lambda t: {t[i : i + 2] for i in range(len(t) - 1)}  # noqa: E731
+    x, y = pairs(a), pairs(b)
+    return bool(x and y) and len(x & y) / len(x | y) >= at_least
 
 
 # Words by which a reply asks the customer for a value; a reply that asks for one the conversation
@@ -241,7 +246,7 @@ class ReplyService:
             factor = 1.0
             for fact in _leans_on(point):
                 holds = state.holds(fact)
-                factor *= 1.0 if holds is None else (1.5 if holds else 0.5)
+                factor *= 1.0 if holds is None else (2.0 if holds else 0.35)
             return factor
 
         match = self.matcher.match(reading, history, weigh) if self.matcher is not None else Match((), None)
@@ -271,25 +276,45 @@ class ReplyService:
         history = list(conversation.history)
         turns = [(t.role, normalize(t.text)) for t in history] + [("customer", reading.doc.text)]
         state = read_state(turns)
+        if {"colour", "size"} & set(read_slots(reading.doc.text)):
+            # Stock was said of some colour or size; this message names one, maybe another.
+            state.forget("in_stock", "out_of_stock")
         match = self.match(reading, history, state)
-        slots = conversation_slots(reading.doc.text, [text for _, text in turns[:-1]])
+        slots = conversation_slots(reading.doc.text, turns[:-1])
         values = {**conversation.facts, **slots, **{k: v for k, v in conversation.variables.items() if v.strip()}}
         agent_said = {text for role, text in turns if role == "agent"}
-        return self.offer(reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots)
+        asked_before = self._asked_before(reading.doc.text, history)
+        return self.offer(reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before)
+
+    def _asked_before(self, text: str, history: Sequence[Turn], turns: int = 3) -> set[str]:
+        """The points of the customer's last few turns that say what this message says (asking again:
+        much the same words, not merely the same topic)."""
+        if self.matcher is None:
+            return set()
+        earlier = [normalize(t.text) for t in history if t.role == "customer"][-turns:]
+        return {self.matcher.best(before) for before in earlier if _same_words(before, text)} - {None}
 
     def offer(
         self, reading: Reading, advice: Advice, match: Match, state: ConversationState, values: Mapping[str, str],
         sent: Iterable[str] = (), agent_said: Iterable[str] = (), top_k: int = 5, slots: Mapping[str, str] | None = None,
+        asked_before: Iterable[str] = (),
     ) -> Offer:
+        """The replies to offer for a matched message. A reply already sent (by id, or its text in an agent
+        turn) comes back only when the customer asks the same thing again: the message on its own asks a
+        point an earlier customer turn asked too."""
         index = self.index  # one snapshot for the whole request
         w = self.weights
         emotion = reading.emotion.level
         sent = set(sent)
         agent_said = {normalize(t) for t in agent_said}
-        asked_again = {match.points[0].id} if match.points and not match.from_context and match.points[0].confidence >= 0.5 else set()
+        asked_again = set()
+        if match.points and not match.from_context and match.points[0].confidence >= 0.5 and match.points[0].id in set(asked_before):
+            asked_again = {match.points[0].id}
         top = match.points[0].confidence if match.points else 1.0
+        # Replies come from the points close enough to the best one; the others are listed, not offered.
+        offered = [p for p in match.points if p.confidence >= w.offer_share * top]
         candidates: list[Candidate] = []
-        for found in match.points:
+        for found in offered:
             for reply in index.points[found.id].replies:
                 candidate = self._candidate(reply, found, top, reading, advice, state, values, emotion)
                 if candidate is None:
@@ -326,7 +351,7 @@ class ReplyService:
                     for c in [self._candidate(r, guess, 1.0, reading, advice, state, values, emotion)] if c is not None
                 ]
         taken = {c.reply.id for c in first}
-        rest = pick([c for c in candidates if c.reply.id not in taken], index, top_k - len(first), w)
+        rest = pick([c for c in candidates if c.reply.id not in taken], index, top_k - len(first), w, single=len(offered) <= 1)
         chosen = [*first, *rest][:top_k]
         replies, seen = [], set()
         for c in chosen:

@@ -1,0 +1,88 @@
+"""Replies that answer what the customer asked, in their conversation (the real models): follow-ups keep
+their topic, what was sent is not offered again, what the customer named is reused, and nothing is
+presumed that the conversation contradicts."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def ask(client, message, history=(), **extra):
+    turns = [{"role": role, "text": text} for role, text in history]
+    response = client.post("/v1/suggest", json={"message": message, "history": turns, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def points(body):
+    return [p["id"] for p in body["knowledge_points"]]
+
+
+@pytest.mark.parametrize(
+    "history, message, expected",
+    [
+        # After the agent said the parcel left, "can it still be changed" is about changing a shipped parcel's address.
+        ([("customer", "收货地址少写了门牌号 是12栋不是21栋"), ("agent", "亲，您这单今天下午已经发出啦")], "那还能改吗",
+         {"logistics.change-address-shipped"}),
+        # A colour asked after another colour's stock: still about stock.
+        ([("customer", "这条裙子还有杏色吗"), ("agent", "亲，杏色已经卖完了哦")], "那黑的呢", {"product.stock", "product.colour"}),
+        # "How long" after a refund question is about the refund.
+        ([("customer", "我申请的退款处理了吗"), ("agent", "亲，已经帮您同意退款了")], "那钱多久到", {"refund.progress", "refund.where-money-goes"}),
+        # An order number pasted after the agent asked for it: the question it answers, or the number received.
+        ([("customer", "买的杯子到哪了 好几天了"), ("agent", "亲，方便发一下订单号吗？我帮您查")], "2207719304482561",
+         {"logistics.where-is-parcel", "logistics.slow-delivery", "logistics.no-update", "order.info-provided"}),
+    ],
+)
+def test_a_follow_up_inherits_its_topic(client, history, message, expected):
+    alone = ask(client, message)
+    body = ask(client, message, history)
+    assert points(body) and points(body)[0] in expected, (points(alone), points(body))
+    assert body["history_used"] or points(alone)[:1] == points(body)[:1]
+
+
+def test_a_new_question_in_a_conversation_keeps_its_own_topic(client):
+    history = [("customer", "这件羽绒服含绒量多少"), ("agent", "亲，这款是90%白鸭绒哦")]
+    body = ask(client, "对了 能开发票吗 公司报销要用", history)
+    assert points(body)[0].startswith("invoice.")
+
+
+def test_a_reply_sent_is_not_suggested_again(client):
+    first = ask(client, "能放快递柜吗 白天家里没人")
+    sent = first["replies"][0]
+    assert sent["knowledge_point"] == points(first)[0]
+    history = [("customer", "能放快递柜吗 白天家里没人"), ("agent", sent["text"])]
+    later = ask(client, "那放驿站可以吗", history, sent=[sent["id"]])
+    assert sent["id"] not in {r["id"] for r in later["replies"]}
+    # Even without the id: its text is in the agent's turn.
+    assert sent["id"] not in {r["id"] for r in ask(client, "那放驿站可以吗", history)["replies"]}
+
+
+def test_a_named_courier_reaches_the_reply(client):
+    body = ask(client, "能走中通吗 我这边只有中通能送到", top_k=8)
+    assert body["slots"]["courier"] == "中通"
+    assert points(body)[0] in {"logistics.courier-request", "logistics.courier-which"}
+    assert any("中通" in r["text"] for r in body["replies"])
+    assert not any("courier" in r["missing"] for r in body["replies"])
+
+
+def test_a_pasted_order_number_reaches_the_reply(client):
+    number = "2207719304482561"
+    body = ask(client, f"订单号{number} 我想问下发票怎么开", top_k=8)
+    assert body["slots"]["order_id"] == number
+    replies = [r for r in body["replies"] if "{order_id" in client.app.state.replies.index.corpus.replies[r["id"]].text]
+    assert all(number in r["text"] and "order_id" not in r["missing"] for r in replies)
+    history = [("customer", "开的发票能发我邮箱吗"), ("agent", "亲，方便把订单号发我吗？")]
+    pasted = ask(client, number, history, top_k=8)
+    assert any(number in r["text"] for r in pasted["replies"]), [r["text"] for r in pasted["replies"]]
+
+
+def test_a_reply_presuming_shipped_is_not_offered_when_the_order_has_not_shipped(client):
+    corpus = client.app.state.replies.index.corpus.replies
+    body = ask(client, "帮我看看发货了没", [("customer", "昨天拍的 还没发货吧"), ("agent", "亲，您这单还没发货，今天会安排的")], top_k=10)
+    assert body["replies"]
+    assert not any("shipped" in corpus[r["id"]].presumes for r in body["replies"])
+    # Nobody said: a reply presuming it says what to check.
+    unknown = ask(client, "帮我看看发货了没", top_k=10)
+    for reply in unknown["replies"]:
+        if "shipped" in corpus[reply["id"]].presumes:
+            assert reply["needs_check"] and "发货" in reply["needs_check"]

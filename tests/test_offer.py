@@ -1,0 +1,97 @@
+"""Choosing replies among matched knowledge points: presumptions, sent replies, values from the
+conversation, clarifying questions. Over the fake analyzer: these are rules, not model quality."""
+
+from __future__ import annotations
+
+import pytest
+
+from intents.normalize import normalize
+from intents.slots import conversation_slots
+from intents.state import read_state
+from service.replies.matcher import Match, PointMatch
+
+
+@pytest.fixture(scope="module")
+def parts(fake_client):
+    state = fake_client.app.state
+    return state.replies, state.analyzer, state.guidance
+
+
+def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_context=False, leaning=None, asked=()):
+    """The replies offered for `message` matched to `point` after the turns `said` ((role, text), oldest first)."""
+    replies, analyzer, guidance = parts
+    reading = analyzer.read_batch([message])[0]
+    points = (PointMatch(point, replies.index.points[point].label, confidence),) if point else ()
+    match = Match(points, leaning or point, from_context)
+    turns = [(role, normalize(text)) for role, text in said] + [("customer", reading.doc.text)]
+    values = conversation_slots(reading.doc.text, turns[:-1])
+    agent = [t for role, t in turns if role == "agent"]
+    return replies.offer(reading, guidance.for_reading(reading), match, read_state(turns), values, sent, agent, 10, values, asked)
+
+
+def presuming(parts, point, fact):
+    return [r.id for r in parts[0].index.points[point].replies if fact in r.presumes]
+
+
+def test_a_reply_presuming_shipped_is_not_offered_when_the_order_has_not_shipped(parts):
+    shipped = presuming(parts, "logistics.shipped-yet", "shipped")
+    assert shipped  # the point has a reply saying the parcel left
+    said = [("customer", "拍了两天了"), ("agent", "亲，您这单还没发货，我帮您催一下仓库")]
+    offered = offer(parts, "发货了吗", "logistics.shipped-yet", said).replies
+    assert offered and not {r.id for r in offered} & set(shipped)
+    # Nobody said either way: offered, but with what to check first.
+    unknown = {r.id: r for r in offer(parts, "发货了吗", "logistics.shipped-yet").replies}
+    for reply_id in set(shipped) & set(unknown):
+        assert unknown[reply_id].needs_check == "先确认订单已经发货"
+    # Said it left: offered without a check.
+    told = {r.id: r for r in offer(parts, "发货了吗", "logistics.shipped-yet", [("agent", "亲，您的包裹已经发出了哦")]).replies}
+    assert set(shipped) & set(told) and all(told[i].needs_check is None for i in set(shipped) & set(told))
+
+
+def test_a_reply_already_sent_is_not_offered_again_unless_asked_again(parts):
+    first = offer(parts, "能放快递柜吗", "logistics.locker-station").replies[0]
+    again = offer(parts, "那放驿站呢", "logistics.locker-station", sent={first.id}, from_context=True).replies
+    assert first.id not in {r.id for r in again}
+    # Its text in the agent's earlier turn counts as sent too.
+    said = [("customer", "能放快递柜吗"), ("agent", first.text)]
+    assert first.id not in {r.id for r in offer(parts, "那放驿站呢", "logistics.locker-station", said, from_context=True).replies}
+    # The customer asks the very same thing again, on its own: it may come back, below what was not sent.
+    asked = offer(parts, "能放快递柜吗", "logistics.locker-station", sent={first.id}, asked={"logistics.locker-station"}).replies
+    assert asked[0].id != first.id and "已发过" in next(r.why for r in asked if r.id == first.id)
+
+
+def test_a_named_courier_and_a_pasted_order_number_reach_the_replies(parts):
+    courier = offer(parts, "能走中通吗", "logistics.courier-request").replies
+    assert any("中通" in r.text for r in courier)
+    assert not any("courier" in r.missing for r in courier)
+    number = "3829104475562018"
+    said = [("customer", "我的快递到哪了"), ("agent", "亲，方便发一下订单号吗？")]
+    pasted = offer(parts, number, "order.info-provided", said).replies
+    assert any(number in r.text for r in pasted)
+    assert not any(r.category == "holding" and "订单号" in r.text for r in pasted)  # never asked for again
+
+
+def test_nothing_fits_asks_about_the_likely_topic_not_a_generic_question(parts):
+    lockers = offer(parts, "嗯那个柜子", leaning="logistics.locker-station")
+    sizes = offer(parts, "那个码", leaning="size.between-sizes")
+    assert lockers.handoff and sizes.handoff
+    asked = lockers.replies[0], sizes.replies[0]
+    assert all(r.category == "holding" for r in asked)
+    assert asked[0].text != asked[1].text
+    assert asked[0].knowledge_point == "logistics.locker-station" and asked[1].knowledge_point == "size.between-sizes"
+
+
+def test_the_request_carries_sent_replies_and_the_answer_names_points_and_slots(fake_client):
+    first = fake_client.post("/v1/suggest", json={"message": "能放快递柜吗 中通的"}).json()
+    assert first["knowledge_points"] and first["knowledge_points"][0]["id"].startswith("logistics.")
+    assert first["slots"] == {"courier": "中通"}
+    reply = first["replies"][0]
+    assert {"knowledge_point", "source", "presumes", "needs_check"} <= set(reply)
+    again = fake_client.post("/v1/suggest", json={"message": "能放快递柜吗 中通的", "sent": [reply["id"]]}).json()
+    assert reply["id"] not in {r["id"] for r in again["replies"]}  # sent, and never asked before in this conversation
+    history = [{"role": "customer", "text": "能放快递柜吗 中通的"}, {"role": "agent", "text": reply["text"]}]
+    repeated = fake_client.post("/v1/suggest", json={"message": "能放快递柜吗 中通的", "history": history, "sent": [reply["id"]]}).json()
+    assert reply["id"] in {r["id"] for r in repeated["replies"][1:]}  # asked again: offered again, not first
+    variables = fake_client.post("/v1/suggest", json={"message": "能放快递柜吗 中通的", "variables": {"courier": "顺丰"}}).json()
+    assert variables["slots"] == {"courier": "中通"}  # what was read; the request's own variables win in the replies
+    assert not any("中通" in r["text"] for r in variables["replies"])

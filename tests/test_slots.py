@@ -1,0 +1,57 @@
+"""Slots and conversation facts: what the customer named, and what the conversation established."""
+
+import pytest
+
+from intents.normalize import normalize
+from intents.slots import conversation_slots, read_slots
+from intents.state import read_state
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("能走中通吗", {"courier": "中通"}),
+        ("订单号3829104475562018 怎么还没发", {"order_id": "3829104475562018"}),
+        ("快递单号YT7584920301843 到哪了", {"tracking_no": "YT7584920301843", "courier": "圆通"}),
+        ("中通单号 773012584466 查不到", {"tracking_no": "773012584466", "courier": "中通"}),
+        ("要黑色的L码 兩件", {"size": "L", "colour": "黑色", "quantity": "2件"}),
+        ("38码偏大吗", {"size": "38码"}),
+        ("这件199元还能便宜吗", {"amount": "199元"}),
+        ("周五前能到吗", {"date": "周五"}),
+        ("我电话15902116483", {}),  # a phone is personal, never a slot
+        ("有色差吗", {}),
+        ("一个月了还没到", {}),
+    ],
+)
+def test_read_slots(message, expected):
+    assert read_slots(normalize(message)) == expected
+
+
+def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracking():
+    earlier = [("customer", "这件有燕麦色吗 要M码"), ("agent", "亲，今天下午发顺丰，单号SF1234567890123"), ("customer", "L码呢")]
+    slots = conversation_slots("那就拍两件", earlier)
+    assert slots == {"tracking_no": "SF1234567890123", "courier": "顺丰", "size": "L", "colour": "燕麦色", "quantity": "2件"}
+    assert "date" not in slots  # "今天" was the agent's word
+
+
+@pytest.mark.parametrize(
+    "turns, facts",
+    [
+        ([("customer", "发货了吗")], {}),  # a question establishes nothing
+        ([("customer", "还没发货 能改地址吗")], {"not_shipped": True, "shipped": False}),
+        ([("agent", "亲，您的包裹今天上午已经发出了呢")], {"shipped": True, "not_shipped": False}),
+        ([("customer", "收到了 有点小")], {"delivered": True, "shipped": True}),
+        ([("customer", "还没收到")], {"delivered": False}),
+        ([("customer", "退款怎么还没到账")], {"refund_done": False}),
+        ([("agent", "亲，燕麦色M码目前断货了哦")], {"out_of_stock": True, "in_stock": False}),
+        ([("customer", "燕麦色M码断货了吧")], {}),  # only the shop can say what is in stock
+        ([("agent", "亲，我们可以给您部分退款20元"), ("customer", "好的")], {"agreed": True}),
+        ([("agent", "亲，已经为您备注了")], {"action_done": True}),
+    ],
+)
+def test_read_state(turns, facts):
+    state = read_state([(role, normalize(text)) for role, text in turns])
+    for fact, value in facts.items():
+        assert state.holds(fact) is value, fact
+    if not facts:
+        assert state.facts == {}
