@@ -1,0 +1,209 @@
+"""Size charts and the size assistant: from a chart and the customer's measurements, the size to take, or the
+two sizes the customer is between and which way the product's fit leans.
+
+A chart is a CSV file, one row per size in order, smallest first:
+
+    size,height_cm,weight_kg,bust_cm,length_cm
+    S,150-160,40-50,86,62
+    M,160-168,50-58,90,64
+
+Every column but `size` names a measure and its unit: `height_cm`, `weight_kg` or `weight_jin` (斤), `bust_cm`,
+`waist_cm`, `hip_cm`, `length_cm`, `shoulder_cm`, `sleeve_cm`, `foot_cm`, `ring_mm`, `head_cm`, or `_in` for
+inches. A value is a range `lo-hi` of the body it fits (half-open: 160 is M above, not S) or a single number
+(a garment measurement, or the foot length of a shoe size).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from intents.resources import Source
+
+MEASURES = ("height", "weight", "bust", "waist", "hip", "length", "shoulder", "sleeve", "foot", "ring", "head")
+UNITS = {"cm": 1.0, "kg": 1.0, "jin": 0.5, "mm": 0.1, "in": 2.54}  # to cm (or kg for weight)
+# Which measurement of the customer's each measure reads (garment measures such as length are shown, not matched).
+BODY = {"height": "height_cm", "weight": "weight_kg", "bust": "bust_cm", "waist": "waist_cm", "hip": "hip_cm", "foot": "foot_cm"}
+LABELS = {"height_cm": "身高", "weight_kg": "体重", "bust_cm": "胸围", "waist_cm": "腰围", "hip_cm": "臀围", "foot_cm": "脚长"}
+FIT = {"slim": "修身", "regular": "标准", "loose": "宽松"}
+_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[-~～—]\s*(\d+(?:\.\d+)?)\s*$")
+_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
+
+
+class SizeChartError(ValueError):
+    """A size chart cannot be used; the message names file, line and reason."""
+
+
+@dataclass(frozen=True)
+class SizeRow:
+    size: str
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # measure → [lo, hi) in cm / kg
+    values: dict[str, float] = field(default_factory=dict)  # measure → a single number in cm / kg
+
+
+@dataclass(frozen=True)
+class SizeChart:
+    id: str
+    rows: tuple[SizeRow, ...]
+
+    @property
+    def sizes(self) -> list[str]:
+        return [r.size for r in self.rows]
+
+    def as_records(self) -> list[dict]:
+        return [{"size": r.size, **{m: list(v) for m, v in r.ranges.items()}, **r.values} for r in self.rows]
+
+
+@dataclass(frozen=True)
+class SizeAdvice:
+    size: str | None
+    between: list[str] | None
+    reason: str
+    missing: tuple[str, ...] = ()  # measurements that would make the advice firmer
+    chart: str = ""  # the chart's id
+
+
+def _column(name: str, where: str) -> tuple[str, float]:
+    measure, _, unit = name.strip().lower().rpartition("_")
+    if measure not in MEASURES:
+        raise SizeChartError(f"{where}: unknown column {name!r} (measures: {', '.join(MEASURES)}, each with a unit: _cm, _kg …)")
+    if unit not in UNITS or (measure == "weight") != (unit in ("kg", "jin")):
+        raise SizeChartError(f"{where}: unknown unit {unit!r} for {measure} in column {name!r}")
+    return measure, UNITS[unit]
+
+
+def parse_chart(chart_id: str, text: str, where: str = "size chart") -> SizeChart:
+    """A chart from CSV text; a bad one raises with file, line and reason."""
+    if not _ID.match(chart_id):
+        raise SizeChartError(f"{where}: chart id must be lowercase letters, digits, '-' and '_', got {chart_id!r}")
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    lines = [(n, row) for n, row in enumerate(reader, 1) if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")]
+    if not lines:
+        raise SizeChartError(f"{where}: empty chart")
+    header_line, header = lines[0]
+    header = [h.strip() for h in header]
+    if "size" not in header:
+        raise SizeChartError(f"{where}:{header_line}: missing column 'size'")
+    columns = {i: _column(name, f"{where}:{header_line}") for i, name in enumerate(header) if name != "size"}
+    if not columns:
+        raise SizeChartError(f"{where}:{header_line}: no measure columns besides 'size'")
+    if len(set(header)) != len(header):
+        raise SizeChartError(f"{where}:{header_line}: a column is repeated")
+    rows: list[SizeRow] = []
+    for lineno, cells in lines[1:]:
+        at = f"{where}:{lineno}"
+        if len(cells) != len(header):
+            raise SizeChartError(f"{at}: {len(cells)} cells, the header has {len(header)}")
+        size = cells[header.index("size")].strip()
+        if not size or len(size) > 20:
+            raise SizeChartError(f"{at}: missing size")
+        if size in {r.size for r in rows}:
+            raise SizeChartError(f"{at}: size {size!r} repeated")
+        ranges, values = {}, {}
+        for i, (measure, factor) in columns.items():
+            cell = cells[i].strip()
+            if not cell:
+                continue
+            if match := _RANGE.match(cell):
+                lo, hi = float(match.group(1)) * factor, float(match.group(2)) * factor
+                if lo >= hi:
+                    raise SizeChartError(f"{at}: range {cell!r} of {header[i]} is empty or reversed")
+                ranges[measure] = (lo, hi)
+            elif _NUMBER.match(cell):
+                values[measure] = float(cell) * factor
+            else:
+                raise SizeChartError(f"{at}: {header[i]} {cell!r} is neither a number nor a range like 160-168")
+        rows.append(SizeRow(size, ranges, values))
+    if not rows:
+        raise SizeChartError(f"{where}: no sizes")
+    for measure in MEASURES:
+        spans = [(n, r.ranges[measure]) for n, r in enumerate(rows) if measure in r.ranges]
+        for (a, (_, hi_a)), (b, (lo_b, _)) in zip(spans, spans[1:]):
+            if lo_b < hi_a:
+                raise SizeChartError(
+                    f"{where}:{lines[b + 1][0]}: {measure} range of {rows[b].size} overlaps the one of {rows[a].size}"
+                )
+    return SizeChart(chart_id, tuple(rows))
+
+
+def read_chart(source: Source, chart_id: str | None = None) -> SizeChart:
+    return parse_chart(chart_id or source.name.rsplit(".", 1)[0].lower(), source.read_text(encoding="utf-8"), str(source))
+
+
+def _size_for(chart: SizeChart, measure: str, value: float) -> tuple[int, str]:
+    """The row whose range holds `value`, and "" or "below"/"above" the chart."""
+    rows = [(i, r.ranges[measure]) for i, r in enumerate(chart.rows) if measure in r.ranges]
+    for i, (lo, hi) in rows:
+        if lo <= value < hi:
+            return i, ""
+    if value < rows[0][1][0]:
+        return rows[0][0], "below"
+    last, (lo, hi) = rows[-1]
+    return last, "" if value == hi else "above"
+
+
+def _shown(key: str, value: float) -> str:
+    if key == "weight_kg":
+        jin = value * 2
+        return f"体重{jin:g}斤"
+    return f"{LABELS[key]}{value:g}"
+
+
+def _advice(chart: SizeChart, size: str | None, between: list[str] | None, reason: str, missing: tuple[str, ...] = ()) -> SizeAdvice:
+    return SizeAdvice(size, between, reason, missing, chart.id)
+
+
+def advise(chart: SizeChart, measurements: dict, fit: str | None = None) -> SizeAdvice | None:
+    """The size for these measurements on this chart (None when the chart and the measurements share nothing)."""
+    votes: list[tuple[str, int, str]] = []  # (measurement key, row, where)
+    for measure, key in BODY.items():
+        if key not in measurements or not isinstance(measurements[key], (int, float)):
+            continue
+        value = float(measurements[key])
+        if any(measure in r.ranges for r in chart.rows):
+            row, where = _size_for(chart, measure, value)
+            votes.append((key, row, where))
+        elif measure == "foot" and any("foot" in r.values for r in chart.rows):
+            # A shoe chart gives the foot length each size fits: the smallest size at least as long as the foot.
+            fits = [i for i, r in enumerate(chart.rows) if "foot" in r.values and r.values["foot"] >= value - 1e-9]
+            row = fits[0] if fits else len(chart.rows) - 1
+            votes.append((key, row, "" if fits else "above"))
+    usual = measurements.get("usual_size")
+    if not votes:
+        if isinstance(usual, str) and usual in chart.sizes:
+            row = chart.sizes.index(usual)
+            if fit == "slim" and row + 1 < len(chart.rows):
+                return _advice(chart, chart.rows[row + 1].size, [usual, chart.rows[row + 1].size],
+                                  f"您平时穿{usual}码，这款是修身版型，建议拍大一码{chart.rows[row + 1].size}码")
+            return _advice(chart, usual, None, f"您平时穿{usual}码，这款按平时的码拍就可以")
+        return None
+    needed = [key for measure, key in BODY.items() if key not in measurements and any(measure in r.ranges for r in chart.rows)]
+    said = "、".join(_shown(key, float(measurements[key])) for key, _, _ in votes)
+    rows = sorted({row for _, row, _ in votes})
+    outside = [(key, where) for key, _, where in votes if where]
+    if len(rows) == 1:
+        row = rows[0]
+        size = chart.rows[row].size
+        reason = f"按{said}，这款建议{size}码"
+        if outside:
+            above = any(w == "above" for _, w in outside)
+            reason += "（已超出尺码表的范围，是最大的码，建议再和我确认一下）" if above else "（已是最小的码）"
+        elif fit == "slim" and row + 1 < len(chart.rows):
+            reason += f"；这款是{FIT['slim']}版型，喜欢宽松一点可以拿{chart.rows[row + 1].size}码"
+        elif fit == "loose":
+            reason += f"；这款是{FIT['loose']}版型，不用特意拍大"
+        return _advice(chart, size, None, reason, tuple(needed))
+    low, high = chart.rows[rows[0]].size, chart.rows[rows[-1]].size
+    parts = "，".join(f"{_shown(key, float(measurements[key]))}对应{chart.rows[row].size}码" for key, row, _ in votes)
+    if fit == "slim":
+        size, lean = high, f"这款是{FIT['slim']}版型，建议选大一点的{high}码"
+    elif fit == "loose":
+        size, lean = low, f"这款是{FIT['loose']}版型，选{low}码穿着也不会紧"
+    elif isinstance(usual, str) and usual in chart.sizes[rows[0] : rows[-1] + 1]:
+        size, lean = usual, f"您平时穿{usual}码，这款选{usual}码就好"
+    else:
+        size, lean = high, f"喜欢宽松一点选{high}码，想合身一点选{low}码"
+    return _advice(chart, size, [low, high], f"{parts}，您在{low}和{high}之间；{lean}", tuple(needed))

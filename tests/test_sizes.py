@@ -1,0 +1,193 @@
+"""The size assistant: a table of charts and measurements with the size (or the two sizes) each gives, a case on
+each side of every range boundary; the reason said; and bad charts refused with file, line and reason."""
+
+import pytest
+
+from service.shop.sizes import SizeChartError, advise, parse_chart
+
+TOPS = parse_chart("tops", """size,height_cm,weight_kg,bust_cm,length_cm
+S,150-158,40-48,96,60
+M,158-166,48-56,100,62
+L,166-174,56-65,104,64
+XL,174-182,65-75,108,66
+""")
+JEANS = parse_chart("jeans", """size,waist_cm,hip_cm,height_cm
+25,60-64,84-88,150-156
+26,64-67,88-91,156-160
+27,67-70,91-94,160-164
+28,70-74,94-97,164-168
+29,74-77,97-100,168-172
+30,77-81,100-104,172-178
+""")
+SHOES = parse_chart("shoes", """size,foot_cm
+35,22.5
+36,23.0
+37,23.5
+38,24.0
+39,24.5
+40,25.0
+""")
+# Weight in 斤 (kids' charts often are): 22-28斤 is 11-14 kg.
+KIDS = parse_chart("kids", """size,height_cm,weight_jin
+90,80-90,22-28
+100,90-100,28-34
+110,100-110,34-40
+120,110-120,40-48
+""")
+CHARTS = {"tops": TOPS, "jeans": JEANS, "shoes": SHOES, "kids": KIDS}
+
+H, W = "height_cm", "weight_kg"
+CASES = [
+    # tops by height: below the chart, each side of every boundary, the top end, above
+    ("tops", {H: 149}, None, "S", None),
+    ("tops", {H: 150}, None, "S", None),
+    ("tops", {H: 157.9}, None, "S", None),
+    ("tops", {H: 158}, None, "M", None),
+    ("tops", {H: 165.9}, None, "M", None),
+    ("tops", {H: 166}, None, "L", None),
+    ("tops", {H: 173.9}, None, "L", None),
+    ("tops", {H: 174}, None, "XL", None),
+    ("tops", {H: 182}, None, "XL", None),
+    ("tops", {H: 190}, None, "XL", None),
+    # tops by weight
+    ("tops", {W: 39}, None, "S", None),
+    ("tops", {W: 40}, None, "S", None),
+    ("tops", {W: 47.9}, None, "S", None),
+    ("tops", {W: 48}, None, "M", None),
+    ("tops", {W: 55.9}, None, "M", None),
+    ("tops", {W: 56}, None, "L", None),
+    ("tops", {W: 64.9}, None, "L", None),
+    ("tops", {W: 65}, None, "XL", None),
+    ("tops", {W: 75}, None, "XL", None),
+    ("tops", {W: 80}, None, "XL", None),
+    # both: agreeing, or between two sizes leaning as the fit (or the usual size) says
+    ("tops", {H: 165, W: 55}, None, "M", None),
+    ("tops", {H: 158, W: 48}, None, "M", None),
+    ("tops", {H: 157.9, W: 47.9}, None, "S", None),
+    ("tops", {H: 165, W: 58}, "regular", "L", ["M", "L"]),
+    ("tops", {H: 165, W: 58}, "slim", "L", ["M", "L"]),
+    ("tops", {H: 165, W: 58}, "loose", "M", ["M", "L"]),
+    ("tops", {H: 165, W: 58, "usual_size": "M"}, "regular", "M", ["M", "L"]),
+    ("tops", {H: 174, W: 64.9}, None, "XL", ["L", "XL"]),
+    ("tops", {H: 170, W: 45}, "loose", "S", ["S", "L"]),
+    # the usual size alone
+    ("tops", {"usual_size": "M"}, "regular", "M", None),
+    ("tops", {"usual_size": "M"}, "slim", "L", ["M", "L"]),
+    ("tops", {"usual_size": "XL"}, "slim", "XL", None),
+    # jeans by waist
+    ("jeans", {"waist_cm": 59.9}, None, "25", None),
+    ("jeans", {"waist_cm": 60}, None, "25", None),
+    ("jeans", {"waist_cm": 63.9}, None, "25", None),
+    ("jeans", {"waist_cm": 64}, None, "26", None),
+    ("jeans", {"waist_cm": 66.9}, None, "26", None),
+    ("jeans", {"waist_cm": 67}, None, "27", None),
+    ("jeans", {"waist_cm": 69.9}, None, "27", None),
+    ("jeans", {"waist_cm": 70}, None, "28", None),
+    ("jeans", {"waist_cm": 73.9}, None, "28", None),
+    ("jeans", {"waist_cm": 74}, None, "29", None),
+    ("jeans", {"waist_cm": 76.9}, None, "29", None),
+    ("jeans", {"waist_cm": 77}, None, "30", None),
+    ("jeans", {"waist_cm": 81}, None, "30", None),
+    ("jeans", {"waist_cm": 82}, None, "30", None),
+    # jeans by hip
+    ("jeans", {"hip_cm": 83}, None, "25", None),
+    ("jeans", {"hip_cm": 87.9}, None, "25", None),
+    ("jeans", {"hip_cm": 88}, None, "26", None),
+    ("jeans", {"hip_cm": 90.9}, None, "26", None),
+    ("jeans", {"hip_cm": 91}, None, "27", None),
+    ("jeans", {"hip_cm": 93.9}, None, "27", None),
+    ("jeans", {"hip_cm": 94}, None, "28", None),
+    ("jeans", {"hip_cm": 96.9}, None, "28", None),
+    ("jeans", {"hip_cm": 97}, None, "29", None),
+    ("jeans", {"hip_cm": 99.9}, None, "29", None),
+    ("jeans", {"hip_cm": 100}, None, "30", None),
+    ("jeans", {"hip_cm": 104}, None, "30", None),
+    # jeans by height
+    ("jeans", {H: 149}, None, "25", None),
+    ("jeans", {H: 155.9}, None, "25", None),
+    ("jeans", {H: 156}, None, "26", None),
+    ("jeans", {H: 159.9}, None, "26", None),
+    ("jeans", {H: 160}, None, "27", None),
+    ("jeans", {H: 163.9}, None, "27", None),
+    ("jeans", {H: 164}, None, "28", None),
+    ("jeans", {H: 167.9}, None, "28", None),
+    ("jeans", {H: 168}, None, "29", None),
+    ("jeans", {H: 171.9}, None, "29", None),
+    ("jeans", {H: 172}, None, "30", None),
+    ("jeans", {H: 178}, None, "30", None),
+    ("jeans", {"waist_cm": 68, "hip_cm": 95}, "slim", "28", ["27", "28"]),
+    ("jeans", {"waist_cm": 68, "hip_cm": 95}, "loose", "27", ["27", "28"]),
+    # shoes: the smallest size at least as long as the foot
+    ("shoes", {"foot_cm": 22.4}, None, "35", None),
+    ("shoes", {"foot_cm": 22.5}, None, "35", None),
+    ("shoes", {"foot_cm": 22.6}, None, "36", None),
+    ("shoes", {"foot_cm": 23.0}, None, "36", None),
+    ("shoes", {"foot_cm": 23.1}, None, "37", None),
+    ("shoes", {"foot_cm": 24.5}, None, "39", None),
+    ("shoes", {"foot_cm": 25.0}, None, "40", None),
+    ("shoes", {"foot_cm": 25.3}, None, "40", None),
+    # kids, weight in 斤 on the chart, kg from the customer
+    ("kids", {W: 10.9}, None, "90", None),
+    ("kids", {W: 13.9}, None, "90", None),
+    ("kids", {W: 14}, None, "100", None),
+    ("kids", {W: 16.9}, None, "100", None),
+    ("kids", {W: 17}, None, "110", None),
+    ("kids", {W: 19.9}, None, "110", None),
+    ("kids", {W: 20}, None, "120", None),
+    ("kids", {H: 89.9, W: 13}, None, "90", None),
+    ("kids", {H: 90, W: 13}, None, "100", ["90", "100"]),
+]
+
+
+@pytest.mark.parametrize("chart, measurements, fit, size, between", CASES)
+def test_size_table(chart, measurements, fit, size, between):
+    advice = advise(CHARTS[chart], measurements, fit)
+    assert advice is not None
+    assert (advice.size, advice.between) == (size, between)
+
+
+def test_table_is_large_enough():
+    assert len(CASES) >= 50
+
+
+def test_nothing_shared_gives_no_advice():
+    assert advise(TOPS, {"foot_cm": 24}) is None
+    assert advise(TOPS, {"usual_size": "XXL"}) is None
+    assert advise(SHOES, {H: 165, W: 55}) is None
+
+
+def test_reason_names_the_measurements_and_asks_only_for_what_is_missing():
+    advice = advise(TOPS, {H: 165, W: 55})
+    assert advice.reason.startswith("按身高165、体重110斤，这款建议M码")
+    assert advice.missing == ()
+    only_height = advise(TOPS, {H: 165})
+    assert only_height.size == "M" and only_height.missing == ("weight_kg",)
+    between = advise(TOPS, {H: 165, W: 58}, "slim")
+    assert "在M和L之间" in between.reason and "修身" in between.reason
+    jeans = advise(JEANS, {H: 165})
+    assert set(jeans.missing) == {"waist_cm", "hip_cm"}
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("height_cm,weight_kg\n150-158,40-48\n", "missing column 'size'"),
+        ("size,height_cm\nS,150-160\nM,158-166\n", "overlaps"),
+        ("size,height_ft\nS,5-6\n", "unknown unit 'ft'"),
+        ("size,armspan_cm\nS,150-160\n", "unknown column 'armspan_cm'"),
+        ("size,height_cm\nS,150-158\nS,158-166\n", "size 'S' repeated"),
+        ("size,height_cm\nS,158-150\n", "empty or reversed"),
+        ("size,height_cm\nS,tall\n", "neither a number nor a range"),
+        ("size,height_cm\nS,150-158,extra\n", "3 cells, the header has 2"),
+    ],
+)
+def test_bad_charts_are_refused_with_line_and_reason(text, reason):
+    with pytest.raises(SizeChartError) as error:
+        parse_chart("bad", text, "charts/bad.csv")
+    assert str(error.value).startswith("charts/bad.csv")
+    assert reason in str(error.value)
+
+
+def test_bad_chart_error_names_the_line():
+    with pytest.raises(SizeChartError, match=r"charts/bad.csv:4: height range of L overlaps"):
+        parse_chart("bad", "size,height_cm\nS,150-158\nM,158-166\nL,165-174\n", "charts/bad.csv")
