@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         10.0, ge=0, description="A request not answered within this many seconds gets 504; 0 = no limit."
     )
+    demo_shop: bool = Field(
+        False, description="Serve the bundled example shop (`1`): its profile, products and size charts, read-only; for a demo."
+    )
+    shop_refresh_s: float = Field(
+        5.0, ge=0, le=3600,
+        description="How often a running service checks the store for shop changes made elsewhere (the CLI, another replica); 0 = never.",
+    )
     log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `huashu serve`.")
 

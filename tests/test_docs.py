@@ -16,7 +16,7 @@ def _section(title: str) -> str:
 
 
 def test_every_endpoint_in_the_readme_exists_and_every_route_is_documented():
-    documented = set(re.findall(r"^\| (GET|POST) \| `([^`]+)`", _section("API"), re.M))
+    documented = set(re.findall(r"^\| (GET|POST|PUT|DELETE) \| `([^`]+)`", _section("API"), re.M))
     app = create_app(Settings())
     paths = app.openapi()["paths"]
     routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}

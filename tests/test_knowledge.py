@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -18,11 +17,9 @@ from tests.conftest import HELDOUT
 
 DEV_SETS = ("knowledge_single.jsonl", "knowledge_conversations.jsonl")
 
-
 @pytest.fixture(scope="module")
 def points():
     return load_knowledge()
-
 
 def test_at_least_250_points_each_with_15_phrasings_and_1_to_4_replies(points):
     assert len(points) >= 250
@@ -30,7 +27,6 @@ def test_at_least_250_points_each_with_15_phrasings_and_1_to_4_replies(points):
         assert len(point.phrasings) >= 15, point.id
         assert 1 <= len(point.replies) <= 4, point.id
     assert {i for p in points for i in p.intents} == set(INTENTS)
-
 
 @pytest.mark.parametrize(
     "topic",
@@ -46,7 +42,6 @@ def test_at_least_250_points_each_with_15_phrasings_and_1_to_4_replies(points):
 def test_the_everyday_topics_have_points(points, topic):
     assert topic in {p.id for p in points}
 
-
 def test_no_phrasing_belongs_to_two_points_or_to_the_unmatched(points):
     owner: dict[str, str] = {}
     for point in points:
@@ -57,13 +52,11 @@ def test_no_phrasing_belongs_to_two_points_or_to_the_unmatched(points):
         for text in texts:
             assert normalize(text) not in owner, (kind, text)
 
-
 # --- house style -----------------------------------------------------------------------------------
 
 NUMBER_OF = re.compile(r"[0-9０-９一二两三四五六七八九十百]+ *(个)?(小时|天|日|工作日|元|块钱|块)")
 COURIERS = re.compile(r"顺丰|中通|圆通|申通|韵达|极兔|邮政|EMS|京东快递|京东物流|德邦|百世|天天快递|丰巢|菜鸟")
 SLOT = re.compile(r"\{[a-z_]+(?:\|[^{}|]*)?\}")
-
 
 def test_no_reply_states_a_shop_fact_except_through_a_variable(points):
     """Hours, days, yuan and couriers differ between shops: only variables filled from the profile name them
@@ -75,7 +68,6 @@ def test_no_reply_states_a_shop_fact_except_through_a_variable(points):
         for name, fallback in reply.slots:
             assert not (name in SHOP_FACTS and fallback is not None), (reply.id, name)  # never a made-up default
 
-
 def test_without_a_profile_every_point_still_has_a_sendable_reply(points):
     for point in points:
         factless = [r for r in point.replies if not any(name in SHOP_FACTS for name, _ in r.slots)]
@@ -83,13 +75,11 @@ def test_without_a_profile_every_point_still_has_a_sendable_reply(points):
         text, missing = fill(factless[0].text, {})
         assert "【" not in text or missing
 
-
 def test_an_action_reported_as_done_declares_it(points):
     for reply in (r for p in points for r in p.replies):
         if re.search(r"已经帮您|已帮您|已经为您|已为您|已经给您", reply.text):
             assert "action_done" in reply.presumes, reply.id
         assert set(reply.presumes) <= set(PRESUMES)
-
 
 # --- validation ------------------------------------------------------------------------------------
 
@@ -107,7 +97,6 @@ text = "亲，在的~"
 category = "opening"
 '''
 PHRASINGS = ", ".join(f'"问题{i}"' for i in range(15))
-
 
 @pytest.mark.parametrize(
     "old, new, problem",
@@ -129,7 +118,6 @@ def test_a_bad_point_names_file_line_and_reason(tmp_path, old, new, problem):
     with pytest.raises(KnowledgeError, match=problem):
         load_knowledge(tmp_path)
 
-
 def test_too_few_phrasings_and_a_repeated_one_are_refused(tmp_path):
     (tmp_path / "few.toml").write_text(GOOD.replace("{phrasings}", '"一", "二"'), encoding="utf-8")
     with pytest.raises(KnowledgeError, match=r"few.toml:2: test.ok: 2 phrasings, at least 15 needed"):
@@ -137,7 +125,6 @@ def test_too_few_phrasings_and_a_repeated_one_are_refused(tmp_path):
     (tmp_path / "few.toml").write_text(GOOD.replace("{phrasings}", PHRASINGS + ', "问题3"'), encoding="utf-8")
     with pytest.raises(KnowledgeError, match=r"few.toml:7: test.ok: phrasing '问题3' repeated"):
         load_knowledge(tmp_path)
-
 
 def test_broken_toml_and_duplicate_ids_are_refused(tmp_path):
     (tmp_path / "a.toml").write_text(GOOD.replace("{phrasings}", PHRASINGS), encoding="utf-8")
@@ -148,13 +135,10 @@ def test_broken_toml_and_duplicate_ids_are_refused(tmp_path):
     with pytest.raises(KnowledgeError, match=r"b.toml:3: not valid TOML"):
         load_knowledge(tmp_path)
 
-
 def test_the_packaged_files_are_where_the_loader_looks():
     assert KNOWLEDGE_DIR.is_dir() and (KNOWLEDGE_DIR / "unmatched.tsv").is_file()
 
-
 # --- the dev set -----------------------------------------------------------------------------------
-
 
 def _dev_texts():
     for name in DEV_SETS:
@@ -164,7 +148,6 @@ def _dev_texts():
             for turn in record.get("history", []):
                 if turn["role"] == "customer":
                     yield name, lineno, turn["text"], record
-
 
 def test_the_dev_set_is_large_enough_and_labelled_with_real_points(points):
     ids = {p.id for p in points}
@@ -179,7 +162,6 @@ def test_the_dev_set_is_large_enough_and_labelled_with_real_points(points):
                 assert record["history"] and record["history"][-1]["text"]
     assert sum(counts.values()) >= 500 and counts["knowledge_conversations.jsonl"] >= 150
 
-
 def test_the_dev_set_shares_no_sentence_with_the_phrasings(points):
     """Written apart from the phrasings: no customer text of the dev set (message or earlier turn) is a
     phrasing or an unmatched example, once both are normalised and stripped of punctuation and spaces."""
@@ -190,3 +172,9 @@ def test_the_dev_set_shares_no_sentence_with_the_phrasings(points):
     training |= {key(t) for texts in read_unmatched().values() for t in texts}
     shared = [(name, lineno, text) for name, lineno, text, _ in _dev_texts() if key(text) in training]
     assert shared == []
+
+def test_no_written_reply_takes_an_id_kept_for_the_shops_data(points):
+    from service.shop.products import GENERATED_ID_PREFIXES
+
+    for reply in (r for p in points for r in p.replies):
+        assert not reply.id.startswith(GENERATED_ID_PREFIXES), reply.id

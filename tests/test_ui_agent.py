@@ -346,8 +346,9 @@ def test_history_and_variables_go_with_each_message_and_new_conversation_clears_
 
 def test_number_keys_inside_text_fields_stay_text(console, server):
     page = console
-    _, answer = ask(page, SIZE_QUESTION)
+    _, answer = ask(page, "几天发货")
     replies = answer["replies"]
+    assert len(replies) >= 4
     page.keyboard.press("1")
     expect(page.locator("#draft")).to_have_value(replies[0]["text"])
     page.press("#draft", "Control+End")

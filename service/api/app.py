@@ -21,7 +21,7 @@ from intents.models import ModelLoadError, load_knowledge_model, missing_models
 from service import __version__
 from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimit, RateLimit, RequestTimeout
-from service.api.routes import audit, classify, feedback, health, lint, replies, reports, segment, suggest, ui
+from service.api.routes import audit, classify, feedback, health, lint, replies, reports, segment, shop, suggest, ui
 from service.config import Settings, get_settings, keys_by_role
 from service.replies.guidance import Guidance
 from service.replies.lint import DraftLinter
@@ -29,6 +29,8 @@ from intents.caching import CachedProbabilities
 from service.replies.corpus import StandardReply
 from service.replies.knowledge import KnowledgePoint
 from service.replies.service import ReplyService, load_replies
+from service.shop.keeper import ShopKeeper, describe, load_shop
+from service.shop.shop import ShopHolder
 from service.store import Store
 
 log = logging.getLogger("huashu")
@@ -104,10 +106,22 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             app.state.load_error = f"models failed to load ({type(exc).__name__}: {exc})"
             log.exception("models failed to load")
         else:
+            keeper: ShopKeeper = app.state.shop
+            # The products' own knowledge points join the replies, now and whenever the shop changes.
+            keeper.checks.append(lambda shop: loaded.replies.check_products(shop.products))
+            keeper.holder.listen(lambda shop: loaded.replies.set_products(shop.products))
             app.state.analyzer, app.state.replies = loaded.analyzer, loaded.replies
             log.info("models loaded: %s", {**loaded.analyzer.versions, **loaded.replies.versions})
         finally:
             app.state.ready.set()
+
+    def refresh_shop(keeper: ShopKeeper, stop: threading.Event) -> None:
+        """Pick up shop changes made elsewhere (the CLI, another replica) every few seconds."""
+        while not stop.wait(settings.shop_refresh_s):
+            try:
+                keeper.refresh()
+            except Exception:  # noqa: BLE001 - a bad stored change is logged; the current shop stays
+                log.exception("shop refresh failed; the current shop stays")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -130,12 +144,23 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             store.close()
             raise
         app.state.store = store
+        try:
+            shop, version = load_shop(store.shop, settings.demo_shop)
+        except Exception:
+            store.close()
+            raise
+        app.state.shop = ShopKeeper(store.shop, ShopHolder(shop, version), settings.demo_shop)
+        (log.info if shop.configured else log.warning)("%s", describe(shop))
+        stop = threading.Event()
+        if settings.shop_refresh_s > 0 and not settings.demo_shop:
+            threading.Thread(target=refresh_shop, args=(app.state.shop, stop), name="shop-refresh", daemon=True).start()
         # Heavy things load once, off the event loop; the endpoints that need them answer 503 until then.
         loader_thread = threading.Thread(
             target=load_in_background, args=(app, library), name="model-loader", daemon=True
         )
         loader_thread.start()
         yield
+        stop.set()
         store.close()
 
     app = FastAPI(
@@ -146,13 +171,13 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     )
     app.state.settings = settings
     app.state.keys = keys_by_role(settings)
-    app.state.analyzer = app.state.replies = app.state.store = app.state.load_error = None
+    app.state.analyzer = app.state.replies = app.state.store = app.state.shop = app.state.load_error = None
     app.state.ready = threading.Event()
     # Small files, no model: a bad record stops the app here with file and line.
     app.state.linter = DraftLinter.load(settings.data_file("lint_path"))
     app.state.guidance = Guidance.load()
     install_error_handlers(app)
-    for module in (health, classify, segment, suggest, feedback, lint, replies, audit, reports, ui):
+    for module in (health, classify, segment, suggest, feedback, lint, replies, shop, audit, reports, ui):
         app.include_router(module.router)
     # Outermost first: a request over its key's rate or too large is refused before anything else runs.
     app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from typing import Callable, Mapping
+from typing import Annotated, Callable, Mapping
 
 from fastapi import Depends, Request
 
@@ -71,3 +72,15 @@ def require(role: str) -> Callable:
 AgentRole = Depends(require("agent"))
 QaRole = Depends(require("qa"))
 AdminRole = Depends(require("admin"))
+
+
+async def actor(request: Request) -> str:
+    """Who makes a change, for the shop's change log: the key's role and a fingerprint of the key (never the key)."""
+    keys = request.app.state.keys
+    key = presented_key(request.headers)
+    if not any(keys.values()) or key is None:
+        return "open"
+    return f"{role_of(key, keys)}:{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+Actor = Annotated[str, Depends(actor)]

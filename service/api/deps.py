@@ -15,6 +15,8 @@ from service.errors import NotReady
 from service.replies.guidance import Guidance
 from service.replies.lint import DraftLinter
 from service.replies.service import ReplyService
+from service.shop.keeper import ShopKeeper
+from service.shop.shop import Shop
 from service.store import Store
 
 
@@ -46,6 +48,15 @@ async def get_guidance(request: Request) -> Guidance:
     return request.app.state.guidance
 
 
+async def get_keeper(request: Request) -> ShopKeeper:
+    return request.app.state.shop
+
+
+async def get_shop(request: Request) -> Shop:
+    """The current shop snapshot (one per request: a change meanwhile is seen by the next request)."""
+    return request.app.state.shop.shop
+
+
 async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -55,4 +66,6 @@ RepliesDep = Annotated[ReplyService, Depends(get_replies)]
 StoreDep = Annotated[Store, Depends(get_store)]
 LinterDep = Annotated[DraftLinter, Depends(get_linter)]
 GuidanceDep = Annotated[Guidance, Depends(get_guidance)]
+KeeperDep = Annotated[ShopKeeper, Depends(get_keeper)]
+ShopDep = Annotated[Shop, Depends(get_shop)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -8,6 +8,7 @@ import uuid
 
 from intents.analyzer import Analyzer, Reading, Turn
 from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
+from intents.measurements import conversation_measurements
 from service.api.schemas import (
     Analysis,
     ClassifyResult,
@@ -16,16 +17,19 @@ from service.api.schemas import (
     FeedbackResponse,
     Intent,
     KnowledgePointMatch,
+    ProductRef,
     Psychology,
     Reply,
     ReplyRecord,
+    SizeAdviceOut,
     SuggestRequest,
     SuggestResponse,
 )
-from service.errors import NotFound
+from service.errors import Conflict, NotFound
 from service.replies.corpus import StandardReply
 from service.replies.guidance import Advice, Guidance
 from service.replies.service import Conversation, OfferedReply, ReplyService
+from service.shop.shop import Shop
 from service.store import AuditEntry, Store
 
 
@@ -95,19 +99,28 @@ def audit_entry(
     )
 
 
-def suggest(body: SuggestRequest, analyzer: Analyzer, guidance: Guidance, replies: ReplyService, store: Store) -> SuggestResponse:
+def suggest(
+    body: SuggestRequest, analyzer: Analyzer, guidance: Guidance, replies: ReplyService, store: Store, shop: Shop
+) -> SuggestResponse:
     started = time.perf_counter()
     history = [Turn(t.role, t.text) for t in body.history]
     reading = analyzer.read_turn(body.message, history)
     advice = guidance.for_reading(reading)
-    conversation = Conversation(history, body.variables, frozenset(body.sent))
+    conversation = Conversation(history, body.variables, frozenset(body.sent), shop, body.product_id)
     offer = replies.suggest(reading, advice, conversation, body.top_k)
+    size_advice = offer.size_advice
     response = SuggestResponse(
         request_id=uuid.uuid4().hex,
         **analysis(reading, advice).model_dump(),
         history_used=reading.history_used or offer.match.from_context,
         knowledge_points=[KnowledgePointMatch(id=p.id, label=p.label, confidence=p.confidence) for p in offer.match.points],
         slots=offer.slots,
+        measurements=offer.measurements,
+        product=ProductRef(id=offer.product.id, title=offer.product.title) if offer.product else None,
+        size_advice=SizeAdviceOut(
+            size=size_advice.size, between=size_advice.between, reason=size_advice.reason,
+            missing=list(size_advice.missing), chart=size_advice.chart,
+        ) if size_advice else None,
         replies=[reply_model(r) for r in offer.replies],
         handoff=offer.handoff,
         model_version=analyzer.model_version,
@@ -127,7 +140,10 @@ def classify(messages: list[str], analyzer: Analyzer, guidance: Guidance, store:
     results, entries = [], []
     for reading in analyzer.read_batch(messages):
         advice = guidance.for_reading(reading)
-        result = ClassifyResult(**analysis(reading, advice).model_dump(), request_id=uuid.uuid4().hex)
+        result = ClassifyResult(
+            **analysis(reading, advice).model_dump(), request_id=uuid.uuid4().hex,
+            measurements=conversation_measurements(reading.doc.text),
+        )
         results.append(result)
         entries.append(audit_entry(result.request_id, "classify", reading, advice, analyzer, [], False, started))
     store.audit.record(entries)
@@ -145,7 +161,19 @@ def feedback(body: FeedbackRequest, replies: ReplyService, store: Store) -> Feed
     return FeedbackResponse(id=feedback_id, request_id=body.request_id, reply_id=body.reply_id, action=body.action)
 
 
-def add_reply(record: ReplyRecord, replies: ReplyService, store: Store) -> ReplyRecord:
+def add_reply(record: ReplyRecord, replies: ReplyService, store: Store, actor: str) -> ReplyRecord:
     # `source` is set in answers and ignored in requests (the corpus format has no such field).
     data = record.model_dump(exclude_none=True, exclude={"source"})
-    return reply_record(replies.add_shop_reply(data, store.records.add_shop_reply))
+
+    def persist(data: dict) -> None:
+        try:
+            store.shop.add_reply(actor, data)
+        except KeyError:
+            raise Conflict(f"reply id {data['id']!r} was used by a retired reply; choose another") from None
+
+    return reply_record(replies.add_shop_reply(data, persist))
+
+
+def edit_reply(record: ReplyRecord, replies: ReplyService, store: Store, actor: str) -> ReplyRecord:
+    data = record.model_dump(exclude_none=True, exclude={"source"})
+    return reply_record(replies.edit_shop_reply(record.id, data, lambda data: store.shop.update_reply(actor, data)))

@@ -113,6 +113,9 @@ class LintRequest(Request):
 ReplyIdText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
 
 
+ProductIdText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=40)]
+
+
 class SuggestRequest(Request):
     message: MessageText
     history: Annotated[list[Turn], Field(max_length=MAX_HISTORY_TURNS)] = Field(
@@ -130,6 +133,12 @@ class SuggestRequest(Request):
         default_factory=list,
         description="Ids of the replies already sent in this conversation: they are not suggested again unless "
         "the customer asks the same thing again.",
+    )
+    product_id: ProductIdText | None = Field(
+        None,
+        description="The product the customer is looking at, as the chat client knows it (an id of /v1/products). "
+        "Without it, a product named in the message or history is matched by title or alias; an unknown id is "
+        "ignored (`product` is then null).",
     )
 
 
@@ -163,7 +172,11 @@ class Reply(BaseModel):
     missing: list[str] = Field(default_factory=list, description="Template variables the agent must still fill in.")
     why: str = Field("", description="Short account of the choice: the knowledge point and its confidence, adoption.")
     knowledge_point: str | None = Field(None, description="The knowledge point the reply answers (null: a clarifying question).")
-    source: Literal["corpus", "shop", "product", "size"] = Field("corpus", description="Where the reply comes from.")
+    source: Literal["corpus", "shop", "product", "size"] = Field(
+        "corpus",
+        description="Where the reply comes from: the corpus, the shop's own replies and product knowledge points "
+        "(`shop`), a product's attributes (`product`), the size chart (`size`).",
+    )
     presumes: list[str] = Field(default_factory=list, description="What the reply takes for granted (shipped, in_stock …).")
     needs_check: str | None = Field(
         None, description="What the agent must check before sending, when the conversation has not shown what the reply presumes."
@@ -188,8 +201,28 @@ class Analysis(BaseModel):
     escalate_reason: str | None = None
 
 
+MEASUREMENTS_DESCRIPTION = (
+    "Body measurements of the person the purchase is for (height_cm, weight_kg, bust_cm, waist_cm, hip_cm, foot_cm, "
+    "usual_size), in cm and kg, only the keys found: from 165 / 1米65 / 5尺2, 110斤 / 55kg, 腰二尺一, 脚长24.5, 平时穿M …"
+)
+
+
+class SizeAdviceOut(BaseModel):
+    size: str | None = Field(description="The size to take (with `between`: the one the fit leans to).")
+    between: list[str] | None = Field(description="The two sizes the customer is between, smaller first; null when one fits.")
+    reason: str = Field(description="Why, in words a reply can use: the measurements, the size, the fit.")
+    missing: list[str] = Field(default_factory=list, description="Measurements the chart uses that the customer has not given.")
+    chart: str = Field(description="The size chart used.")
+
+
+class ProductRef(BaseModel):
+    id: str
+    title: str
+
+
 class ClassifyResult(Analysis):
     request_id: str = Field(description="Id of this message's audit row (for QA review).")
+    measurements: dict[str, float | int | str] = Field(default_factory=dict, description=MEASUREMENTS_DESCRIPTION)
 
 
 class ClassifyResponse(BaseModel):
@@ -213,6 +246,11 @@ class SuggestResponse(Analysis):
     slots: dict[str, str] = Field(
         description="Values read from the message and history (order_id, tracking_no, courier, size, colour, quantity, "
         "amount, date); they fill the replies' variables unless the request's own `variables` give one."
+    )
+    measurements: dict[str, float | int | str] = Field(default_factory=dict, description=MEASUREMENTS_DESCRIPTION)
+    product: ProductRef | None = Field(None, description="The product the conversation is about (from `product_id`, or named in it).")
+    size_advice: SizeAdviceOut | None = Field(
+        None, description="With a size chart for the product and measurements: the size, or the two sizes the customer is between."
     )
     replies: list[Reply]
     handoff: bool = Field(
@@ -476,3 +514,97 @@ class LintFinding(BaseModel):
 class LintResponse(BaseModel):
     findings: list[LintFinding] = Field(description="In text order; findings of different categories may overlap.")
     ok: bool = Field(description="True when nothing was found.")
+
+
+# --- the shop's knowledge ---------------------------------------------------------------------------
+
+ProfileValue = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=300)] | Annotated[
+    list[Annotated[str, StringConstraints(strict=True, min_length=1, max_length=40)]], Field(min_length=1, max_length=20)
+]
+
+
+class ShopProfileOut(BaseModel):
+    profile: dict[str, dict[str, str]] = Field(
+        description="Sections shop, shipping, returns, service, each key → the shop's wording (docs/shop.md)."
+    )
+    missing: list[str] = Field(description="Facts replies use that the profile does not give: they show as 【…】.")
+    source: Literal["none", "store", "example"] = Field(description="example: the bundled demo shop (HUASHU_DEMO_SHOP=1).")
+
+
+class ShopProfileIn(Request):
+    """The whole profile (it replaces the stored one): sections and keys as in docs/shop.md."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": {"type": "object"}})
+
+    shop: dict[str, ProfileValue] | None = None
+    shipping: dict[str, ProfileValue] | None = None
+    returns: dict[str, ProfileValue] | None = None
+    service: dict[str, ProfileValue] | None = None
+
+
+class ShopSummary(BaseModel):
+    source: Literal["none", "store", "example"]
+    configured: bool = Field(description="False: no profile facts and no products; replies show shop facts as 【…】.")
+    name: str | None
+    facts: dict[str, str] = Field(description="Template variable → the shop's wording.")
+    missing: list[str]
+    products: int
+    size_charts: list[str]
+
+
+class ProductIn(Request):
+    id: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")]
+    title: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
+    aliases: Annotated[list[Annotated[str, StringConstraints(strict=True, min_length=2, max_length=40)]], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    category: Annotated[str, StringConstraints(strict=True, max_length=60)] | None = Field(
+        None, description="Also names the size chart used when the product names none (a chart with this id)."
+    )
+    attributes: dict[str, object] = Field(
+        default_factory=dict,
+        description="material, colours, sizes, fit (slim/regular/loose), care, features, in_stock, presale_date, size_chart, "
+        "thickness, origin, warranty, package, price (docs/shop.md).",
+    )
+    knowledge: Annotated[list[dict], Field(max_length=50)] = Field(
+        default_factory=list, description="The shop's own knowledge points for this product (source `shop`)."
+    )
+
+
+class ProductOut(BaseModel):
+    id: str
+    title: str
+    aliases: list[str]
+    category: str | None
+    attributes: dict[str, object]
+    knowledge: list[dict]
+
+
+class ProductList(BaseModel):
+    total: int
+    products: list[ProductOut]
+
+
+class SizeChartOut(BaseModel):
+    id: str
+    sizes: list[str]
+    rows: list[dict] = Field(description="Per size: each body range as [low, high) in cm / kg, each garment measure as a number.")
+    products: list[str] = Field(description="Products that use it (by `size_chart`, or by category).")
+
+
+class SizeChartList(BaseModel):
+    charts: list[SizeChartOut]
+
+
+class ShopChange(BaseModel):
+    id: int
+    created: str
+    actor: str = Field(description="Who: the key's role and a fingerprint of it (role:abcd1234), `open` without keys, `cli` from the command line.")
+    kind: Literal["profile", "product", "size_chart", "reply"]
+    target: str
+    action: Literal["set", "add", "update", "delete", "retire"]
+    detail: dict
+
+
+class ShopChangeList(BaseModel):
+    changes: list[ShopChange]

@@ -4,7 +4,7 @@ The commands that build or evaluate models import `intents.build` (the `[build]`
 `huashu serve` never does.
 """
 
-from service.cli import models, ops  # noqa: F401 - each module registers its commands
+from service.cli import models, ops, shop  # noqa: F401 - each module registers its commands
 from service.cli.common import app
 
 __all__ = ["app"]

@@ -145,6 +145,44 @@ class ReplyIndex:
             extra_owner,
         )
 
+    def rebuilt(self, points: Mapping[str, KnowledgePoint], encoder: Encoder, point_encoder: Encoder | None = None) -> "ReplyIndex":
+        """A new index over `points` (every point with all its replies), embedding only the replies and the
+        phrasings this one does not already hold: an edited, retired or added shop reply, a product's points."""
+        replies = [r for p in points.values() for r in p.replies]
+        corpus = ReplyCorpus.of(replies)
+        kept = [self.rows.get(r.id) if r.id in self.corpus.replies and self.corpus.replies[r.id].text == r.text else None for r in replies]
+        new = [r.text for r, row in zip(replies, kept) if row is None]
+        fresh = iter(encoder.encode(new, passage=True)) if new else iter(())
+        dim = self.text_vectors.shape[1]
+        vectors = np.vstack([self.text_vectors[row] if row is not None else next(fresh) for row in kept]) if replies else np.zeros((0, dim), np.float32)
+        old_extra = {(owner, i): n for n, (owner, i) in enumerate(_numbered(self.extra_owner))}
+        owners = set(self.extra_owner)
+        extra = [(p.id, t) for p in points.values() if p.id in owners or p.source in ("shop", "product") for t in p.phrasings]
+        unchanged = {p.id for p in points.values() if p.id in self.points and self.points[p.id].phrasings == p.phrasings}
+        rows = [old_extra.get((pid, i)) if pid in unchanged else None for pid, i in _numbered([o for o, _ in extra])]
+        todo = [t for (_, t), row in zip(extra, rows) if row is None]
+        fresh_extra = iter((point_encoder or encoder).encode(todo)) if todo else iter(())
+        extra_vectors = (
+            np.vstack([self.extra_vectors[row] if row is not None else next(fresh_extra) for row in rows])
+            if extra else np.zeros((0, self.extra_vectors.shape[1]), np.float32)
+        )
+        ids = tuple(r.id for r in replies)
+        return ReplyIndex(
+            corpus, MappingProxyType(dict(points)), ids, MappingProxyType({r: i for i, r in enumerate(ids)}), vectors,
+            ReplyFacts.of(replies), extra_vectors, tuple(o for o, _ in extra),
+        )
+
+
+def _numbered(owners: Iterable[str]) -> list[tuple[str, int]]:
+    """(owner, n): the n-th phrasing of each owner, in order."""
+    seen: dict[str, int] = {}
+    out = []
+    for owner in owners:
+        out.append((owner, seen.get(owner, 0)))
+        seen[owner] = seen.get(owner, 0) + 1
+    return out
+
+
 class ReplyLibrary:
     """The current reply index. Requests take `current` once and use that snapshot throughout;
     an addition builds the next snapshot and swaps it in under a lock."""
@@ -167,3 +205,13 @@ class ReplyLibrary:
             persist()
             self._index = index
             return index.corpus.replies[reply.id]
+
+    def change(self, edit: Callable[[dict[str, KnowledgePoint]], dict[str, KnowledgePoint]], persist: Callable[[], None]) -> ReplyIndex:
+        """Apply `edit` to the points (a copy) and swap in the rebuilt index; `persist` stores the change
+        first, so a failed write or a bad edit changes nothing."""
+        with self._lock:
+            points = edit(dict(self._index.points))
+            index = self._index.rebuilt(points, self.encoder, self.point_encoder)
+            persist()
+            self._index = index
+            return index

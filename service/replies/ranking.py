@@ -34,6 +34,7 @@ class RankingWeights:
     asked_again: float = 0.30  # already sent, offered again because the customer asked again
     asks_known: float = 0.20  # asks the customer for a value the conversation already gave
     reuse: float = 0.06  # per value of the conversation the reply puts in (up to two)
+    shop_fact: float = 0.10  # states a fact the shop's profile gives (over a general wording of the same answer)
     mmr_lambda: float = 0.75  # 1 = relevance only, 0 = diversity only
     # e5 cosines between unrelated Chinese shop sentences sit near 0.85; for redundancy between two
     # replies this maps [0.85, 0.97] to [0, 1].

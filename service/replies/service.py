@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,20 +20,25 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from intents.analyzer import Analyzer, Reading, Turn
+from intents.measurements import conversation_measurements
 from intents.encoder import EncoderError, NullEncoder, load_ranking_encoder
 from intents.labels import INTENTS
 from intents.normalize import normalize
 from intents.resources import Source, packaged
 from intents.slots import conversation_slots, read_slots
 from intents.state import OPPOSITES, ConversationState, read_state
-from service.errors import InvalidReply, NotFound, Unprocessable
-from service.replies.corpus import CONVERSATION_VARIABLES, CorpusError, StandardReply, fill, parse_reply as parse_record
+from service.errors import Conflict, InvalidReply, NotFound, Unprocessable
+from service.replies.corpus import CONVERSATION_VARIABLES, SHOP_FACTS, CorpusError, ReplyCorpus, StandardReply, fill, parse_reply as parse_record
 from service.replies.guidance import Advice
-from service.replies.index import ReplyIndex, ReplyLibrary
+from service.replies.index import ReplyIndex, ReplyLibrary, attach
 from service.replies.knowledge import KNOWLEDGE_DIR, PRESUMES, KnowledgePoint, load_knowledge
 from service.replies.matcher import KnowledgeMatcher, Match, MatchWeights, PointMatch
 from service.replies.priors import AdoptionPriors
 from service.replies.ranking import FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
+from service.shop.answers import ANSWERS, CHART_POINT, PREFIXES, chart_answer, product_answers, size_answer
+from service.shop.products import Product
+from service.shop.shop import Shop
+from service.shop.sizes import SizeAdvice, advise
 
 log = logging.getLogger("huashu")
 
@@ -41,6 +47,9 @@ CLARIFY_FILE = packaged("scripts_corpus", "clarify.toml")
 FEELING_POINT = "complaint.venting"
 # A shop reply's point when it names one, and the replies a point may hold, are checked on the record.
 SHOP = "shop"
+# Where a reply comes from, as the API says: the corpus, the shop's own replies and product points, a product's
+# attributes, the size chart.
+GENERATED = ("product", "size")
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,9 @@ class Offer:
     handoff: bool  # nothing fits well: the list opens with a clarifying question
     match: Match
     slots: dict[str, str] = field(default_factory=dict)
+    measurements: dict[str, float | int | str] = field(default_factory=dict)
+    size_advice: SizeAdvice | None = None
+    product: Product | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,8 @@ class Conversation:
     history: Sequence[Turn] = ()
     variables: Mapping[str, str] = field(default_factory=dict)
     sent: frozenset[str] = frozenset()  # reply ids already sent in this conversation
-    facts: Mapping[str, str] = field(default_factory=dict)  # the shop's profile facts
+    shop: Shop = field(default_factory=Shop)  # profile facts, products, size charts
+    product_id: str | None = None  # the item the customer is looking at, as the chat client knows it
 
 
 def load_clarifiers(source: Source = CLARIFY_FILE) -> dict[str, StandardReply]:
@@ -123,9 +136,19 @@ def parse_shop_reply(record: dict, where: str) -> StandardReply:
     point = data.pop("knowledge_point", None)
     presumes = data.pop("presumes", [])
     reply = parse_record(data, where, SHOP)
+    if reply.id.startswith(PREFIXES):
+        raise CorpusError(f"{where}: ids starting with {' or '.join(PREFIXES)} are kept for replies built from the shop's data")
     if not isinstance(presumes, list) or any(p not in PRESUMES for p in presumes):
         raise CorpusError(f"{where}: presumes must be a list of {', '.join(PRESUMES)}")
     return dataclasses.replace(reply, knowledge_point=point, presumes=tuple(presumes))
+
+
+def _without_reply(points: dict[str, KnowledgePoint], reply: StandardReply) -> dict[str, KnowledgePoint]:
+    """The points without `reply`; a point of its own (a shop reply naming none) goes with it."""
+    point = points[reply.knowledge_point]
+    left = tuple(r for r in point.replies if r.id != reply.id)
+    rest = {pid: p for pid, p in points.items() if pid != point.id}
+    return {**rest, point.id: dataclasses.replace(point, replies=left)} if left or point.source != SHOP else rest
 
 
 def _leans_on(point: KnowledgePoint) -> set[str]:
@@ -144,12 +167,18 @@ def _same_words(a: str, b: str, at_least: float = 0.5) -> bool:
 
 # Words by which a reply asks the customer for a value; a reply that asks for one the conversation
 # already gave (and does not use it) yields to one that does not ask again.
+_ASKS_BODY = r"(?:说|发|告诉我|报|提供|留)[^。，,？?！!]{0,6}身高|身高[^。，,？?]{0,6}(?:多少|多高|是多少)|多高"
 ASKS_FOR = {
-    "order_id": ("订单号",),
-    "tracking_no": ("运单号", "快递单号"),
-    "courier": ("哪家快递", "什么快递"),
-    "size": ("什么码", "几码", "哪个码"),
-    "colour": ("什么颜色", "哪个颜色", "哪个色"),
+    name: re.compile(pattern)
+    for name, pattern in {
+        "order_id": "订单号",
+        "tracking_no": "运单号|快递单号",
+        "courier": "哪家快递|什么快递",
+        "size": "什么码|几码|哪个码",
+        "colour": "什么颜色|哪个颜色|哪个色",
+        "height_cm": _ASKS_BODY,
+        "weight_kg": _ASKS_BODY + r"|体重[^。，,？?]{0,6}(?:多少|多重)",
+    }.items()
 }
 
 
@@ -169,6 +198,7 @@ class ReplyService:
     weights: RankingWeights = RankingWeights()
     knowledge_version: str = ""
     topic: dict[str, StandardReply] = field(default_factory=dict)  # point id → a clarifier naming it
+    product_points: dict[str, str] = field(default_factory=dict)  # a product's own point → the product id
 
     @classmethod
     def load(
@@ -233,7 +263,9 @@ class ReplyService:
 
     # --- matching -----------------------------------------------------------------------------------
 
-    def match(self, reading: Reading, history: Sequence[Turn] = (), state: ConversationState | None = None) -> Match:
+    def match(
+        self, reading: Reading, history: Sequence[Turn] = (), state: ConversationState | None = None, product: Product | None = None
+    ) -> Match:
         """The knowledge points the message asks about (the shop's own points by similarity), weighed by
         what the conversation established: a point most of whose replies presume a fact gains when the
         fact was said and loses when its opposite was."""
@@ -250,7 +282,9 @@ class ReplyService:
             return factor
 
         match = self.matcher.match(reading, history, weigh) if self.matcher is not None else Match((), None)
-        extra = self._extra_points(index, reading)
+        # A product's own points are asked only about that product.
+        others = {pid for pid, owner in self.product_points.items() if product is None or owner != product.id}
+        extra = [p for p in self._extra_points(index, reading) if p.id not in others]
         if not extra:
             return match
         merged = sorted([*match.points, *extra], key=lambda p: -p.confidence)[: MatchWeights().max_listed]
@@ -279,12 +313,52 @@ class ReplyService:
         if {"colour", "size"} & set(read_slots(reading.doc.text)):
             # Stock was said of some colour or size; this message names one, maybe another.
             state.forget("in_stock", "out_of_stock")
-        match = self.match(reading, history, state)
+        shop = conversation.shop
+        product = shop.product(conversation.product_id, [text for role, text in turns if role == "customer"])
+        if product is not None and isinstance(product.attributes.get("in_stock"), bool) and state.holds("in_stock") is None:
+            # The shop's data says, unless the agent said otherwise; a colour the product lacks is not in stock.
+            colour, colours = read_slots(reading.doc.text).get("colour"), product.attributes.get("colours") or []
+            absent = bool(colour and colours and not any(colour in c or c in colour for c in colours))
+            state.set("in_stock", product.attributes["in_stock"] and not absent)
+        match = self.match(reading, history, state, product)
         slots = conversation_slots(reading.doc.text, turns[:-1])
-        values = {**conversation.facts, **slots, **{k: v for k, v in conversation.variables.items() if v.strip()}}
+        measurements = conversation_measurements(reading.doc.text, turns[:-1])
+        chart = shop.chart(product)
+        size_advice = advise(chart, measurements, product.attributes.get("fit")) if chart is not None and measurements else None
+        values = {
+            **shop.profile.values, **slots, **{k: v for k, v in conversation.variables.items() if v.strip()},
+            **{k: str(v) for k, v in measurements.items()},
+        }
         agent_said = {text for role, text in turns if role == "agent"}
         asked_before = self._asked_before(reading.doc.text, history)
-        return self.offer(reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before)
+        generated = self._generated(reading, match, product, chart, size_advice, slots)
+        offer = self.offer(reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated)
+        return dataclasses.replace(offer, measurements=measurements, size_advice=size_advice, product=product)
+
+    def _generated(
+        self, reading: Reading, match: Match, product: Product | None, chart, size_advice: SizeAdvice | None,
+        slots: Mapping[str, str],
+    ) -> list[tuple[StandardReply, PointMatch]]:
+        """Replies from the shop's data for the points asked: a product attribute, the size advice (or the
+        chart, when the customer gave no measurements). Only for points close to the best one."""
+        if product is None:
+            return []
+        top = match.points[0].confidence if match.points else 0.0
+        # The best point, and others nearly as sure and sure enough on their own (a mixed ask).
+        close = [p for i, p in enumerate(match.points) if p.confidence > 0 and (i == 0 or (p.confidence >= 0.6 * top and p.confidence >= 0.3))]
+        out: list[tuple[StandardReply, PointMatch]] = []
+        about_size = reading.intent == "size" or any(p.id.startswith("size.") for p in close)
+        if size_advice is not None and about_size:
+            found = next((p for p in close if p.id.startswith("size.")), PointMatch("size.recommend", "尺码推荐", top or 1.0))
+            out.append((size_answer(product, size_advice, found.id), found))
+        elif chart is not None and size_advice is None and any(p.id == CHART_POINT for p in close):
+            found = next(p for p in close if p.id == CHART_POINT)
+            out.append((chart_answer(product, chart, found.id), found))
+        for found in close:
+            if found.id in ANSWERS and not (found.id.startswith("size.") and out):
+                out += [(reply, found) for reply in product_answers(product, found.id, dict(slots))
+                        if all(reply.text != made.text for made, _ in out)]
+        return out
 
     def _asked_before(self, text: str, history: Sequence[Turn], turns: int = 3) -> set[str]:
         """The points of the customer's last few turns that say what this message says (asking again:
@@ -297,7 +371,7 @@ class ReplyService:
     def offer(
         self, reading: Reading, advice: Advice, match: Match, state: ConversationState, values: Mapping[str, str],
         sent: Iterable[str] = (), agent_said: Iterable[str] = (), top_k: int = 5, slots: Mapping[str, str] | None = None,
-        asked_before: Iterable[str] = (),
+        asked_before: Iterable[str] = (), generated: Sequence[tuple[StandardReply, PointMatch]] = (),
     ) -> Offer:
         """The replies to offer for a matched message. A reply already sent (by id, or its text in an agent
         turn) comes back only when the customer asks the same thing again: the message on its own asks a
@@ -325,7 +399,8 @@ class ReplyService:
                     candidate = dataclasses.replace(candidate, score=candidate.score - w.asked_again, why=candidate.why + " · 已发过")
                 candidates.append(candidate)
         intent_sure = reading.intents[0][1] >= self.handoff_below
-        handoff = not match.points or (match.points[0].confidence < 0.3 and not intent_sure)
+        # Nothing fits well, unless the shop's own data answers.
+        handoff = (not match.points or (match.points[0].confidence < 0.3 and not intent_sure)) and not generated
         first: list[Candidate] = []
         if emotion == "angry":
             feelings = [c for c in candidates if c.reply.category in FEELING_CATEGORIES]
@@ -350,6 +425,12 @@ class ReplyService:
                     c for r in index.points[match.leaning].replies if r.category != "holding" and r.id not in sent
                     for c in [self._candidate(r, guess, 1.0, reading, advice, state, values, emotion)] if c is not None
                 ]
+        for reply, found in generated:  # the shop's own facts answer before any general wording
+            made = self._candidate(reply, found, top, reading, advice, state, values, emotion,
+                                   why=f"本店数据：{'尺码表' if reply.source == 'size' else '商品信息'}")
+            if made is None or ((reply.id in sent or normalize(made.text) in agent_said) and found.id not in asked_again):
+                continue
+            first.append(made)
         taken = {c.reply.id for c in first}
         rest = pick([c for c in candidates if c.reply.id not in taken], index, top_k - len(first), w, single=len(offered) <= 1)
         chosen = [*first, *rest][:top_k]
@@ -361,7 +442,8 @@ class ReplyService:
             replies.append(OfferedReply(
                 c.reply.id, c.text, round(c.score, 4), c.reply.intents[0], c.reply.category, c.missing, c.why,
                 knowledge_point=c.reply.knowledge_point if not (c.reply.knowledge_point or "").startswith("clarify.") else None,
-                source="shop" if c.reply.source == SHOP else "corpus", presumes=c.reply.presumes, needs_check=c.needs_check,
+                source=c.reply.source if c.reply.source in (SHOP, *GENERATED) else "corpus", presumes=c.reply.presumes,
+                needs_check=c.needs_check,
             ))
         return Offer(replies, handoff, match, dict(slots or {}))
 
@@ -403,8 +485,8 @@ class ReplyService:
         adoption, prior = adoption_term(self.priors, reply, w)
         score += adoption - w.needs_check * bool(unchecked) - w.missing * len(missing)
         known = [
-            name for name, words in ASKS_FOR.items()
-            if values.get(name) and f"{{{name}" not in reply.text and any(word in reply.text for word in words)
+            name for name, asks in ASKS_FOR.items()
+            if values.get(name) and f"{{{name}" not in reply.text and asks.search(reply.text)
         ]
         if known and reply.category == "holding":
             return None  # a question for what the customer already said
@@ -412,6 +494,8 @@ class ReplyService:
         # What the customer said is reused: a reply that puts a named value (their order, courier, size) in.
         reused = {name for name, _ in reply.slots if name in CONVERSATION_VARIABLES and name != "nickname" and values.get(name)}
         score += w.reuse * min(len(reused), 2)
+        if any(name in SHOP_FACTS and values.get(name) for name, _ in reply.slots):
+            score += w.shop_fact
         if why is None:
             why = f"知识点「{found.label}」{found.confidence:.2f}" if found.label else "知识点"
             positive, negative = self.priors.counts(reply.id, reply.intents[0])
@@ -424,10 +508,13 @@ class ReplyService:
     def credit(self, reply_id: str, request: dict) -> str:
         """The intent a reply of an earlier suggestion is credited under (the one it was suggested for)."""
         replies = self.index.corpus.replies
-        if reply_id not in replies:
+        made = reply_id.startswith(PREFIXES)  # built from the shop's data for that conversation
+        if reply_id not in replies and not made:
             raise NotFound(f"unknown reply_id {reply_id!r}")
         if reply_id not in request["replies"]:
             raise Unprocessable(f"reply {reply_id!r} was not suggested in request {request['id']!r}")
+        if reply_id not in replies:
+            return "size" if reply_id.startswith("sizing-") else "product"
         confidence = dict(request["intents"])
         return max((i for i in replies[reply_id].intents if i in confidence), key=confidence.get, default=request["intent"])
 
@@ -437,7 +524,86 @@ class ReplyService:
             reply = parse_shop_reply(record, "reply")
         except CorpusError as exc:
             raise InvalidReply(str(exc)) from None
+        self._not_on_a_product(reply)
         return self.library.add(reply, lambda: persist(record))
+
+    def _not_on_a_product(self, reply: StandardReply) -> None:
+        if reply.knowledge_point in self.product_points:
+            raise InvalidReply(f"reply {reply.id!r}: {reply.knowledge_point!r} is a product's own point; its replies are "
+                               "written in the product's record (PUT /v1/products/{id})")
+
+    def shop_reply(self, reply_id: str) -> StandardReply:
+        """A reply of the shop's own (404 for an unknown id, 409 for one of the corpus's)."""
+        reply = self.index.corpus.replies.get(reply_id)
+        if reply is None:
+            raise NotFound(f"unknown reply_id {reply_id!r}")
+        if reply.source != SHOP:
+            raise Conflict(
+                f"reply {reply_id!r} is the corpus's (from {reply.source}): only the shop's own replies change here; "
+                "corpus replies are edited in scripts_corpus/knowledge"
+            )
+        if reply.knowledge_point in self.product_points:
+            raise Conflict(f"reply {reply_id!r} belongs to product {self.product_points[reply.knowledge_point]!r}: "
+                           "change it with the product (PUT /v1/products/{id})")
+        return reply
+
+    def edit_shop_reply(self, reply_id: str, record: dict, persist: Callable[[dict], None]) -> StandardReply:
+        """Replace a shop reply's record (same id), validated like an addition; stored first, then indexed."""
+        old = self.shop_reply(reply_id)
+        try:
+            reply = parse_shop_reply({**record, "id": reply_id}, "reply")
+        except CorpusError as exc:
+            raise InvalidReply(str(exc)) from None
+
+        self._not_on_a_product(reply)
+
+        def edit(points: dict[str, KnowledgePoint]) -> dict[str, KnowledgePoint]:
+            points = _without_reply(points, old)
+            _, point = attach(points, reply)
+            return {**points, point.id: point}
+
+        index = self._change(edit, lambda: persist({**record, "id": reply_id}))
+        return index.corpus.replies[reply_id]
+
+    def retire_shop_reply(self, reply_id: str, persist: Callable[[], None]) -> None:
+        """Take a shop reply out of the suggestions (its record stays, marked retired)."""
+        old = self.shop_reply(reply_id)
+        self._change(lambda points: _without_reply(points, old), persist)
+
+    def _products_edit(self, products: list[Product]) -> Callable[[dict[str, KnowledgePoint]], dict[str, KnowledgePoint]]:
+        """The edit that puts these products' own points in place of the previous products'."""
+        current = dict(self.product_points)
+
+        def edit(points: dict[str, KnowledgePoint]) -> dict[str, KnowledgePoint]:
+            kept = {pid: p for pid, p in points.items() if pid not in current}
+            for product in products:
+                for point in product.knowledge:
+                    if point.id in kept:
+                        raise Conflict(f"product {product.id!r}: knowledge point {point.id!r} has the id of another point")
+                    kept[point.id] = point
+            try:
+                ReplyCorpus.of([r for p in kept.values() for r in p.replies])
+            except CorpusError as exc:
+                raise Conflict(f"a product's reply id is taken: {exc}") from None
+            return kept
+
+        return edit
+
+    def check_products(self, products: Iterable[Product]) -> None:
+        """Refuse (409) products whose own points or replies take ids the corpus, the shop or another product use."""
+        self._products_edit(list(products))(dict(self.index.points))
+
+    def set_products(self, products: Iterable[Product]) -> None:
+        """The shop's products changed: their own knowledge points replace the previous products'."""
+        products = list(products)
+        self._change(self._products_edit(products), lambda: None)
+        self.product_points = {point.id: product.id for product in products for point in product.knowledge}
+
+    def _change(self, edit, persist: Callable[[], None]) -> ReplyIndex:
+        try:
+            return self.library.change(edit, persist)
+        except CorpusError as exc:  # a duplicate reply id among the points
+            raise Conflict(str(exc)) from None
 
     def list(self, intent: str | None, category: str | None, source: str | None, q: str | None) -> list[StandardReply]:
         return [

@@ -1,5 +1,6 @@
 """What is kept: the SQLite file (`db`), the audit writer (`audit`), agents' and admins' records
-(`records`: feedback, shop replies) and the QA queries (`qa`). One `Store` per process opens them together."""
+(`records`: feedback), the QA queries (`qa`) and the shop's knowledge (`shop`: profile, products, size
+charts, the shop's replies, with a log of changes). One `Store` per process opens them together."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from service.store.audit import AuditEntry, AuditWriter
 from service.store.db import Database
 from service.store.qa import AuditFilters, QaQueries
 from service.store.records import Records
+from service.store.shop import ShopRecords
 
 __all__ = ["AuditEntry", "AuditFilters", "Store"]
 
@@ -19,6 +21,7 @@ class Store:
         self.audit = AuditWriter(self.database, flush_interval, store_raw)
         self.records = Records(self.database, self.audit)
         self.qa = QaQueries(self.database, self.audit)
+        self.shop = ShopRecords(self.database)
 
     @property
     def path(self) -> Path:

@@ -104,6 +104,22 @@ def m005_knowledge_point(db: sqlite_utils.Database) -> None:
     db["requests"].add_column("knowledge_confidence", float)
 
 
+@migrations()
+def m006_shop(db: sqlite_utils.Database) -> None:
+    # The shop's own knowledge: profile, products and size charts (records as JSON), who changed what and
+    # when, and the shop's replies kept when retired.
+    db["shop_profile"].create({"id": int, "record": str, "updated": str, "actor": str}, pk="id")
+    db["products"].create({"id": str, "record": str, "updated": str, "actor": str}, pk="id")
+    db["size_charts"].create({"id": str, "record": str, "updated": str, "actor": str}, pk="id")
+    db["shop_changes"].create(
+        {"id": int, "created": str, "actor": str, "kind": str, "target": str, "action": str, "detail": str}, pk="id"
+    )
+    db["shop_changes"].create_index(["kind", "target"])
+    db["shop_replies"].add_column("updated", str)
+    db["shop_replies"].add_column("actor", str)
+    db["shop_replies"].add_column("retired", str)
+
+
 def now() -> str:
     """The current UTC time as stored: ISO 8601 with milliseconds."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -44,12 +44,9 @@ class Records:
         with db.lock:
             return list(db.db.execute("select reply_id, intent, action from feedback order by id").fetchall())
 
-    def add_shop_reply(self, record: dict) -> None:
-        db = self.database
-        with db.lock, db.db.conn:
-            db.db["shop_replies"].insert({"id": record["id"], "created": now(), "record": json.dumps(record, ensure_ascii=False)})
-
     def shop_replies(self) -> list[dict]:
+        """The shop's replies in use (not retired), oldest first."""
         db = self.database
         with db.lock:
-            return [json.loads(row["record"]) for row in db.db["shop_replies"].rows_where(order_by="created")]
+            rows = db.db["shop_replies"].rows_where("retired is null", order_by="created")
+            return [json.loads(row["record"]) for row in rows]

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from service.api import flows
-from service.api.auth import AdminRole, AgentRole
+from service.api.auth import Actor, AdminRole, AgentRole
 from service.api.deps import RepliesDep, StoreDep
 from service.api.errors import error_responses
 from service.api.routes.audit import MAX_OFFSET
@@ -32,6 +32,6 @@ def list_replies(
 @router.post(
     "/replies", response_model=ReplyRecord, status_code=201, dependencies=[AdminRole], responses=error_responses(409)
 )
-def add_reply(body: ReplyRecord, replies: RepliesDep, store: StoreDep) -> ReplyRecord:
+def add_reply(body: ReplyRecord, replies: RepliesDep, store: StoreDep, who: Actor) -> ReplyRecord:
     """Add a shop's own reply, validated like the corpus; it is suggested from now on."""
-    return flows.add_reply(body, replies, store)
+    return flows.add_reply(body, replies, store, who)

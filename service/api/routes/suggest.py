@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from service.api import flows
 from service.api.auth import AgentRole
-from service.api.deps import AnalyzerDep, GuidanceDep, RepliesDep, StoreDep
+from service.api.deps import AnalyzerDep, GuidanceDep, RepliesDep, ShopDep, StoreDep
 from service.api.errors import error_responses
 from service.api.schemas import SuggestRequest, SuggestResponse
 
@@ -15,7 +15,8 @@ router = APIRouter(
 
 @router.post("/suggest", response_model=SuggestResponse)
 def suggest(
-    body: SuggestRequest, analyzer: AnalyzerDep, guidance: GuidanceDep, replies: RepliesDep, store: StoreDep
+    body: SuggestRequest, analyzer: AnalyzerDep, guidance: GuidanceDep, replies: RepliesDep, store: StoreDep, shop: ShopDep
 ) -> SuggestResponse:
-    """Analyse a customer message and suggest replies."""
-    return flows.suggest(body, analyzer, guidance, replies, store)
+    """Analyse a customer message and suggest replies: answered with the shop's facts, its products' attributes
+    and size charts where it has them."""
+    return flows.suggest(body, analyzer, guidance, replies, store, shop)

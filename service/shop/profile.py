@@ -1,0 +1,104 @@
+"""The shop's profile: the facts replies state about this shop (couriers, shipping times, free shipping,
+returns, warranty, invoices, hours, price protection, gifts), from one TOML file or the API.
+
+Each fact fills a template variable of the replies (`{ship_within}`, `{default_courier}` …). A fact the
+profile lacks stays 【…】 in a reply (`needs_edit`): the service never makes one up.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+from intents.resources import Source
+from service.replies.corpus import SHOP_FACTS
+
+# The profile's sections, each with its keys: the facts (template variables) and two of the shop's own.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "shop": ("name", "after_hours_message"),
+    "shipping": ("ship_within", "cutoff_time", "delivery_time", "default_courier", "couriers", "extra_courier",
+                 "extra_courier_fee", "free_shipping", "remote_shipping"),
+    "returns": ("return_window", "exchange_window", "return_shipping", "freight_insurance", "return_address", "refund_timing"),
+    "service": ("warranty", "invoice_types", "invoice_timing", "working_hours", "price_protection", "gift_policy", "member_policy"),
+}
+MAX_VALUE = 300
+
+
+class ProfileError(ValueError):
+    """A shop profile cannot be used; the message names file, line and reason."""
+
+
+@dataclass(frozen=True)
+class ShopProfile:
+    facts: dict[str, str] = field(default_factory=dict)  # template variable → the shop's wording
+    name: str | None = None
+    after_hours_message: str | None = None
+
+    @property
+    def values(self) -> dict[str, str]:
+        """What fills the replies: the facts, and the shop's name as `shop_name`."""
+        return {**self.facts, **({"shop_name": self.name} if self.name else {})}
+
+    def as_dict(self) -> dict:
+        out: dict[str, dict] = {}
+        for section, keys in SECTIONS.items():
+            values = {k: self._get(k) for k in keys if self._get(k) is not None}
+            if values:
+                out[section] = values
+        return out
+
+    def _get(self, key: str):
+        if key == "name":
+            return self.name
+        if key == "after_hours_message":
+            return self.after_hours_message
+        return self.facts.get(key)
+
+
+def _line(text: str, key: str) -> int:
+    for n, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*{re.escape(key)}\s*=", line) or line.strip() == f"[{key}]":
+            return n
+    return 1
+
+
+def parse_profile(data: object, where: str = "profile", text: str = "") -> ShopProfile:
+    """A profile from its sections (decoded TOML or JSON); a bad one raises naming file, line and reason."""
+    at = (lambda key: f"{where}:{_line(text, key)}") if text else (lambda key: where)
+    if not isinstance(data, dict):
+        raise ProfileError(f"{where}: expected sections {', '.join(SECTIONS)}")
+    facts: dict[str, str] = {}
+    own: dict[str, str | None] = {"name": None, "after_hours_message": None}
+    for section, values in data.items():
+        if section not in SECTIONS:
+            raise ProfileError(f"{at(section)}: unknown section [{section}] (known: {', '.join(SECTIONS)})")
+        if not isinstance(values, dict):
+            raise ProfileError(f"{at(section)}: [{section}] must be a table of key = \"value\"")
+        for key, value in values.items():
+            if key not in SECTIONS[section]:
+                raise ProfileError(f"{at(key)}: unknown key {key!r} in [{section}] (known: {', '.join(SECTIONS[section])})")
+            if key == "couriers" and isinstance(value, list):
+                if not value or not all(isinstance(v, str) and v.strip() for v in value):
+                    raise ProfileError(f"{at(key)}: couriers must be a non-empty list of names")
+                value = "、".join(v.strip() for v in value)
+            if not isinstance(value, str) or not value.strip():
+                raise ProfileError(f"{at(key)}: {key} must be a non-empty string")
+            if len(value) > MAX_VALUE or "{" in value or "}" in value:
+                raise ProfileError(f"{at(key)}: {key} must be at most {MAX_VALUE} characters, without braces")
+            if key in own:
+                own[key] = value.strip()
+            else:
+                facts[key] = value.strip()
+    assert set(facts) <= set(SHOP_FACTS)
+    return ShopProfile(facts, own["name"], own["after_hours_message"])
+
+
+def read_profile(source: Source) -> ShopProfile:
+    text = source.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise ProfileError(f"{source}:{line.group(1) if line else 1}: not valid TOML ({exc})") from None
+    return parse_profile(data, str(source), text)

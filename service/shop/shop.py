@@ -1,0 +1,159 @@
+"""The shop as the service knows it: profile, products and size charts, one immutable snapshot.
+
+Loaded from the store at start-up (or the bundled example shop for a demo) and swapped whole when an admin
+changes something, so a request reads one consistent shop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from intents.resources import Source, children, packaged
+from service.replies.knowledge import KnowledgeError, parse_point
+from service.shop.products import Catalogue, Product, ProductError, parse_product, read_products
+from service.shop.profile import ShopProfile, parse_profile, read_profile
+from service.shop.sizes import SizeChart, parse_chart, read_chart
+
+log = logging.getLogger("huashu")
+
+EXAMPLE_SHOP = packaged("scripts_corpus", "example_shop")
+PROFILE_FILE = "profile.toml"
+KNOWLEDGE_FILE = "knowledge.toml"
+CHARTS_DIR = "size-charts"
+
+
+@dataclass(frozen=True)
+class Shop:
+    profile: ShopProfile = field(default_factory=ShopProfile)
+    catalogue: Catalogue = field(default_factory=lambda: Catalogue([]))
+    charts: dict[str, SizeChart] = field(default_factory=dict)
+    source: str = "none"  # none | store | example
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.profile.facts or len(self.catalogue))
+
+    @property
+    def products(self) -> list[Product]:
+        return list(self.catalogue.products.values())
+
+    def product(self, product_id: str | None, texts: list[str]) -> Product | None:
+        """The product the conversation is about: the one the client names, else the last one named."""
+        if product_id:
+            return self.catalogue.products.get(product_id)
+        return self.catalogue.named_in(texts)
+
+    def chart(self, product: Product | None) -> SizeChart | None:
+        """The product's size chart: its own (`size_chart`), else its category's (a chart named like it)."""
+        if product is None:
+            return None
+        own = product.attributes.get("size_chart")
+        if own and own in self.charts:
+            return self.charts[own]
+        return self.charts.get((product.category or "").lower())
+
+
+def read_shop_dir(folder: Source, source: str = "store") -> Shop:
+    """A shop from a folder: `profile.toml`, `products.csv` or `products.json`, `knowledge.toml` (the shop's own
+    knowledge points, each naming its `product`), `size-charts/*.csv` (each optional). Everything is
+    validated before anything is returned: a bad file raises with file, line and reason."""
+    profile = read_profile(folder / PROFILE_FILE) if (folder / PROFILE_FILE).is_file() else ShopProfile()
+    products: list[Product] = []
+    for name in ("products.csv", "products.json"):
+        if (folder / name).is_file():
+            products += read_products(folder / name)
+    seen: set[str] = set()
+    for product in products:
+        if product.id in seen:
+            raise ProductError(f"{folder}: product id {product.id!r} is in both products.csv and products.json")
+        seen.add(product.id)
+    if (folder / KNOWLEDGE_FILE).is_file():
+        products = _with_knowledge(products, folder / KNOWLEDGE_FILE)
+    charts = {}
+    if (folder / CHARTS_DIR).is_dir():
+        for path in children(folder / CHARTS_DIR, ".csv"):
+            chart = read_chart(path)
+            charts[chart.id] = chart
+    return Shop(profile, Catalogue(products), charts, source)
+
+
+def _with_knowledge(products: list[Product], source: Source) -> list[Product]:
+    """The products with the knowledge points of a `knowledge.toml` ([[point]] tables as in our own knowledge
+    files, each with `product = "<id>"`) added to the product each names."""
+    text = source.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProductError(f"{source}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"point"})
+    if unknown:
+        raise ProductError(f"{source}:1: unknown table {unknown[0]!r} (the file holds [[point]] tables)")
+    starts = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() == "[[point]]"]
+    by_id = {p.id: p.as_dict() for p in products}
+    for n, point in enumerate(data.get("point", [])):
+        where = f"{source}:{starts[n] if n < len(starts) else 1}"
+        point = dict(point)
+        owner = point.pop("product", None)
+        if owner not in by_id:
+            raise ProductError(f"{where}: a point names its product (product = \"<id>\"), one of the products file's; got {owner!r}")
+        try:  # checked here too, so that a bad point is named by its line
+            parse_point({**point, "id": f"shop.check-{str(point.get('id', '')).split('.')[-1]}"}, where, source="shop", min_phrasings=2)
+        except KnowledgeError as exc:
+            raise ProductError(str(exc)) from None
+        by_id[owner]["knowledge"].append(point)
+    out = []
+    for product in products:
+        try:
+            out.append(parse_product(by_id[product.id], f"{source}: product {product.id!r}"))
+        except ProductError as exc:
+            raise ProductError(str(exc)) from None
+    return out
+
+
+def shop_from_records(profile: dict | None, products: list[dict], charts: dict[str, str]) -> Shop:
+    """A shop from what the store keeps (profile sections, product records, chart id → CSV text); its source
+    is `none` when the store holds nothing."""
+    source = "store" if profile or products or charts else "none"
+    return Shop(
+        parse_profile(profile, "stored profile") if profile else ShopProfile(),
+        Catalogue([parse_product(record, f"stored product {record.get('id')!r}") for record in products]),
+        {chart_id: parse_chart(chart_id, text, f"stored size chart {chart_id!r}") for chart_id, text in charts.items()},
+        source,
+    )
+
+
+def example_shop() -> Shop:
+    """The bundled example shop (HUASHU_DEMO_SHOP=1): a clothing shop with a profile, products and charts."""
+    return read_shop_dir(EXAMPLE_SHOP, "example")
+
+
+class ShopHolder:
+    """The current shop; a change builds a new snapshot and swaps it in under a lock, then tells whoever
+    listens (the reply service re-indexes the products' own knowledge points)."""
+
+    def __init__(self, shop: Shop, version: int = 0):
+        self._shop = shop
+        self.version = version  # the store's change number the snapshot reflects
+        self.lock = threading.Lock()
+        self._listeners: list[Callable[[Shop], None]] = []
+
+    @property
+    def current(self) -> Shop:
+        return self._shop
+
+    def listen(self, listener: Callable[[Shop], None]) -> None:
+        with self.lock:
+            self._listeners.append(listener)
+            listener(self._shop)
+
+    def replace(self, shop: Shop, version: int | None = None) -> None:
+        with self.lock:
+            for listener in self._listeners:
+                listener(shop)  # a listener that refuses the shop (raises) leaves the old one in place
+            self._shop = shop
+            if version is not None:
+                self.version = version
