@@ -61,8 +61,13 @@ $(KNOWLEDGE_MODEL): $(INSTALLED_BUILD) $(ENCODER) $(KNOWLEDGE_DATA)
 
 models: $(ENCODER) $(INTENT_MODEL) $(PSYCHOLOGY_MODEL) $(KNOWLEDGE_MODEL)
 
+# With no key variable set, a local `make serve` runs open (HUASHU_OPEN=1) and says so; set the keys
+# (HUASHU_AGENT_KEYS, HUASHU_QA_KEYS, HUASHU_ADMIN_KEYS) before exposing it.
 serve: $(INSTALLED) models
-	HUASHU_HOST=$(HOST) HUASHU_PORT=$(PORT) $(BIN)/huashu serve
+	@if [ -z "$${HUASHU_AGENT_KEYS+set}$${HUASHU_QA_KEYS+set}$${HUASHU_ADMIN_KEYS+set}" ]; then \
+		export HUASHU_OPEN=$${HUASHU_OPEN:-1}; \
+	fi; \
+	HUASHU_HOST=$(HOST) HUASHU_PORT=$(PORT) exec $(BIN)/huashu serve
 
 test: $(INSTALLED_DEV)
 	$(BIN)/python -m pytest -q
@@ -71,9 +76,11 @@ test: $(INSTALLED_DEV)
 $(ST_MODEL): $(INSTALLED_BUILD)
 	$(BIN)/huashu build-encoder --backend e5-st
 
-# Every encoder backend, driven over loopback: bench/results.json, bench/latency.png.
+# Every encoder backend, driven over loopback: bench/results.json, bench/latency.png; then the QA
+# endpoints over a 500,000-row audit log: bench/audit_scale.json. Both always run; either missing a target fails.
 bench: $(INSTALLED_BENCH) models $(ST_MODEL)
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	status=0; $(BIN)/python bench/run.py $(BENCH_ARGS) || status=$$?; \
+	$(BIN)/python bench/audit_scale.py $(AUDIT_BENCH_ARGS) || status=$$?; exit $$status
 
 train: $(INSTALLED_BUILD)
 	$(BIN)/huashu train

@@ -59,11 +59,20 @@ class Settings(BaseSettings):
     handoff_below: float = Field(
         0.5, ge=0.0, le=1.0, description="Top-intent confidence under which a message gets a holding reply and handoff."
     )
-    agent_keys: str = Field(
-        "", repr=False, description="Comma-separated API keys with the `agent` role (suggest, classify, segment, feedback, reading replies)."
+    agent_keys: str | None = Field(
+        None, repr=False, description="Comma-separated API keys with the `agent` role (suggest, classify, segment, feedback, reading replies)."
     )
-    qa_keys: str = Field("", repr=False, description="Comma-separated API keys with the `qa` role: agent rights plus audit, review, reports, export.")
-    admin_keys: str = Field("", repr=False, description="Comma-separated API keys with the `admin` role: everything, including adding shop replies.")
+    qa_keys: str | None = Field(
+        None, repr=False, description="Comma-separated API keys with the `qa` role: agent rights plus audit, review, reports, export."
+    )
+    admin_keys: str | None = Field(
+        None, repr=False, description="Comma-separated API keys with the `admin` role: everything, including the shop's knowledge."
+    )
+    open: bool = Field(
+        False,
+        description="Run without API keys (`1`), every endpoint open to anyone who can reach it: for local development "
+        "only. Without keys and without this switch the service does not start.",
+    )
     store_raw: bool = Field(
         False, description="Also store each request's raw message in the audit log (`1`); by default only the PII-masked text is kept."
     )
@@ -76,6 +85,19 @@ class Settings(BaseSettings):
     rate_burst: int = Field(400, ge=1, description="Requests a key may send at once above its rate before 429.")
     request_timeout_s: float = Field(
         10.0, ge=0, description="A request not answered within this many seconds gets 504; 0 = no limit."
+    )
+    keep_alive_s: float = Field(
+        5.0, gt=0, le=600, description="An idle kept-alive connection is closed after this many seconds (uvicorn's timeout_keep_alive)."
+    )
+    header_timeout_s: float = Field(
+        10.0, ge=0, le=600,
+        description="A connection must complete a request's headers within this many seconds of opening or of its previous "
+        "answer, however slowly it sends them; else it is closed. 0 = no limit.",
+    )
+    shutdown_timeout_s: float = Field(
+        10.0, gt=0, le=600,
+        description="At SIGTERM, requests still running after this many seconds are cancelled and the process exits "
+        "(queued audit rows are committed first).",
     )
     demo_shop: bool = Field(
         False, description="Serve the bundled example shop (`1`): its profile, products and size charts, read-only; for a demo."
@@ -104,10 +126,30 @@ PACKAGED = {"shop_dict": "shop_dict.txt", "knowledge_dir": "knowledge", "lint_pa
 ROLES = ("agent", "qa", "admin")  # each role has the rights of the ones before it
 
 
+class ConfigError(ValueError):
+    """A setting the service cannot start with; the message names the variable."""
+
+
 def keys_by_role(settings: Settings) -> dict[str, tuple[str, ...]]:
-    """The configured API keys of each role (empty when none: the service then runs open)."""
+    """The configured API keys of each role. A key variable that is set but holds no key (" , ") is an
+    error: it would otherwise leave the service open without anyone meaning it to."""
     raw = {"agent": settings.agent_keys, "qa": settings.qa_keys, "admin": settings.admin_keys}
-    return {role: tuple(k.strip() for k in value.split(",") if k.strip()) for role, value in raw.items()}
+    keys = {role: tuple(k.strip() for k in (value or "").split(",") if k.strip()) for role, value in raw.items()}
+    blank = [role for role, value in raw.items() if value is not None and not keys[role]]
+    if blank:
+        raise ConfigError(
+            f"HUASHU_{blank[0].upper()}_KEYS is set but holds no key: give comma-separated keys, or unset it"
+        )
+    return keys
+
+
+def check_open(settings: Settings, keys: dict[str, tuple[str, ...]]) -> None:
+    """Refuse to run without keys unless HUASHU_OPEN=1 says so."""
+    if not any(keys.values()) and not settings.open:
+        raise ConfigError(
+            "no API keys configured (HUASHU_AGENT_KEYS, HUASHU_QA_KEYS, HUASHU_ADMIN_KEYS): set keys, or HUASHU_OPEN=1 "
+            "to run open for local development (every endpoint open to anyone who can reach it)"
+        )
 
 
 @lru_cache

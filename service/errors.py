@@ -27,3 +27,11 @@ class InvalidReply(ServiceError):
 
 class Unprocessable(ServiceError):
     """The body is well-formed but refers to things that do not belong together."""
+
+
+class StoreUnavailable(ServiceError):
+    """The store cannot record the request now (read-only, full, busy): nothing was written."""
+
+
+class TimedOut(ServiceError):
+    """The request's work ran past its deadline and was stopped."""

@@ -64,7 +64,7 @@ def analyzer_fake(segmenter):
 
 @pytest.fixture(scope="session")
 def fake_settings(tmp_path_factory) -> Settings:
-    return Settings(model_dir=tmp_path_factory.mktemp("no-models"), db_path=tmp_path_factory.mktemp("fake-data") / "huashu.db")
+    return Settings(model_dir=tmp_path_factory.mktemp("no-models"), db_path=tmp_path_factory.mktemp("fake-data") / "huashu.db", open=True)
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +114,7 @@ def model_dir(models_root, segmenter, encoder) -> Path:
 @pytest.fixture(scope="session")
 def settings(model_dir, encoder, tmp_path_factory) -> Settings:
     return Settings(
-        model_dir=model_dir, cache_dir=encoder.path.parent, db_path=tmp_path_factory.mktemp("data") / "huashu.db"
+        model_dir=model_dir, cache_dir=encoder.path.parent, db_path=tmp_path_factory.mktemp("data") / "huashu.db", open=True
     )
 
 

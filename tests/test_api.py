@@ -67,6 +67,15 @@ def test_suggest_size_question(fake_client):
         assert field in body
 
 
+def test_suggest_after_agent_turns_only_whose_point_is_unknown(fake_client):
+    """Found by fuzzing: a conversation of agent turns alone, none of them near a reply, left the
+    follow-up mixing with no view of the conversation at all (a division by zero, a 500)."""
+    history = [{"role": "agent", "text": "0"}] * 6
+    response = fake_client.post("/v1/suggest", json={"message": "0", "history": history})
+    assert response.status_code == 200, response.text
+    assert response.json()["replies"]
+
+
 def test_suggest_request_ids_are_unique(fake_client):
     ids = {fake_client.post("/v1/suggest", json={"message": "在吗"}).json()["request_id"] for _ in range(3)}
     assert len(ids) == 3

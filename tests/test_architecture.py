@@ -147,7 +147,7 @@ def test_a_wheel_install_in_a_fresh_venv_serves_from_another_directory(settings,
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUASHU_")},
         "HUASHU_PORT": str(port), "HUASHU_MODEL_DIR": str(settings.model_dir), "HUASHU_CACHE_DIR": str(settings.cache_dir),
-        "HUASHU_DB_PATH": str(elsewhere / "data" / "huashu.db"), "PYTHONPATH": "",
+        "HUASHU_DB_PATH": str(elsewhere / "data" / "huashu.db"), "HUASHU_OPEN": "1", "PYTHONPATH": "",
     }
     server = subprocess.Popen([str(env_dir / "bin" / "huashu"), "serve"], cwd=elsewhere, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -69,7 +69,7 @@ def _write_as_a_worker(path: str, worker: int, start, out: str) -> None:
             acknowledged += queued
             queued = []
             reply = "bargain-001" if written % 8 else "bargain-002"
-            feedback_id = store.records.record_feedback(request_id, reply, "bargain", "sent", None)
+            feedback_id, _ = store.records.record_feedback(request_id, reply, "bargain", "sent", None)
             feedback.append([feedback_id, request_id, reply])
         if n % 50 == 49:
             store.audit.flush()
@@ -81,6 +81,7 @@ def _write_as_a_worker(path: str, worker: int, start, out: str) -> None:
     Path(out).write_text(json.dumps({"audit": acknowledged, "feedback": feedback, "began": began, "ended": time.monotonic()}))
 
 
+@pytest.mark.slow  # four processes writing for seconds
 def test_worker_processes_sharing_the_file_lose_and_double_nothing(tmp_path):
     path = tmp_path / "huashu.db"
     # The schema first, as one process: several opening a fresh file at once is the next test.
@@ -138,6 +139,7 @@ def _open_a_fresh_file(path: str, start, out: str) -> None:
         Path(out).write_text(f"{type(exc).__name__}: {exc}")
 
 
+@pytest.mark.slow
 def test_worker_processes_can_open_a_fresh_file_together(tmp_path):
     """`HUASHU_WORKERS=4` on a new database: every worker creates its Store (and so the schema) at start-up."""
     ctx = multiprocessing.get_context("spawn")
@@ -176,6 +178,7 @@ def _server(model_dir: Path, cache_dir: Path, db_path: Path, log: Path, ready_wi
         HUASHU_HOST="127.0.0.1", HUASHU_PORT=str(port), HUASHU_WORKERS="1", HUASHU_DB_PATH=str(db_path),
         HUASHU_MODEL_DIR=str(model_dir), HUASHU_CACHE_DIR=str(cache_dir), HUASHU_LOG_LEVEL="warning",
         HUASHU_RATE_LIMIT="0",  # the client here is one address sending as fast as it can
+        HUASHU_OPEN="1",
         **{f"HUASHU_{k.upper()}": str(v) for k, v in env.items()},
     )
     base = f"http://127.0.0.1:{port}"
@@ -314,7 +317,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_feedback(model_dir, encoder, t
 def test_sigterm_commits_the_queued_audit_rows(model_dir, encoder, tmp_path):
     db_path, log = tmp_path / "huashu.db", tmp_path / "serve.log"
     answered: list[str] = []
-    with _server(model_dir, encoder.path.parent, db_path, log, audit_flush_ms=5000) as (process, base):
+    with _server(model_dir, encoder.path.parent, db_path, log, audit_flush_ms=5000, shutdown_timeout_s=3) as (process, base):
         with httpx.Client(base_url=base, timeout=30) as http:
             # The writer commits every 5 s: send until some answered rows are still queued in memory.
             for _ in range(10):
@@ -326,14 +329,24 @@ def test_sigterm_commits_the_queued_audit_rows(model_dir, encoder, tmp_path):
                 if committed_before < len(answered):
                     break
         assert committed_before < len(answered), "every row was committed before the SIGTERM: nothing left to test"
+        # A client sending its body slowly holds a request open: shutdown waits for it at most
+        # HUASHU_SHUTDOWN_TIMEOUT_S (it waited for ever, and SIGTERM did not stop the process within 15 s).
+        port = int(base.rsplit(":", 1)[1])
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"POST /v1/suggest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        time.sleep(0.5)
+        signalled = time.monotonic()
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=60)
+        stopped_in = time.monotonic() - signalled
+        slow.close()
+    assert stopped_in < 3 + 5, f"SIGTERM took {stopped_in:.1f} s with a slow client connected"
     # uvicorn shuts down gracefully (lifespan: Store.close flushes), then re-raises the signal it caught.
     assert code in (0, -signal.SIGTERM), f"exit code {code}:\n{_tail(log)}"
     requests, _ = _stored(db_path)
     found = [i for i in answered if i in requests]
     print(
         f"\n[durability] SIGTERM: {len(answered)} suggests answered, {committed_before} committed by the timer before the"
-        f" signal, {len(found)}/{len(answered)} audit rows in the file after exit (exit code {code})"
+        f" signal, {len(found)}/{len(answered)} audit rows in the file after exit (exit code {code}, {stopped_in:.1f} s after SIGTERM)"
     )
     assert found == answered

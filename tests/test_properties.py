@@ -13,7 +13,7 @@ from service.api.schemas import MAX_MESSAGE_CHARS, MAX_VARIABLE_CHARS
 
 # Derandomized: CI runs the same examples every time, and nothing is replayed from a local database.
 PROPERTY = settings(
-    max_examples=300,
+    max_examples=200,
     derandomize=True,
     database=None,
     deadline=None,

@@ -3,6 +3,7 @@
 import json
 import logging
 import sqlite3
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -260,9 +261,72 @@ def test_running_open_is_said_at_start_up(fake_settings, make_fake_app, tmp_path
     own = fake_settings.model_copy(update={"db_path": tmp_path / "open.db"})
     with caplog.at_level(logging.WARNING, logger="huashu"), serving(make_fake_app(own)):
         pass
-    assert any("no API keys configured" in r.getMessage() for r in caplog.records)
+    assert any("running open (HUASHU_OPEN=1, no API keys)" in r.getMessage() for r in caplog.records)
     keyed = fake_settings.model_copy(update={"db_path": tmp_path / "keyed.db", **KEYS})
     with caplog.at_level(logging.INFO, logger="huashu"), serving(make_fake_app(keyed)):
         pass
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "qa-key" not in text and "admin-key" not in text  # keys are never logged
+
+
+def test_without_keys_the_service_runs_open_only_when_told(fake_settings, make_fake_app, tmp_path):
+    from service.config import ConfigError
+
+    closed = fake_settings.model_copy(update={"db_path": tmp_path / "closed.db", "open": False})
+    with pytest.raises(ConfigError, match="HUASHU_OPEN=1"), serving(make_fake_app(closed)):
+        pass
+    # a key variable set but blank stops start-up, even with HUASHU_OPEN=1
+    for blank in (" , ", ""):
+        with pytest.raises(ConfigError, match="HUASHU_AGENT_KEYS is set but holds no key"):
+            make_fake_app(fake_settings.model_copy(update={"agent_keys": blank, "qa_keys": ""}))
+
+
+def test_blank_keys_in_the_environment_stop_huashu_serve(tmp_path):
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "HUASHU_AGENT_KEYS": " , ", "HUASHU_QA_KEYS": "", "HUASHU_DB_PATH": str(tmp_path / "x.db")}
+    huashu = str(Path(sys.executable).parent / "huashu")
+    result = subprocess.run([huashu, "serve"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "HUASHU_AGENT_KEYS is set but holds no key" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_qa_rows_show_what_the_agent_saw_and_sent(fake_settings, make_fake_app, tmp_path):
+    """QA rows showed reply ids, not texts; not the agent's final text (one with 全网最 sent past the check);
+    not the earlier turns. Searching 質量 found nothing where 质量 found rows; a from-date after the to-date
+    silently returned nothing; with no reviews the report said F1 0.000."""
+    settings = fake_settings.model_copy(update={"db_path": tmp_path / "h.db"})
+    with serving(make_fake_app(settings)) as client:
+        empty = client.get("/v1/reports/intents").json()
+        assert empty["accuracy"] is None and empty["macro_f1"] is None
+        assert all(scores["f1"] is None for scores in empty["per_intent"].values())
+        history = [{"role": "customer", "text": "衣服质量太差了"}, {"role": "agent", "text": "亲，很抱歉给您添麻烦了"}]
+        suggestion = client.post("/v1/suggest", json={"message": "我电话13812345678 你们打给我", "history": history}).json()
+        twin = client.post("/v1/suggest", json={"message": "我电话13812345678 你们打给我"}).json()
+        reply = suggestion["replies"][0]
+        final = "亲，我们家是全网最好的，百分百没问题"
+        sent = client.post("/v1/feedback", json={"request_id": suggestion["request_id"], "reply_id": reply["id"], "action": "edited", "final_text": final})
+        assert sent.status_code == 201, sent.text
+        row = client.get(f"/v1/audit/{suggestion['request_id']}").json()
+        assert row["reply_texts"][0] == reply["text"]
+        assert [t["role"] for t in row["history"]] == ["customer", "agent"] and row["history"][0]["text"] == "衣服质量太差了"
+        assert "13812345678" not in row["message"]
+        (text,) = row["agent"]["final_texts"]
+        assert text["text"] == final and text["action"] == "edited"
+        assert any("全网最" in json.dumps(f, ensure_ascii=False) for f in text["findings"]), text
+        # the same message, found together (to confirm at once)
+        same = client.get("/v1/audit", params={"same_as": suggestion["request_id"]}).json()
+        assert {i["id"] for i in same["items"]} == {suggestion["request_id"], twin["request_id"]}
+        bulk = client.post("/v1/reviews", json={"request_ids": [suggestion["request_id"], twin["request_id"]], "intents": ["other"], "reviewer": "王组长"})
+        assert bulk.status_code == 201 and len(bulk.json()["reviews"]) == 2
+        missing = client.post("/v1/reviews", json={"request_ids": [twin["request_id"], "nope"], "intents": ["other"], "reviewer": "x"})
+        assert missing.status_code == 404 and "nope" in missing.json()["message"]
+        # traditional characters find the simplified history and vice versa
+        client.post("/v1/suggest", json={"message": "质量这么差还好意思卖"})
+        assert client.get("/v1/audit", params={"q": "質量"}).json()["total"] == client.get("/v1/audit", params={"q": "质量"}).json()["total"] == 1
+        bad = client.get("/v1/audit", params={"since": "2026-12-05", "until": "2026-12-01"})
+        assert bad.status_code == 422 and "since" in bad.json()["message"]
+        report = client.get("/v1/reports/intents").json()
+        assert report["reviewed"] == 2 and report["accuracy"] is not None
+        assert report["per_intent"]["refund"]["f1"] is None  # nothing predicted or reviewed as refund: no data, not 0

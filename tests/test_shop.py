@@ -384,3 +384,29 @@ def test_refresh_picks_up_a_change_made_elsewhere(make_fake_app, app_settings, s
         assert client.get("/v1/shop", headers=HEADERS["agent"]).json()["products"] == 4
         assert "50%羊毛" in suggest(client, "这件什么材质的", product_id="SW-2301")["replies"][0]["text"]
         assert keeper.refresh() is False
+
+
+def test_a_reply_edit_is_named_by_its_path(fake_client):
+    """Found by fuzzing: PUT /v1/replies/{id} required the id twice and refused a schema-valid body."""
+    reply = {"id": "shop-path-01", "text": "亲，欢迎光临小店，有什么我可以帮您的吗？", "intents": ["greeting"], "stage": "售前",
+             "category": "opening", "triggers": ["你好在吗"]}
+    assert fake_client.post("/v1/replies", json=reply).status_code == 201
+    edit = {k: v for k, v in reply.items() if k != "id"} | {"text": "亲，欢迎来到小店，想看点什么呀？"}
+    response = fake_client.put("/v1/replies/shop-path-01", json=edit)
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == "shop-path-01" and response.json()["text"] == edit["text"]
+    mismatch = fake_client.put("/v1/replies/shop-path-01", json=edit | {"id": "shop-other-01"})
+    assert mismatch.status_code == 422 and "shop-other-01" in mismatch.json()["message"]
+    assert fake_client.delete("/v1/replies/shop-path-01").status_code == 204
+
+
+def test_a_shop_reply_with_the_longest_id_is_listed(fake_client):
+    """Found by fuzzing: a shop reply naming no point gets the point `shop.<id>`, longer than the answer
+    model allowed for an 80-character id (a 500 after the reply was stored)."""
+    rid = "a" * 80
+    reply = {"id": rid, "text": "亲，欢迎光临小店，有什么我可以帮您的吗？", "intents": ["greeting"], "stage": "售前",
+             "category": "opening", "triggers": ["你好在吗"]}
+    response = fake_client.post("/v1/replies", json=reply)
+    assert response.status_code == 201, response.text
+    assert response.json()["knowledge_point"] == f"shop.{rid}"
+    assert fake_client.delete(f"/v1/replies/{rid}").status_code == 204

@@ -191,3 +191,10 @@ def test_bad_charts_are_refused_with_line_and_reason(text, reason):
 def test_bad_chart_error_names_the_line():
     with pytest.raises(SizeChartError, match=r"charts/bad.csv:4: height range of L overlaps"):
         parse_chart("bad", "size,height_cm\nS,150-158\nM,158-166\nL,165-174\n", "charts/bad.csv")
+
+
+@pytest.mark.parametrize("text", ["\r0", "size,height_cm\nM,\"160-170\r\n", "size,height_cm\nM,\"160\x00-170\"\n"])
+def test_a_chart_csv_cannot_parse_is_refused_not_crashed(text):
+    """Found by fuzzing: a stray carriage return broke the CSV reader itself (a 500)."""
+    with pytest.raises(SizeChartError, match="size chart"):
+        parse_chart("tops", text)

@@ -97,6 +97,8 @@ def read_reviews(path: Path, known: tuple[str, ...] = INTENTS) -> list[Example]:
     import csv
     import json
 
+    from intents.csv_cells import read_cell
+
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -105,6 +107,7 @@ def read_reviews(path: Path, known: tuple[str, ...] = INTENTS) -> list[Example]:
     rows: list[tuple[int, dict]] = []
     if path.suffix == ".csv":
         for lineno, row in enumerate(csv.DictReader(text.splitlines()), 2):
+            row = {k: read_cell(v) if isinstance(v, str) else v for k, v in row.items()}  # as exported: formulas escaped
             rows.append((lineno, {**row, "intents": [i for i in (row.get("intents") or "").split(",") if i]}))
     else:
         for lineno, line in enumerate(text.splitlines(), 1):

@@ -20,9 +20,10 @@ from intents.encoder import ENCODER_NAME
 from intents.models import ModelLoadError, load_knowledge_model, missing_models
 from service import __version__
 from service.api.errors import install_error_handlers
-from service.api.limits import BodyLimit, RateLimit, RequestTimeout
+from service.api.auth import FAILED_AUTH_BURST, FAILED_AUTH_RATE
+from service.api.limits import BodyLimit, RateLimit, RequestTimeout, TokenBuckets
 from service.api.routes import audit, classify, feedback, health, lint, replies, reports, segment, shop, suggest, ui
-from service.config import Settings, get_settings, keys_by_role
+from service.config import Settings, check_open, get_settings, keys_by_role
 from service.replies.guidance import Guidance
 from service.replies.lint import DraftLinter
 from intents.caching import CachedProbabilities
@@ -126,10 +127,11 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         counts = {role: len(keys) for role, keys in app.state.keys.items()}
+        check_open(settings, app.state.keys)
         if not any(counts.values()):
             log.warning(
-                "no API keys configured (HUASHU_AGENT_KEYS, HUASHU_QA_KEYS, HUASHU_ADMIN_KEYS): "
-                "every endpoint is open to anyone who can reach it; set keys before exposing the service"
+                "running open (HUASHU_OPEN=1, no API keys): every endpoint is open to anyone who can reach it; "
+                "set HUASHU_AGENT_KEYS, HUASHU_QA_KEYS and HUASHU_ADMIN_KEYS before exposing the service"
             )
         else:
             log.info("API keys configured per role: %s", counts)
@@ -138,7 +140,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         store = Store(settings.db_path, settings.audit_flush_ms / 1000, settings.store_raw)
         try:
             # Cheap and strict: a bad reply record stops start-up here with file, line and reason.
-            points, shop = load_replies(settings.data_file("knowledge_dir"), store.records.shop_replies())
+            points, shop = load_replies(settings.data_file("knowledge_dir"), store.shop.reply_records())
             library = Library(points, shop, store.records.feedback_events())
         except BaseException:
             store.close()
@@ -171,6 +173,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     )
     app.state.settings = settings
     app.state.keys = keys_by_role(settings)
+    app.state.auth_failures = TokenBuckets(FAILED_AUTH_RATE, FAILED_AUTH_BURST)
     app.state.analyzer = app.state.replies = app.state.store = app.state.shop = app.state.load_error = None
     app.state.ready = threading.Event()
     # Small files, no model: a bad record stops the app here with file and line.

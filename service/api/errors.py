@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from service.api.schemas import ErrorBody, ValidationErrorBody
-from service.errors import Conflict, InvalidReply, NotFound, NotReady, ServiceError, Unprocessable
+from service.errors import Conflict, InvalidReply, NotFound, NotReady, ServiceError, StoreUnavailable, TimedOut, Unprocessable
 
 log = logging.getLogger("huashu")
 
@@ -19,6 +19,8 @@ log = logging.getLogger("huashu")
 # Each domain error's HTTP status and stable code (subclasses inherit their base's).
 STATUS: dict[type, tuple[int, str]] = {
     NotReady: (503, "not_ready"),
+    StoreUnavailable: (503, "store_unavailable"),
+    TimedOut: (504, "timeout"),
     NotFound: (404, "not_found"),
     Conflict: (409, "conflict"),
     InvalidReply: (422, "invalid_reply"),
@@ -68,11 +70,20 @@ def _problem(err: dict) -> str:
     return msg.removeprefix("Value error, ")
 
 
+# A body with thousands of problems gets the first few, and their count: the answer stays small.
+MAX_DETAIL = 20
+
+
 def validation_body(errors: list[dict]) -> dict:
-    details = [{"field": _field(tuple(e.get("loc", ())), e.get("type")), "problem": _problem(e), "type": e.get("type")} for e in errors]
+    details = [
+        {"field": _field(tuple(e.get("loc", ())), e.get("type")), "problem": _problem(e), "type": e.get("type")}
+        for e in errors[:MAX_DETAIL]
+    ]
     summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:5])
-    if len(details) > 5:
-        summary += f"; and {len(details) - 5} more"
+    if len(errors) > 5:
+        summary += f"; and {len(errors) - 5} more"
+    if len(errors) > MAX_DETAIL:
+        summary += f" ({len(errors)} problems in all; `detail` lists the first {MAX_DETAIL})"
     return {"error": "invalid_request", "message": summary, "detail": details}
 
 
@@ -83,12 +94,20 @@ ERROR_RESPONSES = {
     404: "A referenced id does not exist.",
     409: "The request contradicts what is stored (a duplicate id).",
     422: "The request is invalid; `detail` names each field and its problem.",
-    503: "The models are not loaded yet.",
+    413: "The request body is larger than HUASHU_MAX_BODY_BYTES.",
+    429: "Too many requests for this key (or address); `Retry-After` says when to retry.",
+    503: "The models are not loaded yet, or the store cannot record the request.",
+    504: "The request took longer than HUASHU_REQUEST_TIMEOUT_S and was abandoned (a write is never answered 504 once stored).",
 }
+# What every /v1 route can answer besides its own: the limits in front of it.
+LIMITS = (413, 429, 504)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict]:
-    """OpenAPI `responses=` entries for the JSON error bodies a route answers with, so the schema tells the truth."""
+    """OpenAPI `responses=` entries for the JSON error bodies a route answers with, so the schema tells the truth.
+    A route behind a key (401) is behind the limits too (413, 429, 504)."""
+    if 401 in statuses:
+        statuses = (*statuses, *LIMITS)
     return {
         status: {"model": ValidationErrorBody if status == 422 else ErrorBody, "description": ERROR_RESPONSES[status]}
         for status in statuses

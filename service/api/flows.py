@@ -9,6 +9,7 @@ import uuid
 from intents.analyzer import Analyzer, Reading, Turn
 from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
 from intents.measurements import conversation_measurements
+from intents.normalize import mask_pii, normalize
 from service.api.schemas import (
     Analysis,
     ClassifyResult,
@@ -28,6 +29,7 @@ from service.api.schemas import (
 from service.errors import Conflict, NotFound
 from service.replies.corpus import StandardReply
 from service.replies.guidance import Advice, Guidance
+from service.replies.lint import DraftLinter
 from service.replies.service import Conversation, OfferedReply, ReplyService
 from service.shop.shop import Shop
 from service.store import AuditEntry, Store
@@ -74,7 +76,7 @@ def reply_record(reply: StandardReply) -> ReplyRecord:
 
 def audit_entry(
     request_id: str, endpoint: str, reading: Reading, advice: Advice, analyzer: Analyzer,
-    replies: list[str], handoff: bool, started: float, point=None,
+    replies: list[str], handoff: bool, started: float, point=None, history: list[Turn] = (), reply_texts: list[str] = (),
 ) -> AuditEntry:
     masked, tokens = analyzer.masked(reading.doc)
     psych = reading.psychology
@@ -96,6 +98,8 @@ def audit_entry(
         escalate=advice.escalate,
         knowledge_point=point.id if point else None,
         knowledge_confidence=point.confidence if point else None,
+        history=[(t.role, mask_pii(normalize(t.text))) for t in history],
+        reply_texts=[mask_pii(text) for text in reply_texts],
     )
 
 
@@ -103,6 +107,7 @@ def suggest(
     body: SuggestRequest, analyzer: Analyzer, guidance: Guidance, replies: ReplyService, store: Store, shop: Shop
 ) -> SuggestResponse:
     started = time.perf_counter()
+    store.audit.accepting()  # a request that could not be audited is refused before any work (503)
     history = [Turn(t.role, t.text) for t in body.history]
     reading = analyzer.read_turn(body.message, history)
     advice = guidance.for_reading(reading)
@@ -128,7 +133,7 @@ def suggest(
     store.audit.record(
         [audit_entry(
             response.request_id, "suggest", reading, advice, analyzer, [r.id for r in offer.replies], offer.handoff, started,
-            offer.match.points[0] if offer.match.points else None,
+            offer.match.points[0] if offer.match.points else None, history, [r.text for r in offer.replies],
         )]
     )
     return response
@@ -137,6 +142,7 @@ def suggest(
 def classify(messages: list[str], analyzer: Analyzer, guidance: Guidance, store: Store) -> list[ClassifyResult]:
     """Read a batch; each message gets a request id and an audit row."""
     started = time.perf_counter()
+    store.audit.accepting()
     results, entries = [], []
     for reading in analyzer.read_batch(messages):
         advice = guidance.for_reading(reading)
@@ -150,15 +156,24 @@ def classify(messages: list[str], analyzer: Analyzer, guidance: Guidance, store:
     return results
 
 
-def feedback(body: FeedbackRequest, replies: ReplyService, store: Store) -> FeedbackResponse:
-    """Record what the agent did with a suggestion, credited under the intent it was suggested for."""
+def feedback(
+    body: FeedbackRequest, replies: ReplyService, store: Store, linter: DraftLinter, idempotency_key: str | None = None
+) -> tuple[FeedbackResponse, bool]:
+    """Record what the agent did with a suggestion, credited under the intent it was suggested for, with the
+    draft check's findings on the text sent. (response, new): a retry with the same Idempotency-Key returns
+    the first answer and changes nothing."""
     request = store.records.get_request(body.request_id)
     if request is None:
         raise NotFound(f"unknown request_id {body.request_id!r}: it must come from a /v1/suggest response")
     intent = replies.credit(body.reply_id, request)
-    feedback_id = store.records.record_feedback(body.request_id, body.reply_id, intent, body.action, body.final_text)
-    replies.priors.record(body.reply_id, intent, body.action)
-    return FeedbackResponse(id=feedback_id, request_id=body.request_id, reply_id=body.reply_id, action=body.action)
+    final = mask_pii(body.final_text) if body.final_text else None
+    findings = [f.as_dict() for f in linter.check(final)] if final else None
+    feedback_id, new = store.records.record_feedback(
+        body.request_id, body.reply_id, intent, body.action, final, findings, idempotency_key
+    )
+    if new:
+        replies.priors.record(body.reply_id, intent, body.action)
+    return FeedbackResponse(id=feedback_id, request_id=body.request_id, reply_id=body.reply_id, action=body.action), new
 
 
 def add_reply(record: ReplyRecord, replies: ReplyService, store: Store, actor: str) -> ReplyRecord:

@@ -15,7 +15,8 @@ import time
 
 from starlette.datastructures import Headers
 
-from service.api.auth import presented_key
+from service.api.auth import address_of, presented_key, role_of
+from service.store.db import DEADLINE
 
 # Paths that are never limited: probes, the pages and their assets, the API docs.
 _FREE = ("/healthz", "/readyz", "/docs", "/openapi.json", "/redoc", "/ui/")
@@ -86,6 +87,14 @@ class TokenBuckets:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def blocked(self, client: str, now: float | None = None) -> float:
+        """The seconds until `client` may go ahead again (0: it may), without taking a token."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
     def take(self, client: str, now: float | None = None) -> float:
         """0 when the request may go ahead, else the seconds until it may."""
         now = time.monotonic() if now is None else now
@@ -113,10 +122,14 @@ class RateLimit:
 
     @staticmethod
     def client_of(scope) -> str:
+        """A known key's own bucket (by a digest: the key itself is never kept); anything else, a made-up key
+        included, shares the client address's."""
         key = presented_key(Headers(scope=scope))
-        if key:  # keyed by a digest: the key itself is never kept
+        app = scope.get("app")
+        keys = getattr(getattr(app, "state", None), "keys", None) or {}
+        if key and any(keys.values()) and role_of(key, keys) is not None:
             return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
-        return "addr:" + (scope.get("client") or ("?", 0))[0]
+        return "addr:" + address_of(scope)
 
     async def __call__(self, scope, receive, send):
         if self.buckets is None or not _limited(scope):
@@ -133,16 +146,25 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
+# POSTs that only read (their audit row is queued, not written in the request): they may be cut at the deadline.
+READS = ("/v1/suggest", "/v1/classify", "/v1/segment", "/v1/lint")
+
+
+def is_write(scope) -> bool:
+    return scope["method"] not in ("GET", "HEAD") and scope["path"] not in READS
+
+
 class RequestTimeout:
-    """504 when a request has not started its answer within `seconds` (the worker thread is not
-    interrupted, but the client and the event loop stop waiting for it)."""
+    """504 when a read has not started its answer within `seconds`; the work behind it is stopped too (a
+    database query past the deadline is interrupted). A write is never cut: it either commits and is
+    answered, or fails before writing (503 when the store is busy), so no client sees 504 for stored data."""
 
     def __init__(self, app, seconds: float):
         self.app = app
         self.seconds = seconds
 
     async def __call__(self, scope, receive, send):
-        if self.seconds <= 0 or not _limited(scope):
+        if self.seconds <= 0 or not _limited(scope) or is_write(scope):
             return await self.app(scope, receive, send)
         started = abandoned = False
 
@@ -153,13 +175,16 @@ class RequestTimeout:
             started = started or event["type"] == "http.response.start"
             await send(event)
 
-        task = asyncio.ensure_future(self.app(scope, receive, tracking_send))
+        token = DEADLINE.set(time.monotonic() + self.seconds)  # the request's work sees it (and its queries stop)
+        try:
+            task = asyncio.ensure_future(self.app(scope, receive, tracking_send))
+        finally:
+            DEADLINE.reset(token)
         done, _ = await asyncio.wait({task}, timeout=self.seconds)
         if task in done:
             return task.result()
         if started:  # the answer is on its way: let it finish
             return await task
         abandoned = True
-        # The work finishes in its thread (its audit row is still written); its outcome is dropped.
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         await _answer(send, 504, "timeout", f"the request took longer than {self.seconds:g} s and was abandoned")

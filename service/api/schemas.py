@@ -324,13 +324,21 @@ class ReplyRecord(Request):
     psychology: Annotated[list[Annotated[str, _enum(PSYCHOLOGY)]], Field(max_length=13)] = Field(default_factory=list)
     severity: Annotated[str, _enum(SEVERITIES)] | None = None
     triggers: Annotated[list[ShortText], Field(max_length=5)] = Field(default_factory=list)
-    knowledge_point: Annotated[str, StringConstraints(strict=True, max_length=80)] | None = Field(
-        None, description="The knowledge point the reply answers (for a shop reply: one that exists, or none to be matched by its triggers)."
+    knowledge_point: Annotated[str, StringConstraints(strict=True, max_length=100)] | None = Field(
+        None, description="The knowledge point the reply answers (for a shop reply: one that exists, or none to be matched by "
+        "its triggers; it is then listed as `shop.<id>`)."
     )
     presumes: Annotated[list[Annotated[str, _enum(PRESUMES)]], Field(max_length=13)] = Field(
         default_factory=list, description="What the reply takes for granted (see the knowledge points' README)."
     )
     source: Literal["corpus", "shop"] | None = Field(None, description="Set in answers; ignored in requests.")
+
+
+class ReplyEdit(ReplyRecord):
+    """A shop reply's new fields for PUT /v1/replies/{id}: the path names the reply; an `id` in the body
+    is optional and, when sent, must be the path's (422 otherwise)."""
+
+    id: ReplyId | None = Field(None, json_schema_extra={"readOnly": True})
 
 
 class ReplyList(BaseModel):
@@ -342,16 +350,33 @@ class Health(BaseModel):
     status: str
 
 
+class StoreState(BaseModel):
+    status: Literal["ok", "unavailable", "opening"] = Field(
+        description="unavailable: the store refuses writes (read-only file or file system, disk full); requests "
+        "that need to write answer 503 until it takes writes again, checked about once a second."
+    )
+    reason: str | None = None
+    audit_pending: int = Field(0, description="Audit rows accepted and not yet committed.")
+
+
 class Readiness(BaseModel):
-    status: Literal["ready", "degraded", "loading", "failed"] = Field(
+    status: Literal["ready", "degraded", "loading", "failed", "unavailable"] = Field(
         description="degraded: serving without a part (the sentence encoder), see `reason`; failed: the models could "
-        "not be loaded (the QA endpoints still answer)."
+        "not be loaded (the QA endpoints still answer); unavailable: the store cannot be written (503)."
     )
     models: dict[str, str] = Field(default_factory=dict, description="Loaded model versions by name.")
     reason: str | None = None
+    store: StoreState = Field(default_factory=lambda: StoreState(status="opening"))
 
 
 # --- QA: audit log, reviews, reports -----------------------------------------------------------
+
+
+class FinalText(BaseModel):
+    reply_id: str
+    action: Literal["clicked", "sent", "edited", "dismissed"]
+    text: str = Field(description="What the agent sent (PII-masked).")
+    findings: list[dict] = Field(default_factory=list, description="The draft check's findings on it, as the console sent it past them.")
 
 
 class AgentChoice(BaseModel):
@@ -359,6 +384,12 @@ class AgentChoice(BaseModel):
     sent: list[str]
     edited: list[str]
     dismissed: list[str]
+    final_texts: list[FinalText] = Field(default_factory=list, description="The texts the agent sent, with their draft-check findings.")
+
+
+class HistoryTurn(BaseModel):
+    role: Literal["customer", "agent"]
+    text: str = Field(description="PII-masked.")
 
 
 class ReviewOut(BaseModel):
@@ -387,11 +418,13 @@ class AuditItem(BaseModel):
     escalate: bool
     handoff: bool
     replies: list[str]
+    reply_texts: list[str] = Field(default_factory=list, description="The replies' texts as shown, in the order of `replies` (PII-masked).")
+    history: list[HistoryTurn] = Field(default_factory=list, description="The conversation before the message (PII-masked), oldest first.")
     knowledge_point: str | None = Field(None, description="The knowledge point matched (null: none fitted, or a classify row).")
     knowledge_confidence: float | None = None
     agent: AgentChoice
     review: ReviewOut | None
-    priority: float | None = Field(None, description="Review-queue usefulness (queue only).")
+    priority: float | None = Field(None, description="Review-queue usefulness: low confidence, a narrow margin, agents disagreeing.")
     model_version: str
     latency_ms: float
 
@@ -399,6 +432,7 @@ class AuditItem(BaseModel):
 class AuditPage(BaseModel):
     total: int
     items: list[AuditItem]
+    next: str | None = Field(None, description="Cursor of the next page (pass it as `after`); null on the last page.")
 
 
 class ReviewRequest(Request):
@@ -427,10 +461,32 @@ class ReviewRequest(Request):
         return psychology
 
 
+class BulkReviewRequest(ReviewRequest):
+    """The same review of several rows (identical messages confirmed at once)."""
+
+    request_ids: Annotated[
+        list[Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]],
+        Field(min_length=1, max_length=500, json_schema_extra={"uniqueItems": True}),
+    ]
+
+    @field_validator("request_ids")
+    @classmethod
+    def _distinct(cls, ids: list[str]) -> list[str]:
+        if len(set(ids)) != len(ids):
+            raise ValueError("request ids must not repeat")
+        return ids
+
+
+class BulkReviewOut(BaseModel):
+    reviews: list[ReviewOut]
+
+
 class ClassScores(BaseModel):
-    precision: float
-    recall: float
-    f1: float
+    """null: no data (nothing predicted or reviewed as this intent), never a made-up 0."""
+
+    precision: float | None
+    recall: float | None
+    f1: float | None
     support: int
 
 
@@ -453,7 +509,7 @@ class Adoption(BaseModel):
     sent: int
     edited: int
     dismissed: int
-    rate: float = Field(description="(sent + edited) / shown.")
+    rate: float | None = Field(description="(sent + edited) / shown; null when nothing was shown.")
 
 
 class ReplyAdoption(Adoption):
@@ -465,13 +521,16 @@ class IntentReport(BaseModel):
     until: str | None
     requests: int
     reviewed: int
-    accuracy: float
-    macro_f1: float
+    accuracy: float | None = Field(description="null with no reviewed row (no data).")
+    macro_f1: float | None = Field(description="null with no reviewed row (no data).")
     per_intent: dict[str, ClassScores]
     confusion: Confusion
     confidence_histogram: list[ConfidenceBin]
     adoption_per_intent: dict[str, Adoption]
     adoption_per_reply: list[ReplyAdoption]
+    never_used: list[str] = Field(
+        default_factory=list, description="Replies shown in the period but never sent or edited, most shown first (up to 100)."
+    )
 
 
 # --- Errors: every error answer is one of these (service/api/errors.py) ------------------------------
@@ -532,14 +591,22 @@ class ShopProfileOut(BaseModel):
 
 
 class ShopProfileIn(Request):
-    """The whole profile (it replaces the stored one): sections and keys as in docs/shop.md."""
-
-    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": {"type": "object"}})
+    """The whole profile (it replaces the stored one): sections and keys as in docs/shop.md; an unknown
+    section is refused (422)."""
 
     shop: dict[str, ProfileValue] | None = None
     shipping: dict[str, ProfileValue] | None = None
     returns: dict[str, ProfileValue] | None = None
     service: dict[str, ProfileValue] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_sections(cls, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(f"unknown section [{unknown[0]}] (known: {', '.join(cls.model_fields)})")
+        return data
 
 
 class ShopSummary(BaseModel):
@@ -568,6 +635,15 @@ class ProductIn(Request):
     )
     knowledge: Annotated[list[dict], Field(max_length=50)] = Field(
         default_factory=list, description="The shop's own knowledge points for this product (source `shop`)."
+    )
+
+
+class ProductEdit(ProductIn):
+    """A product for PUT /v1/products/{id}: the path names it; an `id` in the body is optional and, when
+    sent, must be the path's (422 otherwise)."""
+
+    id: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")] | None = Field(
+        None, json_schema_extra={"readOnly": True}
     )
 
 

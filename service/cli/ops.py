@@ -39,10 +39,14 @@ def report(
     lines = [f"intents: {result.reviewed} reviewed of {result.requests} requests"
              f" ({result.since or 'start'} – {result.until or 'now'})", ""]
     lines.append(f"{'intent':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}{'shown':>8}{'sent+edited':>13}")
+    def shown(value, width: int, spec: str = ".3f") -> str:
+        return f"{'no data' if value is None else format(value, spec):>{width}}"
+
     for intent, s in result.per_intent.items():
         a = result.adoption_per_intent[intent]
-        lines.append(f"{intent:<12}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>10d}{a.shown:>8d}{a.rate:>13.2%}")
-    lines += ["", f"accuracy {result.accuracy:.4f}   macro-F1 {result.macro_f1:.4f}", "",
+        lines.append(f"{intent:<12}{shown(s.precision, 10)}{shown(s.recall, 10)}{shown(s.f1, 10)}{s.support:>10d}{a.shown:>8d}"
+                     f"{shown(a.rate, 13, '.2%')}")
+    lines += ["", f"accuracy {shown(result.accuracy, 0, '.4f')}   macro-F1 {shown(result.macro_f1, 0, '.4f')}", "",
               "confusion matrix (rows: reviewed, columns: predicted)",
               " " * 12 + "".join(f"{label[:9]:>10}" for label in result.confusion.labels)]
     for label, row in zip(result.confusion.labels, result.confusion.matrix):
@@ -87,11 +91,17 @@ def serve(
 
     from intents.models import ModelLoadError
     from service.api.app import check_models
+    from service.api.server import Protocol
+
+    from service.config import ConfigError, check_open, keys_by_role
+    from service.store.db import StoreError, check_database
 
     settings = get_settings()
     try:
+        check_open(settings, keys_by_role(settings))
+        check_database(settings.db_path)
         check_models(settings)
-    except ModelLoadError as exc:
+    except (ConfigError, StoreError, ModelLoadError) as exc:
         fail(str(exc))
     # Each worker process has its own encoder: share the cores among them, not oversubscribe.
     if settings.workers > 1:
@@ -101,6 +111,8 @@ def serve(
     # Our own log lines (model loading, errors) go through uvicorn's handler.
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["huashu"] = {"handlers": ["default"], "level": settings.log_level.upper(), "propagate": False}
+    log_config.setdefault("filters", {})["no_query"] = {"()": "service.api.server.DropQueryStrings"}
+    log_config["handlers"]["access"]["filters"] = ["no_query"]
     uvicorn.run(
         "service.main:app",
         host=host or settings.host,
@@ -108,4 +120,7 @@ def serve(
         workers=settings.workers,
         log_level=settings.log_level,
         log_config=log_config,
+        http=Protocol,
+        timeout_keep_alive=settings.keep_alive_s,
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )

@@ -150,6 +150,8 @@ class KnowledgeMatcher:
             agent_point = self._agent_point(agent)
             if agent_point is not None:
                 views.append((w.agent, agent_point))
+        if not views:
+            return own, alone, False  # agent turns alone, none of them near a point: nothing to lean on
         context = sum(weight * p for weight, p in views) / sum(weight for weight, _ in views)
         if follow:
             # A follow-up continues the conversation's topic: the views' "none" does not apply to it.

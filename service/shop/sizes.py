@@ -79,8 +79,11 @@ def parse_chart(chart_id: str, text: str, where: str = "size chart") -> SizeChar
     """A chart from CSV text; a bad one raises with file, line and reason."""
     if not _ID.match(chart_id):
         raise SizeChartError(f"{where}: chart id must be lowercase letters, digits, '-' and '_', got {chart_id!r}")
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    lines = [(n, row) for n, row in enumerate(reader, 1) if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")]
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), strict=True)
+    try:
+        lines = [(n, row) for n, row in enumerate(reader, 1) if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")]
+    except csv.Error as exc:
+        raise SizeChartError(f"{where}:{reader.line_num}: not readable as CSV ({exc})") from None
     if not lines:
         raise SizeChartError(f"{where}: empty chart")
     header_line, header = lines[0]

@@ -7,10 +7,10 @@ import json
 import logging
 import sqlite3
 import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from service.store.db import Database, now
+from service.errors import StoreUnavailable
+from service.store.db import HISTOGRAM_BINS, Database, now
 
 log = logging.getLogger("huashu")
 
@@ -36,6 +36,8 @@ class AuditEntry:
     escalate: bool = False
     knowledge_point: str | None = None  # the best matched point, None when none fitted (or for /v1/classify)
     knowledge_confidence: float | None = None
+    history: list[tuple[str, str]] = field(default_factory=list)  # earlier turns (role, PII-masked text), oldest first
+    reply_texts: list[str] = field(default_factory=list)  # the replies' texts as shown (filled in, PII-masked)
 
     def row(self, store_raw: bool) -> dict:
         second = self.intents[1][1] if len(self.intents) > 1 else 0.0
@@ -59,20 +61,59 @@ class AuditEntry:
             "escalate": int(self.escalate),
             "knowledge_point": self.knowledge_point,
             "knowledge_confidence": self.knowledge_confidence,
+            # the queue's priority before any feedback: low confidence and a narrow margin first
+            "priority": round((1 - self.intents[0][1]) + (1 - (self.intents[0][1] - second)), 4),
+            "reviewed": 0,
+            "history": json.dumps([{"role": r, "text": t} for r, t in self.history], ensure_ascii=False) if self.history else None,
+            "reply_texts": json.dumps(self.reply_texts, ensure_ascii=False),
             "model_version": self.model_version,
             "latency_ms": round(self.latency_ms, 2),
         }
 
 
+def _bin(confidence: float | None) -> int:
+    return min(int((confidence or 0.0) * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)
+
+
+def insert_rows(db, rows: list[dict]) -> None:
+    """Audit rows and the daily counts the reports read (requests per intent and confidence bin,
+    replies shown), in the caller's transaction."""
+    db["requests"].insert_all(rows)
+    daily: dict[tuple, int] = {}
+    shown: dict[tuple, int] = {}
+    for row in rows:
+        day = row["created"][:10]
+        key = (day, row["endpoint"], row["intent"], _bin(row["confidence"]))
+        daily[key] = daily.get(key, 0) + 1
+        if row["endpoint"] == "suggest":
+            for reply_id in json.loads(row["replies"]):
+                shown[(day, row["intent"], reply_id)] = shown.get((day, row["intent"], reply_id), 0) + 1
+    db.conn.executemany(
+        "insert into requests_daily (day, endpoint, intent, bin, requests) values (?, ?, ?, ?, ?)"
+        " on conflict (day, endpoint, intent, bin) do update set requests = requests + excluded.requests",
+        [(*key, n) for key, n in daily.items()],
+    )
+    db.conn.executemany(
+        "insert into reply_shown (day, intent, reply_id, shown) values (?, ?, ?, ?)"
+        " on conflict (day, intent, reply_id) do update set shown = shown + excluded.shown",
+        [(*key, n) for key, n in shown.items()],
+    )
+
+
 class AuditWriter:
     """Audit rows wait in memory for a background writer that commits them together every
     `flush_interval` seconds; every read of the audit log flushes first, so nothing accepted is ever
-    missing from an answer. 0 writes each batch in the request instead."""
+    missing from an answer. 0 writes each batch in the request instead.
 
-    def __init__(self, database: Database, flush_interval: float = 0.0, store_raw: bool = False):
+    When the store refuses writes (read-only, full) the rows already accepted stay queued and the writer
+    retries, slower each time, the store saying so once; meanwhile a request needing an audit row is
+    refused (503) rather than answered without one. The queue holds at most `max_pending` rows."""
+
+    def __init__(self, database: Database, flush_interval: float = 0.0, store_raw: bool = False, max_pending: int = 20_000):
         self.database = database
         self.flush_interval = flush_interval
         self.store_raw = store_raw
+        self.max_pending = max_pending
         self._pending: list[dict] = []
         self._unwritten = 0
         self._pending_lock = threading.Lock()
@@ -83,13 +124,22 @@ class AuditWriter:
             self._writer = threading.Thread(target=self._write_loop, name="audit-writer", daemon=True)
             self._writer.start()
 
+    def accepting(self) -> None:
+        """Raise StoreUnavailable (503) when a new audit row could not be kept."""
+        failure = self.database.probe()
+        if failure:
+            raise StoreUnavailable(f"the audit log cannot be written ({failure}); the request was not answered")
+        if self._unwritten >= self.max_pending:
+            raise StoreUnavailable(f"{self._unwritten} audit rows are waiting to be written; retry shortly")
+
     def record(self, entries: list[AuditEntry]) -> None:
         """Queue audit rows (or write them at once without a writer): PII-masked, the raw text only if asked."""
         rows = [entry.row(self.store_raw) for entry in entries]
         if self._writer is None:
-            with self.database.lock, self.database.db.conn:
-                self.database.db["requests"].insert_all(rows)
+            with self.database.writing() as db:
+                insert_rows(db, rows)
             return
+        self.accepting()
         with self._pending_lock:
             self._pending.extend(rows)
             self._unwritten += len(rows)
@@ -97,21 +147,21 @@ class AuditWriter:
                 self._wake.set()
 
     def flush(self) -> int:
-        """Commit every queued audit row now; returns how many."""
-        db = self.database
-        with db.lock:
-            with self._pending_lock:
-                rows, self._pending = self._pending, []
-            if rows:
-                try:
-                    with db.db.conn:
-                        db.db["requests"].insert_all(rows)
-                except BaseException:
-                    with self._pending_lock:  # back to the front of the queue, for the next flush
-                        self._pending[:0] = rows
-                    raise
-                with self._pending_lock:
-                    self._unwritten -= len(rows)
+        """Commit every queued audit row now; returns how many (StoreUnavailable when the store refuses:
+        the rows stay queued)."""
+        with self._pending_lock:
+            rows, self._pending = self._pending, []
+        if not rows:
+            return 0
+        try:
+            with self.database.writing() as db:
+                insert_rows(db, rows)
+        except BaseException:
+            with self._pending_lock:  # back to the front of the queue, for the next flush
+                self._pending[:0] = rows
+            raise
+        with self._pending_lock:
+            self._unwritten -= len(rows)
         return len(rows)
 
     @property
@@ -120,19 +170,30 @@ class AuditWriter:
         return self._unwritten
 
     def _write_loop(self) -> None:
+        backoff = self.flush_interval
         while not self._closing.is_set():
-            self._wake.wait(self.flush_interval)
+            self._wake.wait(backoff)
             self._wake.clear()
+            if not self._pending and self.database.probe():
+                backoff = min(max(backoff * 2, 0.25), 1.0)
+                continue
             try:
                 self.flush()
-            except sqlite3.Error:  # e.g. the disk is full: keep the rows queued and try again
-                log.exception("audit rows could not be written; retrying")
-                time.sleep(self.flush_interval)
+                backoff = self.flush_interval
+            except StoreUnavailable:  # said once by the store; keep the rows and try again, slower
+                backoff = min(max(backoff * 2, 0.25), 1.0)
+            except sqlite3.Error as exc:
+                self.database.failed(str(exc))
+                backoff = min(max(backoff * 2, 0.25), 1.0)
 
     def close(self) -> None:
-        """Stop the writer and commit what is queued (a clean shutdown loses nothing)."""
+        """Stop the writer and commit what is queued (a clean shutdown loses nothing the store can take;
+        what it cannot is counted in the log, not raised)."""
         self._closing.set()
         self._wake.set()
         if self._writer is not None:
             self._writer.join(timeout=30)
-        self.flush()
+        try:
+            self.flush()
+        except (StoreUnavailable, sqlite3.Error) as exc:
+            log.error("%d audit rows could not be written at shutdown and are lost: %s", self._unwritten, exc)

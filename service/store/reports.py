@@ -1,23 +1,28 @@
-"""QA reports from the audit log: accuracy per intent from reviewed rows, confidence, adoption."""
+"""QA reports from the audit log: accuracy per intent from reviewed rows, confidence, adoption.
+
+Counts come from the daily rollups (`requests_daily`, `reply_shown`, `feedback_daily`), so a report
+over half a million rows reads a few thousand; the per-intent scores from the reviewed rows only. A score
+with nothing behind it is None ("no data"), never 0."""
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
+from collections import Counter
 
 from intents.labels import INTENTS
 from intents.metrics import score
+from service.store.db import HISTOGRAM_BINS
 from service.store.qa import QaQueries
 
-HISTOGRAM_BINS = 10
+ACTIONS = ("clicked", "sent", "edited", "dismissed")
+MAX_NEVER_USED = 100
 
 
 def _adoption(shown: int, actions: dict[str, int]) -> dict:
     used = actions.get("sent", 0) + actions.get("edited", 0)
     return {
         "shown": shown,
-        **{a: actions.get(a, 0) for a in ("clicked", "sent", "edited", "dismissed")},
-        "rate": round(used / shown, 4) if shown else 0.0,
+        **{a: actions.get(a, 0) for a in ACTIONS},
+        "rate": round(used / shown, 4) if shown else None,
     }
 
 
@@ -25,60 +30,57 @@ def intent_report(qa: QaQueries, since: str | None = None, until: str | None = N
     """Per-intent precision, recall and F1 of the predicted intent against the latest review of each
     reviewed row (a prediction counts as right if it is any of the reviewed intents), the confusion
     matrix, a confidence histogram, and reply adoption (shown → clicked → sent → edited), as plain data."""
-    reviewed = qa.reviewed(since, until)
-    gold = [tuple(item["review"]["intents"]) for item in reviewed]
-    predicted = [item["intent"] for item in reviewed]
+    outcomes = qa.review_outcomes(since, until)
+    gold = [tuple(reviewed) for _, _, reviewed in outcomes]
+    predicted = [intent for intent, _, _ in outcomes]
     scores = score(gold, predicted, INTENTS)
-    right = {item["id"]: item["intent"] in item["review"]["intents"] for item in reviewed}
-    reviewed_confidence = [(item["confidence"] or 0.0, right[item["id"]]) for item in reviewed]
+    predicted_count = Counter(predicted)
 
-    confidences = qa.confidences(since, until)
-    bins = []
-    for b in range(HISTOGRAM_BINS):
-        low, high = b / HISTOGRAM_BINS, (b + 1) / HISTOGRAM_BINS
-        inside = (lambda c, lo=low, hi=high, last=b == HISTOGRAM_BINS - 1: lo <= c < hi or (last and c == hi))
-        in_reviewed = [ok for c, ok in reviewed_confidence if inside(c)]
-        bins.append(
-            {"low": low, "high": high, "count": sum(map(inside, confidences)), "reviewed": len(in_reviewed), "correct": sum(in_reviewed)}
-        )
+    counts = qa.histogram(since, until)
+    in_bin, correct = [0] * HISTOGRAM_BINS, [0] * HISTOGRAM_BINS
+    for intent, confidence, reviewed in outcomes:
+        b = min(int((confidence or 0.0) * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)
+        in_bin[b] += 1
+        correct[b] += intent in reviewed
+    bins = [
+        {"low": b / HISTOGRAM_BINS, "high": (b + 1) / HISTOGRAM_BINS, "count": counts[b], "reviewed": in_bin[b], "correct": correct[b]}
+        for b in range(HISTOGRAM_BINS)
+    ]
 
-    requests, feedback = qa.adoption(since, until)
-    intent_of = {r["id"]: r["intent"] for r in requests}
-    shown_per_intent: dict[str, int] = defaultdict(int)
-    shown_per_reply: dict[str, int] = defaultdict(int)
-    for r in requests:
-        shown_per_intent[r["intent"]] += 1
-        for reply_id in json.loads(r["replies"]):
-            shown_per_reply[reply_id] += 1
-    # Each (request, reply, action) counts once: three clicks on one suggestion are one click.
-    seen = {(f["request_id"], f["reply_id"], f["action"]) for f in feedback}
-    per_intent_actions: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
-    per_reply_actions: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for request_id, reply_id, action in seen:
-        per_intent_actions[intent_of[request_id]][action].add(request_id)
-        per_reply_actions[reply_id][action] += 1
+    adoption = qa.adoption(since, until)
+    shown = adoption["shown"]
+    per_reply = [
+        {"reply_id": rid, **_adoption(n, {a: adoption["reply_actions"].get((rid, a), 0) for a in ACTIONS})}
+        for rid, n in shown.items()
+    ]
+    never_used = sorted((a for a in per_reply if a["sent"] + a["edited"] == 0), key=lambda a: (-a["shown"], a["reply_id"]))
+    reviewed = len(gold)
+
+    def scored(value: float, there: bool) -> float | None:
+        return round(value, 4) if there else None
 
     return {
         "since": since,
         "until": until,
-        "requests": len(confidences),
-        "reviewed": len(reviewed),
-        "accuracy": round(scores.accuracy, 4),
-        "macro_f1": round(scores.macro_f1, 4),
+        "requests": adoption["requests"],
+        "reviewed": reviewed,
+        "accuracy": scored(scores.accuracy, reviewed > 0),
+        "macro_f1": scored(scores.macro_f1, reviewed > 0),
         "per_intent": {
             c: {
-                "precision": round(scores.precision[c], 4), "recall": round(scores.recall[c], 4),
-                "f1": round(scores.f1[c], 4), "support": scores.support[c],
+                "precision": scored(scores.precision[c], predicted_count[c] > 0),
+                "recall": scored(scores.recall[c], scores.support[c] > 0),
+                "f1": scored(scores.f1[c], predicted_count[c] > 0 or scores.support[c] > 0),
+                "support": scores.support[c],
             }
             for c in INTENTS
         },
         "confusion": {"labels": list(INTENTS), "matrix": scores.confusion},
         "confidence_histogram": bins,
         "adoption_per_intent": {
-            i: _adoption(shown_per_intent.get(i, 0), {a: len(ids) for a, ids in per_intent_actions[i].items()}) for i in INTENTS
+            i: _adoption(adoption["suggested"].get(i, 0), {a: adoption["intent_actions"].get((i, a), 0) for a in ACTIONS})
+            for i in INTENTS
         },
-        "adoption_per_reply": sorted(
-            ({"reply_id": rid, **_adoption(n, per_reply_actions[rid])} for rid, n in shown_per_reply.items()),
-            key=lambda a: (-a["shown"], a["reply_id"]),
-        ),
+        "adoption_per_reply": sorted(per_reply, key=lambda a: (-a["shown"], a["reply_id"])),
+        "never_used": [a["reply_id"] for a in never_used[:MAX_NEVER_USED]],
     }

@@ -24,7 +24,7 @@ class ShopRecords:
 
     def load(self) -> tuple[dict | None, list[dict], dict[str, list[dict]]]:
         """(profile sections or None, product records, chart id → rows)."""
-        with self.database.lock:
+        with self.database.reading():
             row = next(iter(self._db.query("select record from shop_profile where id = 1")), None)
             products = [json.loads(r["record"]) for r in self._db.query("select record from products order by id")]
             charts = {r["id"]: json.loads(r["record"]) for r in self._db.query("select id, record from size_charts order by id")}
@@ -35,7 +35,7 @@ class ShopRecords:
         """Store what is given in one transaction (`charts`: id → CSV text); log each change. `replace`: the
         products and charts given are all there are (the others are deleted)."""
         stamp = now()
-        with self.database.lock, self._db.conn:
+        with self.database.writing():
             if profile is not None:
                 self._db["shop_profile"].upsert({"id": 1, "record": json.dumps(profile, ensure_ascii=False), "updated": stamp, "actor": actor}, pk="id")
                 self._log(actor, "profile", "profile", "set", profile)
@@ -58,7 +58,7 @@ class ShopRecords:
                 self._log(actor, "size_chart", chart_id, "set")
 
     def delete_product(self, actor: str, product_id: str) -> bool:
-        with self.database.lock, self._db.conn:
+        with self.database.writing():
             if not self._db["products"].count_where("id = ?", [product_id]):
                 return False
             self._db["products"].delete(product_id)
@@ -66,7 +66,7 @@ class ShopRecords:
             return True
 
     def delete_chart(self, actor: str, chart_id: str) -> bool:
-        with self.database.lock, self._db.conn:
+        with self.database.writing():
             if not self._db["size_charts"].count_where("id = ?", [chart_id]):
                 return False
             self._db["size_charts"].delete(chart_id)
@@ -76,7 +76,7 @@ class ShopRecords:
     # --- the shop's own replies ---------------------------------------------------------------------
 
     def add_reply(self, actor: str, record: dict) -> None:
-        with self.database.lock, self._db.conn:
+        with self.database.writing():
             if self._db["shop_replies"].count_where("id = ?", [record["id"]]):
                 # a retired reply keeps its id (the audit log names it): a new one needs another
                 raise KeyError(record["id"])
@@ -88,13 +88,13 @@ class ShopRecords:
             self._log(actor, "reply", record["id"], "add", record)
 
     def update_reply(self, actor: str, record: dict) -> None:
-        with self.database.lock, self._db.conn:
+        with self.database.writing():
             before = next(iter(self._db.query("select record from shop_replies where id = ? and retired is null", [record["id"]])), None)
             self._db["shop_replies"].update(record["id"], {"record": json.dumps(record, ensure_ascii=False), "updated": now(), "actor": actor})
             self._log(actor, "reply", record["id"], "update", {"before": json.loads(before["record"]) if before else None, "after": record})
 
     def retire_reply(self, actor: str, reply_id: str) -> None:
-        with self.database.lock, self._db.conn:
+        with self.database.writing():
             stamp = now()
             self._db["shop_replies"].update(reply_id, {"retired": stamp, "updated": stamp, "actor": actor})
             self._log(actor, "reply", reply_id, "retire")
@@ -102,14 +102,18 @@ class ShopRecords:
     def replies(self, include_retired: bool = False) -> list[dict]:
         """The shop's replies (records as added or last edited), oldest first; with who changed each last."""
         where = "" if include_retired else " where retired is null"
-        with self.database.lock:
+        with self.database.reading():
             rows = list(self._db.query(f"select * from shop_replies{where} order by created, id"))
         return [{**json.loads(r["record"]), "_created": r["created"], "_updated": r["updated"] or r["created"],
                  "_actor": r["actor"], "_retired": r["retired"]} for r in rows]
 
+    def reply_records(self) -> list[dict]:
+        """The shop's replies in use, as they were written (what start-up indexes)."""
+        return [{k: v for k, v in r.items() if not k.startswith("_")} for r in self.replies()]
+
     def version(self) -> int:
         """The last change's number: a shop changed elsewhere (the CLI, another replica) shows as a new one."""
-        with self.database.lock:
+        with self.database.reading():
             row = next(iter(self._db.query("select max(id) as id from shop_changes")), None)
         return int(row["id"] or 0) if row else 0
 
@@ -122,6 +126,6 @@ class ShopRecords:
             clauses.append("target = ?")
             params.append(target)
         where = f" where {' and '.join(clauses)}" if clauses else ""
-        with self.database.lock:
+        with self.database.reading():
             rows = list(self._db.query(f"select * from shop_changes{where} order by id desc limit ? offset ?", [*params, limit, offset]))
         return [{**r, "detail": json.loads(r["detail"] or "{}")} for r in rows]

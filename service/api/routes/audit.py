@@ -9,8 +9,8 @@ from intents.labels import INTENTS, PSYCHOLOGY
 from service.api.auth import QaRole
 from service.api.deps import StoreDep
 from service.api.errors import error_responses
-from service.api.schemas import AuditItem, AuditPage, Day, ReviewOut, ReviewRequest
-from service.errors import NotFound
+from service.api.schemas import AuditItem, AuditPage, BulkReviewOut, BulkReviewRequest, Day, ReviewOut, ReviewRequest
+from service.errors import NotFound, Unprocessable
 from service.store import AuditFilters
 
 # The store opens with the app: the QA endpoints answer while the models load (no 503).
@@ -21,10 +21,13 @@ MAX_OFFSET = 10**9
 Limit = Annotated[int, Query(ge=1, le=500)]
 # SQLite integers stop at 2**63 - 1; no audit log comes near this bound.
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+After = Annotated[str | None, Query(min_length=1, max_length=400, description="The `next` cursor of the previous page.")]
 
 
 def date_range(since: date | None, until: date | None) -> tuple[str | None, str | None]:
-    """Both dates inclusive, as bounds on the stored UTC timestamps."""
+    """Both dates inclusive, as bounds on the stored UTC timestamps; a start after the end is a 422."""
+    if since and until and since > until:
+        raise Unprocessable(f"since ({since.isoformat()}) is after until ({until.isoformat()}): no day is in that range")
     # The day after 9999-12-31 does not exist; no bound is the same bound.
     end = (until + timedelta(days=1)).isoformat() if until and until < date.max else None
     return (since.isoformat() if since else None, end)
@@ -39,23 +42,40 @@ def audit(
     until: Annotated[Day | None, Query(description="Last day (UTC), inclusive.")] = None,
     confidence_below: Annotated[float | None, Query(ge=0, le=1, description="Top-intent confidence under this.")] = None,
     reviewed: bool | None = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, description="Text the masked message contains.")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Text the masked message contains (traditional or simplified, any width).")
+    ] = None,
     endpoint: Literal["suggest", "classify"] | None = None,
+    same_as: Annotated[str | None, Query(min_length=1, max_length=64, description="A request id: the rows with the same message.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> AuditPage:
-    """Audit rows, newest first, filtered by predicted intent, psychology, dates, confidence, review state and text."""
+    """Audit rows, newest first, filtered by predicted intent, psychology, dates, confidence, review state and
+    text. Page with `after` (the previous page's `next`): a page costs what it holds."""
     start, end = date_range(since, until)
-    filters = AuditFilters(intent, psychology, start, end, confidence_below, reviewed, q, endpoint)
-    total, items = store.qa.audit(filters, limit, offset)
-    return AuditPage(total=total, items=items)
+    filters = AuditFilters(intent, psychology, start, end, confidence_below, reviewed, q, endpoint, same_as)
+    total, items, cursor = store.qa.audit(filters, limit, offset, after)
+    return AuditPage(total=total, items=items, next=cursor)
 
 
 @router.get("/audit/queue", response_model=AuditPage)
-def queue(store: StoreDep, limit: Limit = 50, offset: Offset = 0) -> AuditPage:
-    """Unreviewed rows, most useful first: low confidence, narrow top-2 margin, agents' choices disagreeing."""
-    total, items = store.qa.queue(limit, offset)
-    return AuditPage(total=total, items=items)
+def queue(store: StoreDep, limit: Limit = 50, offset: Offset = 0, after: After = None) -> AuditPage:
+    """Unreviewed rows, most useful first: low confidence, narrow top-2 margin, agents' choices disagreeing.
+    Page with `after` (the previous page's `next`): rows reviewed meanwhile do not make the next page skip any."""
+    total, items, cursor = store.qa.queue(limit, offset, after)
+    return AuditPage(total=total, items=items, next=cursor)
+
+
+@router.post("/reviews", response_model=BulkReviewOut, status_code=201, responses=error_responses(404))
+def bulk_review(body: BulkReviewRequest, store: StoreDep) -> BulkReviewOut:
+    """The same review of several rows at once (identical messages, say): all stored or none (404 naming
+    an unknown row)."""
+    known = store.qa.existing(body.request_ids)
+    missing = [r for r in body.request_ids if r not in known]
+    if missing:
+        raise NotFound(f"unknown request id {missing[0]!r}; no row was reviewed")
+    return BulkReviewOut(reviews=store.qa.add_reviews(body.request_ids, body.intents, body.psychology, body.reviewer, body.comment))
 
 
 @router.get("/audit/{request_id}", response_model=AuditItem, responses=error_responses(404))

@@ -6,8 +6,9 @@ import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
+from intents.csv_cells import safe_cell
 from service.api.auth import QaRole
 from service.api.deps import StoreDep
 from service.api.errors import error_responses
@@ -26,26 +27,23 @@ EXPORT_FIELDS = (
 )
 
 
-def export_rows(items: list[dict]) -> list[dict]:
-    """Reviewed rows as exported: the masked message, what was predicted and what QA says is right."""
-    return [
-        {
-            "id": item["id"],
-            "created": item["created"],
-            "endpoint": item["endpoint"],
-            "message": item["message"],
-            "predicted_intent": item["intent"],
-            "confidence": item["confidence"],
-            "predicted_psychology": item["psychology"],
-            "intents": item["review"]["intents"],
-            "psychology": item["review"]["psychology"],
-            "reviewer": item["review"]["reviewer"],
-            "comment": item["review"]["comment"],
-            "reviewed": item["review"]["created"],
-            "model_version": item["model_version"],
-        }
-        for item in items
-    ]
+def export_row(item: dict) -> dict:
+    """A reviewed row as exported: the masked message, what was predicted and what QA says is right."""
+    return {
+        "id": item["id"],
+        "created": item["created"],
+        "endpoint": item["endpoint"],
+        "message": item["message"],
+        "predicted_intent": item["intent"],
+        "confidence": item["confidence"],
+        "predicted_psychology": item["psychology"],
+        "intents": item["review"]["intents"],
+        "psychology": item["review"]["psychology"],
+        "reviewer": item["review"]["reviewer"],
+        "comment": item["review"]["comment"],
+        "reviewed": item["review"]["created"],
+        "model_version": item["model_version"],
+    }
 
 
 @router.get("/reports/intents", response_model=IntentReport)
@@ -61,13 +59,22 @@ def export(
 ) -> Response:
     """Reviewed rows (PII-masked), one per line as JSON or as CSV (intents comma-separated, main first).
     `huashu train --with-reviews FILE` reads either."""
-    rows = export_rows(store.qa.reviewed(*date_range(since, until)))
-    if format == "jsonl":
-        body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        return Response(body, media_type="application/x-ndjson", headers={"Content-Disposition": 'attachment; filename="reviews.jsonl"'})
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "intents": ",".join(row["intents"])})
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="reviews.csv"'})
+    batches = store.qa.reviewed(*date_range(since, until))
+    if format == "jsonl":  # a chunk per batch of rows: a send per line costs more than the line
+        chunks = ("".join(json.dumps(export_row(item), ensure_ascii=False) + "\n" for item in batch) for batch in batches)
+        return StreamingResponse(chunks, media_type="application/x-ndjson", headers={"Content-Disposition": 'attachment; filename="reviews.jsonl"'})
+
+    def csv_lines():
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+        writer.writeheader()
+        for batch in batches:
+            for item in batch:
+                row = export_row(item)
+                writer.writerow({key: safe_cell(value) for key, value in {**row, "intents": ",".join(row["intents"])}.items()})
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+        yield out.getvalue()
+
+    return StreamingResponse(csv_lines(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="reviews.csv"'})

@@ -13,9 +13,11 @@ from service.api.deps import KeeperDep, RepliesDep, StoreDep
 from service.api.errors import error_responses
 from service.api.routes.audit import Limit, Offset
 from service.api.schemas import (
+    ProductEdit,
     ProductIn,
     ProductList,
     ProductOut,
+    ReplyEdit,
     ReplyRecord,
     ShopChangeList,
     ShopProfileIn,
@@ -105,11 +107,12 @@ def add_product(body: ProductIn, keeper: KeeperDep, who: Actor) -> ProductOut:
 
 
 @router.put("/products/{product_id}", response_model=ProductOut, dependencies=[AdminRole], responses=error_responses(409))
-def put_product(product_id: ProductId, body: ProductIn, keeper: KeeperDep, who: Actor) -> ProductOut:
+def put_product(product_id: ProductId, body: ProductEdit, keeper: KeeperDep, who: Actor) -> ProductOut:
     """Add or replace the product with this id."""
-    if body.id != product_id:
+    if body.id is not None and body.id != product_id:
         raise Unprocessable(f"the body's id {body.id!r} is not the path's {product_id!r}")
-    return _product(keeper.put_product(who, body.model_dump(exclude_none=True), create=False))
+    record = body.model_copy(update={"id": product_id}).model_dump(exclude_none=True)
+    return _product(keeper.put_product(who, record, create=False))
 
 
 @router.delete("/products/{product_id}", status_code=204, dependencies=[AdminRole], responses=error_responses(404, 409))
@@ -161,11 +164,11 @@ def changes(
 
 
 @router.put("/replies/{reply_id}", response_model=ReplyRecord, dependencies=[AdminRole], responses=error_responses(404, 409, 503))
-def edit_reply(reply_id: ReplyIdPath, body: ReplyRecord, replies: RepliesDep, store: StoreDep, who: Actor) -> ReplyRecord:
+def edit_reply(reply_id: ReplyIdPath, body: ReplyEdit, replies: RepliesDep, store: StoreDep, who: Actor) -> ReplyRecord:
     """Edit one of the shop's own replies (the corpus's are edited in scripts_corpus/knowledge: 409)."""
-    if body.id != reply_id:
+    if body.id is not None and body.id != reply_id:
         raise Unprocessable(f"the body's id {body.id!r} is not the path's {reply_id!r}")
-    return flows.edit_reply(body, replies, store, who)
+    return flows.edit_reply(body.model_copy(update={"id": reply_id}), replies, store, who)
 
 
 @router.delete("/replies/{reply_id}", status_code=204, dependencies=[AdminRole], responses=error_responses(404, 409, 503))
