@@ -13,6 +13,9 @@ import pytest
 from intents.normalize import mask_pii
 from tests.ui_support import AGENT_KEY, QA_KEY, browser, serve  # noqa: F401 - browser is a fixture
 
+# Browser tests: in `make test` and CI, not in the quick `pytest -m "not slow"` loop.
+pytestmark = pytest.mark.slow
+
 try:
     from playwright.sync_api import expect
 except ImportError:  # pragma: no cover - depends on the machine; launch_browser skips
