@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from intents.analyzer import Analyzer
 from intents.encoder import ENCODER_NAME
@@ -165,7 +166,9 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         stop.set()
         store.close()
 
-    app = FastAPI(
+    # /docs and /redoc from the Swagger UI and ReDoc files installed with fastapi-offline, not a CDN
+    # (which a machine without internet, or on many mainland networks, cannot reach).
+    app = FastAPIOffline(
         title="huashu 话术助手",
         version=__version__,
         description="Reply suggestions for Chinese online-shop customer service.",
