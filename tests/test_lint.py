@@ -116,6 +116,8 @@ def test_empty_draft(small, text):
         ("ad_law\tabsolute\t=第一\t很受欢迎", "only taboo"),
         ("allow\tordering\t第一时间\t", "kind '-'"),
         ("taboo\tordering\t \t建议您", "empty pattern"),
+        ("taboo\tblaming\t您自己…\t我帮您看看", "'…' goes between two words"),
+        ("taboo\tcold\t=好…的\t亲，好的", "'…' goes between two words"),
     ],
 )
 def test_bad_lexicon_records_name_file_and_line(tmp_path, record, problem):
@@ -138,7 +140,7 @@ def test_repeated_record_is_refused(tmp_path):
 def test_lexicon_size_and_coverage(linter):
     counts = Counter((r.category, r.kind) for r in linter.rules)
     assert linter.counts["taboo"] >= 40 and linter.counts["ad_law"] >= 30
-    for kind in ("arguing", "interrogating", "ordering", "blaming", "cold", "brushing_off", "impatient"):
+    for kind in ("arguing", "interrogating", "ordering", "blaming", "cold", "brushing_off", "impatient", "cost_shifting"):
         assert counts["taboo", kind] >= 3, kind
 
 
@@ -173,6 +175,41 @@ def test_a_cold_answer_and_its_rewrite(linter):
     [finding] = linter.check("不知道")
     assert finding.kind == "cold" and len(finding.suggestion) > 6
     assert linter.check(finding.suggestion) == []
+
+
+@pytest.mark.parametrize(
+    "draft, kind",
+    [
+        ("是您自己洗的方法不对吧", "blaming"),
+        ("你自己把尺码搞错了", "blaming"),
+        ("详情页写得很清楚了", "brushing_off"),
+        ("亲 这个详情页都写了的", "brushing_off"),
+        ("运费您自己承担哦", "cost_shifting"),
+        ("退回来的话运费要您自己出", "cost_shifting"),
+    ],
+)
+def test_blame_brush_off_and_cost_shifting(linter, draft, kind):
+    """Missed before: the fault put on the customer, the product page instead of an answer, the cost pushed
+    onto the customer, in the words agents use."""
+    taboos = [f for f in linter.check(draft) if f.category == "taboo"]
+    assert [f.kind for f in taboos] == [kind], taboos
+    assert linter.check(taboos[0].suggestion) == []
+
+
+@pytest.mark.parametrize(
+    "draft",
+    ["您自己觉得哪里不对可以随时告诉我", "如果您自己试了还是不对，我再帮您看", "运费险会赔付运费，您不用自己出", "详情页的尺码表您也可以参考一下"],
+)
+def test_the_wider_patterns_leave_helpful_drafts_alone(linter, draft):
+    assert linter.check(draft) == []
+
+
+def test_rewrites_for_arguing_do_not_argue(linter):
+    """The rewrite offered for 不可能 was 一般不会: still a denial of what the customer says."""
+    denials = ("不会", "不是", "没有", "不可能", "没错", "不对")
+    for rule in linter.rules:
+        if rule.kind == "arguing":
+            assert not any(d in rule.suggestion for d in denials), (rule.pattern, rule.suggestion)
 
 
 def test_every_rewrite_passes_the_check(linter):

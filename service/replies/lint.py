@@ -1,8 +1,11 @@
 """Draft check: taboo wording, advertising-law absolute terms, unfilled placeholders and empty drafts.
 
 The lexicon (`scripts_corpus/lint.tsv`) is matched in one Aho-Corasick pass over the draft; `allow`
-phrases (第一时间, 最近 …) cover innocent uses of a pattern and drop the match they cover. Offsets
-are indices into the draft as the agent typed it (Python string indices: Unicode code points).
+phrases (第一时间, 最近 …) cover innocent uses of a pattern and drop the match they cover. A pattern
+with `…` (您自己…不对) matches its parts in order with at most GAP characters between them, within one
+clause (no sentence or clause punctuation between), for wording that varies in the middle ("是您自己洗的
+方法不对"). Offsets are indices into the draft as the agent typed it (Python string indices: Unicode code
+points).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from intents.lexicon import Lexicon, fold, longest_first, tsv_records
+from intents.lexicon import Hit, Lexicon, fold, longest_first, tsv_records
 from intents.resources import Source, packaged
 from service.replies.corpus import VARIABLES
 
@@ -28,6 +31,7 @@ KIND_MESSAGES = {
         "cold": "冷淡的一词回复：补上称呼、原因和下一步",
         "brushing_off": "推诿：问题到了我们这里，就由我们跟进到底",
         "impatient": "不耐烦或让客户干等：说明要等多久、我在做什么",
+        "cost_shifting": "把费用推给客户：先说我们能做什么，费用按店铺规则说明",
     },
     "ad_law": {
         "absolute": "广告法：绝对化用语（最、第一、唯一、顶级……）可能被处罚",
@@ -42,6 +46,8 @@ CATEGORIES = tuple(CATEGORY_SEVERITY)
 # {order_id}, {nickname|亲}, {{7*7}} … and the 【订单号】 marks a filled reply shows for a missing variable.
 _BRACES = re.compile(r"\{[^{}\n]{0,60}\}")
 _MARKS = re.compile("【(" + "|".join(map(re.escape, VARIABLES.values())) + ")】")
+GAP = 8  # most characters between the parts of a `…` pattern
+_CLAUSE_END = "。！？!?；;，,\n"
 
 
 class LintFormatError(ValueError):
@@ -55,6 +61,10 @@ class Rule:
     pattern: str  # folded; for whole-draft rules, the draft's core (see `_core`)
     suggestion: str | None
     whole: bool = False
+
+    @property
+    def gapped(self) -> bool:
+        return "…" in self.pattern
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,8 @@ def read_rules(path: Source) -> list[Rule]:
         folded = _core(fold(pattern[1:])) if whole else fold(pattern)
         if not folded:
             raise LintFormatError(f"{where}: empty pattern")
+        if "…" in pattern and (whole or any(not part for part in folded.split("…"))):
+            raise LintFormatError(f"{where}: '…' goes between two words, and not in a whole-draft ('=') pattern")
         if (category, pattern) in seen:
             raise LintFormatError(f"{where}: {category} {pattern!r} repeated")
         seen.add((category, pattern))
@@ -127,7 +139,9 @@ class DraftLinter:
     def __init__(self, rules: list[Rule]):
         self.rules = rules
         self._whole = {r.pattern: r for r in rules if r.whole}
-        self._lexicon: Lexicon[Rule] = Lexicon((r.pattern, r) for r in rules if not r.whole)
+        self._lexicon: Lexicon[Rule] = Lexicon((r.pattern, r) for r in rules if not r.whole and not r.gapped)
+        between = f"[^{re.escape(_CLAUSE_END)}]{{0,{GAP}}}?"
+        self._gapped = [(re.compile(between.join(map(re.escape, r.pattern.split("…")))), r) for r in rules if r.gapped]
         self.counts = {c: sum(r.category == c for r in rules) for c in ("taboo", "ad_law", "allow")}
 
     @classmethod
@@ -164,7 +178,11 @@ class DraftLinter:
 
     def _lexicon_findings(self, text: str) -> list[Finding]:
         hits: dict[str, list] = {}
-        for hit in self._lexicon.find(text):
+        found = self._lexicon.find(text)
+        if self._gapped:
+            folded = fold(text)
+            found += [Hit(m.start(), m.end(), text[m.start():m.end()], rule) for pattern, rule in self._gapped for m in pattern.finditer(folded)]
+        for hit in found:
             hits.setdefault(hit.payload.category, []).append(hit)
         allowed = hits.pop("allow", [])
         findings = []
