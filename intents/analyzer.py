@@ -124,9 +124,9 @@ class Analyzer:
             base = NullEncoder(name="none (degraded)")
         # Repeated texts (and the history turns of a conversation) are read once; the rest is batched.
         encoder = MemoryCachedEncoder(BatchingEncoder(base, max_batch, batch_window), cache_size)
-        reader = PsychologyReader(CachedProbabilities(psych_model, cache_size), PsychologyReader.load_cues())
+        reader = PsychologyReader(CachedProbabilities(psych_model, cache_size, "psychology"), PsychologyReader.load_cues())
         return cls(
-            Segmenter(shop_dict), encoder, CachedProbabilities(model, cache_size), metadata, reader, psych_metadata,
+            Segmenter(shop_dict), encoder, CachedProbabilities(model, cache_size, "intents"), metadata, reader, psych_metadata,
             EmotionReader.load(), base_encoder=base, degraded=degraded,
         )
 

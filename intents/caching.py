@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 from cachetools import LRUCache
 
+from intents import telemetry
 from intents.classifier import Document
 from intents.encoder import Encoder
 
@@ -40,6 +41,7 @@ class MemoryCachedEncoder:
             for text in texts:
                 out.append(self._cache.get((kind, text)))
         missing = sorted({t for t, v in zip(texts, out) if v is None})
+        telemetry.cache_lookups("embeddings", len(texts) - len(missing), len(missing))
         if missing:
             fresh = dict(zip(missing, self.encoder.encode(missing, passage=passage)))
             with self._lock:
@@ -102,6 +104,7 @@ class BatchingEncoder:
                 if not group:
                     continue
                 texts = [t for item in group for t in item[0]]
+                telemetry.ENCODER_BATCH.observe(len(texts))
                 try:
                     vectors = self.encoder.encode(texts, passage=passage)
                 except BaseException as exc:  # noqa: BLE001 - handed to the callers, who raise it
@@ -120,8 +123,9 @@ class CachedProbabilities:
     Everything else (classes_, explain, …) is the wrapped model's.
     """
 
-    def __init__(self, model, size: int):
+    def __init__(self, model, size: int, name: str = "probabilities"):
         self.model = model
+        self.name = name  # the cache's name in the metrics
         self._cache: LRUCache = LRUCache(maxsize=max(size, 1))
         self._lock = threading.Lock()
         self.enabled = size > 0
@@ -136,6 +140,7 @@ class CachedProbabilities:
         with self._lock:
             rows = [self._cache.get(doc.text) for doc in docs]
         todo = [i for i, row in enumerate(rows) if row is None]
+        telemetry.cache_lookups(self.name, len(docs) - len(todo), len(todo))
         if todo:
             fresh = self.model.predict_proba([docs[i] for i in todo])
             with self._lock:

@@ -8,6 +8,7 @@ turns 200 when they are in.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from service import __version__
 from service.api.errors import install_error_handlers
 from service.api.auth import FAILED_AUTH_BURST, FAILED_AUTH_RATE
 from service.api.limits import BodyLimit, RateLimit, RequestTimeout, TokenBuckets
+from service.api import metrics
 from service.api.routes import audit, classify, feedback, health, lint, replies, reports, segment, shop, suggest, ui
 from service.config import Settings, check_open, get_settings, keys_by_role
 from service.replies.guidance import Guidance
@@ -75,7 +77,7 @@ def load_models(settings: Settings, library: Library) -> Loaded:
         analyzer,
         library.points,
         library.shop,
-        knowledge_model=CachedProbabilities(knowledge_model, settings.cache_size),
+        knowledge_model=CachedProbabilities(knowledge_model, settings.cache_size, "knowledge_points"),
         knowledge_version=knowledge_metadata["version"],
         feedback=library.feedback,
         encoder=settings.encoder,
@@ -147,6 +149,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             store.close()
             raise
         app.state.store = store
+        store.audit.observe = metrics.store_state
         try:
             shop, version = load_shop(store.shop, settings.demo_shop)
         except Exception:
@@ -165,6 +168,10 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         yield
         stop.set()
         store.close()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # this worker's live gauges no longer count
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())
 
     # /docs and /redoc from the Swagger UI and ReDoc files installed with fastapi-offline, not a CDN
     # (which a machine without internet, or on many mainland networks, cannot reach).
@@ -183,10 +190,11 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     app.state.linter = DraftLinter.load(settings.data_file("lint_path"))
     app.state.guidance = Guidance.load()
     install_error_handlers(app)
-    for module in (health, classify, segment, suggest, feedback, lint, replies, shop, audit, reports, ui):
+    for module in (health, metrics, classify, segment, suggest, feedback, lint, replies, shop, audit, reports, ui):
         app.include_router(module.router)
     # Outermost first: a request over its key's rate or too large is refused before anything else runs.
     app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimit, rate=settings.rate_limit, burst=settings.rate_burst)
+    app.add_middleware(metrics.Metrics)  # outermost: refused requests are counted too
     return app

@@ -10,6 +10,7 @@ from intents.analyzer import Analyzer, Reading, Turn
 from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
 from intents.measurements import conversation_measurements
 from intents.normalize import mask_pii, normalize
+from service.api import metrics
 from service.api.schemas import (
     Analysis,
     ClassifyResult,
@@ -136,6 +137,14 @@ def suggest(
             offer.match.points[0] if offer.match.points else None, history, [r.text for r in offer.replies],
         )]
     )
+    intent = response.intent.id
+    metrics.MESSAGES.labels("suggest", intent).inc()
+    metrics.KNOWLEDGE_POINTS.labels(offer.match.points[0].id if offer.match.points else "none").inc()
+    metrics.REPLIES_SHOWN.labels(intent).inc(len(offer.replies))
+    if offer.handoff:
+        metrics.HANDOFFS.inc()
+    if advice.escalate:
+        metrics.ESCALATIONS.labels("suggest").inc()
     return response
 
 
@@ -153,6 +162,10 @@ def classify(messages: list[str], analyzer: Analyzer, guidance: Guidance, store:
         results.append(result)
         entries.append(audit_entry(result.request_id, "classify", reading, advice, analyzer, [], False, started))
     store.audit.record(entries)
+    for result in results:
+        metrics.MESSAGES.labels("classify", result.intent.id).inc()
+        if result.escalate:
+            metrics.ESCALATIONS.labels("classify").inc()
     return results
 
 
@@ -173,6 +186,7 @@ def feedback(
     )
     if new:
         replies.priors.record(body.reply_id, intent, body.action)
+        metrics.FEEDBACK.labels(body.action).inc()
     return FeedbackResponse(id=feedback_id, request_id=body.request_id, reply_id=body.reply_id, action=body.action), new
 
 

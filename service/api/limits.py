@@ -19,7 +19,7 @@ from service.api.auth import address_of, presented_key, role_of
 from service.store.db import DEADLINE
 
 # Paths that are never limited: probes, the pages and their assets, the API docs.
-_FREE = ("/healthz", "/readyz", "/docs", "/openapi.json", "/redoc", "/static-offline-docs/", "/ui/")
+_FREE = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc", "/static-offline-docs/", "/ui/")
 
 
 def _limited(scope) -> bool:

@@ -281,7 +281,7 @@ def _load_service(settings):
         model, metadata = load_knowledge_model(settings.model_dir / "knowledge")
         points, _ = load_replies(settings.data_file("knowledge_dir"))
         replies = ReplyService.load(
-            analyzer, points, knowledge_model=CachedProbabilities(model, 1 << 16), knowledge_version=metadata["version"],
+            analyzer, points, knowledge_model=CachedProbabilities(model, 1 << 16, "knowledge_points"), knowledge_version=metadata["version"],
             encoder=settings.encoder, model_dir=settings.model_dir, cache_dir=settings.embedding_cache,
             handoff_below=settings.handoff_below,
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -103,8 +105,15 @@ def serve(
         check_models(settings)
     except (ConfigError, StoreError, ModelLoadError) as exc:
         fail(str(exc))
-    # Each worker process has its own encoder: share the cores among them, not oversubscribe.
+    # Each worker process has its own encoder: share the cores among them, not oversubscribe. Their metrics
+    # meet in a folder of files that GET /metrics on any worker adds up (prometheus-client multiprocess
+    # mode); it must be empty at start.
     if settings.workers > 1:
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="huashu-metrics-")
+        os.makedirs(folder, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
         share = str(max(1, (os.cpu_count() or 1) // settings.workers))
         os.environ.setdefault("OMP_NUM_THREADS", share)
         os.environ.setdefault("HUASHU_ENCODER_THREADS", share)

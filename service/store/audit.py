@@ -120,6 +120,7 @@ class AuditWriter:
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._writer = None
+        self.observe = None  # called with (store writable, rows pending) as they change: the metrics
         if flush_interval > 0:
             self._writer = threading.Thread(target=self._write_loop, name="audit-writer", daemon=True)
             self._writer.start()
@@ -145,6 +146,7 @@ class AuditWriter:
             self._unwritten += len(rows)
             if len(self._pending) >= 512:
                 self._wake.set()
+        self._observed()
 
     def flush(self) -> int:
         """Commit every queued audit row now; returns how many (StoreUnavailable when the store refuses:
@@ -162,7 +164,12 @@ class AuditWriter:
             raise
         with self._pending_lock:
             self._unwritten -= len(rows)
+        self._observed()
         return len(rows)
+
+    def _observed(self) -> None:
+        if self.observe is not None:
+            self.observe(self.database.failure is None, self._unwritten)
 
     @property
     def pending(self) -> int:
@@ -174,6 +181,7 @@ class AuditWriter:
         while not self._closing.is_set():
             self._wake.wait(backoff)
             self._wake.clear()
+            self._observed()
             if not self._pending and self.database.probe():
                 backoff = min(max(backoff * 2, 0.25), 1.0)
                 continue

@@ -1,0 +1,45 @@
+"""GET /metrics: Prometheus text with what an operator watches."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import serving
+
+
+def _value(text: str, name: str, **labels) -> float:
+    """The sample `name{labels}` of a scrape (0 when absent)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
+        if all(found.get(k) == v for k, v in labels.items()) and (labels or "{" not in line.split(" ")[0]):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_requests_reading_and_adoption(fake_settings, make_fake_app, tmp_path):
+    settings = fake_settings.model_copy(update={"db_path": tmp_path / "h.db", "agent_keys": "agent-k", "open": False})
+    with serving(make_fake_app(settings)) as client:
+        key = {"X-API-Key": "agent-k"}
+        before = client.get("/metrics").text
+        suggestion = client.post("/v1/suggest", json={"message": "快递到哪了 三天了还没到"}, headers=key).json()
+        client.post("/v1/feedback", json={"request_id": suggestion["request_id"], "reply_id": suggestion["replies"][0]["id"],
+                                          "action": "dismissed"}, headers=key)
+        client.get(f"/v1/audit/{suggestion['request_id']}", headers=key)  # 403: an agent key
+        client.post("/v1/suggest", json={"message": "在吗"})  # 401: no key
+        response = client.get("/metrics")  # no key needed
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    after = response.text
+    for name, labels, grew in [
+        ("huashu_responses_total", {"route": "/v1/suggest", "method": "POST", "status": "200"}, 1),
+        ("huashu_responses_total", {"route": "/v1/suggest", "method": "POST", "status": "401"}, 1),
+        ("huashu_responses_total", {"route": "/v1/audit/{request_id}", "method": "GET", "status": "403"}, 1),
+        ("huashu_request_duration_seconds_count", {"route": "/v1/feedback", "method": "POST"}, 1),
+        ("huashu_messages_total", {"endpoint": "suggest", "intent": suggestion["intent"]["id"]}, 1),
+        ("huashu_replies_shown_total", {"intent": suggestion["intent"]["id"]}, len(suggestion["replies"])),
+        ("huashu_feedback_total", {"action": "dismissed"}, 1),
+    ]:
+        assert _value(after, name, **labels) - _value(before, name, **labels) == grew, (name, labels)
+    assert _value(after, "huashu_store_writable") == 1.0
+    assert "13800138000" not in after and "快递" not in after  # counts and timings, never customer text
