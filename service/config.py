@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         description="At SIGTERM, requests still running after this many seconds are cancelled and the process exits "
         "(queued audit rows are committed first).",
     )
+    priors_refresh_s: float = Field(
+        2.0, ge=0, le=3600,
+        description="How often a running service reads the feedback other processes and replicas stored into its "
+        "adoption priors (its own counts at once); 0 = never.",
+    )
     demo_shop: bool = Field(
         False, description="Serve the bundled example shop (`1`): its profile, products and size charts, read-only; for a demo."
     )

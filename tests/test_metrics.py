@@ -43,3 +43,26 @@ def test_metrics_count_requests_reading_and_adoption(fake_settings, make_fake_ap
         assert _value(after, name, **labels) - _value(before, name, **labels) == grew, (name, labels)
     assert _value(after, "huashu_store_writable") == 1.0
     assert "13800138000" not in after and "快递" not in after  # counts and timings, never customer text
+
+
+def test_feedback_stored_by_another_instance_reaches_this_ones_priors(fake_settings, make_fake_app, tmp_path):
+    """Two processes (here two app instances) on one store: after 80 "sent" on worker A a reply ranked 3rd
+    there and 5th on worker B. Each now reads the others' feedback every HUASHU_PRIORS_REFRESH_S."""
+    import time
+
+    settings = fake_settings.model_copy(update={"db_path": tmp_path / "shared.db", "priors_refresh_s": 0.2, "audit_flush_ms": 0.0})
+    with serving(make_fake_app(settings)) as a, serving(make_fake_app(settings)) as b:
+        suggestion = a.post("/v1/suggest", json={"message": "快递到哪了"}).json()
+        reply = suggestion["replies"][-1]["id"]
+        for _ in range(20):
+            sent = b.post("/v1/feedback", json={"request_id": suggestion["request_id"], "reply_id": reply, "action": "sent"})
+            assert sent.status_code == 201, sent.text  # B finds the row A wrote before answering
+        priors_a = a.app.state.replies.priors
+        priors_b = b.app.state.replies.priors
+        intent = suggestion["intent"]["id"]
+        assert priors_b.counts(reply, intent)[0] == 20  # B's own, at once
+        deadline = time.monotonic() + 5
+        while priors_a.counts(reply, intent)[0] < 20:
+            assert time.monotonic() < deadline, priors_a.counts(reply, intent)
+            time.sleep(0.05)
+        assert priors_a.counts(reply, intent) == priors_b.counts(reply, intent)

@@ -28,6 +28,7 @@ from service.api import metrics
 from service.api.routes import audit, classify, feedback, health, lint, replies, reports, segment, shop, suggest, ui
 from service.config import Settings, check_open, get_settings, keys_by_role
 from service.replies.guidance import Guidance
+from service.replies.priors import FeedbackFollower
 from service.replies.lint import DraftLinter
 from intents.caching import CachedProbabilities
 from service.replies.corpus import StandardReply
@@ -56,6 +57,7 @@ class Library:
     points: list[KnowledgePoint]
     shop: list[StandardReply]
     feedback: list[tuple[str, str, str]]
+    feedback_last_id: int = 0  # the id of the last feedback row in `feedback`: the follower reads on from it
 
 
 # What loads the model-bound stages: the real models by default, a fake in fast tests.
@@ -99,6 +101,24 @@ def check_models(settings: Settings) -> None:
         )
 
 
+def exit_with_parent() -> None:
+    """A worker process of `huashu serve --workers N`: ask Linux to send it SIGTERM when its master dies
+    (PR_SET_PDEATHSIG), so a killed master leaves no orphan holding the port; and if the master is already
+    gone, stop now."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    PR_SET_PDEATHSIG = 1
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if parent == 1 or os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def create_app(settings: Settings | None = None, loader: Loader | None = None) -> FastAPI:
     settings = settings or get_settings()
     load = loader or load_models
@@ -114,6 +134,10 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             # The products' own knowledge points join the replies, now and whenever the shop changes.
             keeper.checks.append(lambda shop: loaded.replies.check_products(shop.products))
             keeper.holder.listen(lambda shop: loaded.replies.set_products(shop.products))
+            # Feedback stored by other processes and replicas reaches this one's priors within
+            # HUASHU_PRIORS_REFRESH_S; its own at once (the feedback flow catches up after storing).
+            app.state.follower = FeedbackFollower(app.state.store.records.feedback_since, loaded.replies.priors, library.feedback_last_id)
+            app.state.follower.catch_up()
             app.state.analyzer, app.state.replies = loaded.analyzer, loaded.replies
             log.info("models loaded: %s", {**loaded.analyzer.versions, **loaded.replies.versions})
         finally:
@@ -127,8 +151,21 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             except Exception:  # noqa: BLE001 - a bad stored change is logged; the current shop stays
                 log.exception("shop refresh failed; the current shop stays")
 
+    def follow_feedback(app: FastAPI, stop: threading.Event) -> None:
+        """Feedback from the other processes and replicas into this one's priors, every few seconds."""
+        while not stop.wait(settings.priors_refresh_s):
+            follower = getattr(app.state, "follower", None)
+            if follower is None:
+                continue
+            try:
+                follower.catch_up()
+            except Exception:  # noqa: BLE001 - the store may be busy or failing; the next round tries again
+                log.warning("reading other processes' feedback failed; trying again in %g s", settings.priors_refresh_s, exc_info=True)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if os.environ.get("HUASHU_EXIT_WITH_PARENT") == "1":
+            exit_with_parent()
         counts = {role: len(keys) for role, keys in app.state.keys.items()}
         check_open(settings, app.state.keys)
         if not any(counts.values()):
@@ -144,7 +181,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         try:
             # Cheap and strict: a bad reply record stops start-up here with file, line and reason.
             points, shop = load_replies(settings.data_file("knowledge_dir"), store.shop.reply_records())
-            library = Library(points, shop, store.records.feedback_events())
+            library = Library(points, shop, *store.records.feedback_events())
         except BaseException:
             store.close()
             raise
@@ -158,6 +195,8 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         app.state.shop = ShopKeeper(store.shop, ShopHolder(shop, version), settings.demo_shop)
         (log.info if shop.configured else log.warning)("%s", describe(shop))
         stop = threading.Event()
+        if settings.priors_refresh_s > 0:
+            threading.Thread(target=follow_feedback, args=(app, stop), name="priors-refresh", daemon=True).start()
         if settings.shop_refresh_s > 0 and not settings.demo_shop:
             threading.Thread(target=refresh_shop, args=(app.state.shop, stop), name="shop-refresh", daemon=True).start()
         # Heavy things load once, off the event loop; the endpoints that need them answer 503 until then.
@@ -185,6 +224,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     app.state.keys = keys_by_role(settings)
     app.state.auth_failures = TokenBuckets(FAILED_AUTH_RATE, FAILED_AUTH_BURST)
     app.state.analyzer = app.state.replies = app.state.store = app.state.shop = app.state.load_error = None
+    app.state.follower = None
     app.state.ready = threading.Event()
     # Small files, no model: a bad record stops the app here with file and line.
     app.state.linter = DraftLinter.load(settings.data_file("lint_path"))

@@ -17,6 +17,7 @@ from service.replies.lint import DraftLinter
 from service.replies.service import ReplyService
 from service.shop.keeper import ShopKeeper
 from service.shop.shop import Shop
+from service.replies.priors import FeedbackFollower
 from service.store import Store
 
 
@@ -34,6 +35,10 @@ async def get_analyzer(request: Request) -> Analyzer:
 
 async def get_replies(request: Request) -> ReplyService:
     return _loaded(request, "replies")
+
+
+async def get_follower(request: Request) -> FeedbackFollower:
+    return _loaded(request, "follower")
 
 
 async def get_store(request: Request) -> Store:
@@ -63,6 +68,7 @@ async def get_settings_dep(request: Request) -> Settings:
 
 AnalyzerDep = Annotated[Analyzer, Depends(get_analyzer)]
 RepliesDep = Annotated[ReplyService, Depends(get_replies)]
+FollowerDep = Annotated[FeedbackFollower, Depends(get_follower)]
 StoreDep = Annotated[Store, Depends(get_store)]
 LinterDep = Annotated[DraftLinter, Depends(get_linter)]
 GuidanceDep = Annotated[Guidance, Depends(get_guidance)]

@@ -31,6 +31,7 @@ from service.errors import Conflict, NotFound
 from service.replies.corpus import StandardReply
 from service.replies.guidance import Advice, Guidance
 from service.replies.lint import DraftLinter
+from service.replies.priors import FeedbackFollower
 from service.replies.service import Conversation, OfferedReply, ReplyService
 from service.shop.shop import Shop
 from service.store import AuditEntry, Store
@@ -170,7 +171,8 @@ def classify(messages: list[str], analyzer: Analyzer, guidance: Guidance, store:
 
 
 def feedback(
-    body: FeedbackRequest, replies: ReplyService, store: Store, linter: DraftLinter, idempotency_key: str | None = None
+    body: FeedbackRequest, replies: ReplyService, store: Store, linter: DraftLinter, follower: FeedbackFollower,
+    idempotency_key: str | None = None,
 ) -> tuple[FeedbackResponse, bool]:
     """Record what the agent did with a suggestion, credited under the intent it was suggested for, with the
     draft check's findings on the text sent. (response, new): a retry with the same Idempotency-Key returns
@@ -185,7 +187,7 @@ def feedback(
         body.request_id, body.reply_id, intent, body.action, final, findings, idempotency_key
     )
     if new:
-        replies.priors.record(body.reply_id, intent, body.action)
+        follower.catch_up()  # this feedback into the priors now, with any other process's since the last round
         metrics.FEEDBACK.labels(body.action).inc()
     return FeedbackResponse(id=feedback_id, request_id=body.request_id, reply_id=body.reply_id, action=body.action), new
 

@@ -114,6 +114,11 @@ def serve(
         for stale in Path(folder).glob("*.db"):
             stale.unlink()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        # Feedback and QA reads may reach another worker right after the suggest: each audit row is
+        # committed before its answer, not queued in one worker's memory (unless set otherwise).
+        os.environ.setdefault("HUASHU_AUDIT_FLUSH_MS", "0")
+        # A worker whose master dies (SIGKILL, OOM) exits too instead of serving on as an orphan.
+        os.environ["HUASHU_EXIT_WITH_PARENT"] = "1"
         share = str(max(1, (os.cpu_count() or 1) // settings.workers))
         os.environ.setdefault("OMP_NUM_THREADS", share)
         os.environ.setdefault("HUASHU_ENCODER_THREADS", share)

@@ -36,3 +36,25 @@ class AdoptionPriors:
 
     def counts(self, reply_id: str, intent: str) -> tuple[float, float]:
         return tuple(self._counts.get((reply_id, intent), (0.0, 0.0)))  # type: ignore[return-value]
+
+
+class FeedbackFollower:
+    """Keeps one process's priors current with the feedback every process and replica writes to the shared
+    store: `catch_up` reads the feedback rows above the last one it applied, in id order, and records
+    them. Called after each feedback this process stores (so its own is counted at once, and once), and
+    every few seconds by a background thread for the others' (the staleness bound)."""
+
+    def __init__(self, read_since, priors: AdoptionPriors, last_id: int):
+        self._read_since = read_since  # (after id) -> (events, last id)
+        self.priors = priors
+        self.last_id = last_id
+        self._lock = threading.Lock()
+
+    def catch_up(self) -> int:
+        """Apply the feedback not applied yet; returns how many rows."""
+        with self._lock:
+            events, last = self._read_since(self.last_id)
+            for reply_id, intent, action in events:
+                self.priors.record(reply_id, intent, action)
+            self.last_id = last
+            return len(events)

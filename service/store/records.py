@@ -66,7 +66,16 @@ class Records:
             db.execute(f"update requests set priority = (select {PRIORITY_SQL} from requests r where r.id = requests.id) where id = ?", [request_id])
         return feedback_id, True
 
-    def feedback_events(self) -> list[tuple[str, str, str]]:
-        """Every (reply_id, intent, action), oldest first: replayed into the adoption priors at start-up."""
+    def feedback_events(self) -> tuple[list[tuple[str, str, str]], int]:
+        """Every (reply_id, intent, action), oldest first, replayed into the adoption priors at start-up, and
+        the id of the last one (the follower reads on from there)."""
+        events, last = self.feedback_since(0)
+        return events, last
+
+    def feedback_since(self, after: int, limit: int | None = None) -> tuple[list[tuple[str, str, str]], int]:
+        """The (reply_id, intent, action) of feedback rows with an id above `after`, oldest first, and the
+        last id read (`after` when there are none)."""
+        query = "select id, reply_id, intent, action from feedback where id > ? order by id"
         with self.database.reading() as db:
-            return list(db.execute("select reply_id, intent, action from feedback order by id").fetchall())
+            rows = db.execute(query + (f" limit {int(limit)}" if limit else ""), [after]).fetchall()
+        return [(reply, intent, action) for _, reply, intent, action in rows], (rows[-1][0] if rows else after)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Response
 
 from service.api import flows
 from service.api.auth import AgentRole
-from service.api.deps import LinterDep, RepliesDep, StoreDep
+from service.api.deps import FollowerDep, LinterDep, RepliesDep, StoreDep
 from service.api.errors import error_responses
 from service.api.schemas import FeedbackRequest, FeedbackResponse
 
@@ -18,7 +18,7 @@ router = APIRouter(
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201, responses={200: {"model": FeedbackResponse}})
 def feedback(
-    body: FeedbackRequest, replies: RepliesDep, store: StoreDep, linter: LinterDep, response: Response,
+    body: FeedbackRequest, replies: RepliesDep, store: StoreDep, linter: LinterDep, follower: FollowerDep, response: Response,
     idempotency_key: Annotated[
         str | None,
         Header(min_length=1, max_length=100, description="Any unique string per feedback: a retry with the same key is "
@@ -27,7 +27,7 @@ def feedback(
 ) -> FeedbackResponse:
     """Record clicked / sent / edited / dismissed for a reply of an earlier /v1/suggest answer; an `edited`
     text is kept (PII-masked) with the draft check's findings on it."""
-    answer, new = flows.feedback(body, replies, store, linter, idempotency_key)
+    answer, new = flows.feedback(body, replies, store, linter, follower, idempotency_key)
     if not new:
         response.status_code = 200
     return answer
