@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         200.0, ge=0, description="Requests a second allowed per API key (per client address when the service runs open); 0 = no limit."
     )
     rate_burst: int = Field(400, ge=1, description="Requests a key may send at once above its rate before 429.")
+    rate_limit_storage: str = Field(
+        "memory://", pattern=r"^(memory|redis|rediss|redis\+sentinel|redis\+cluster)://",
+        description="Where the rate limits are counted: `memory://` (this process; with several workers each "
+        "takes its share of the limit) or a Redis URL (`redis://host:6379/0`) shared by every worker and replica.",
+    )
     request_timeout_s: float = Field(
         10.0, ge=0, description="A request not answered within this many seconds gets 504; 0 = no limit."
     )

@@ -99,7 +99,7 @@ sys.meta_path.insert(0, Blocker())
 from fastapi.testclient import TestClient
 from service.api.app import create_app
 from service.config import Settings
-app = create_app(Settings(model_dir=sys.argv[1], cache_dir=sys.argv[2], db_path=sys.argv[3]))
+app = create_app(Settings(model_dir=sys.argv[1], cache_dir=sys.argv[2], db_path=sys.argv[3], open=True))
 with TestClient(app) as client:
     assert app.state.ready.wait(300)
     ready = client.get("/readyz").json()

@@ -179,8 +179,8 @@ def _server(model_dir: Path, cache_dir: Path, db_path: Path, log: Path, ready_wi
         HUASHU_MODEL_DIR=str(model_dir), HUASHU_CACHE_DIR=str(cache_dir), HUASHU_LOG_LEVEL="warning",
         HUASHU_RATE_LIMIT="0",  # the client here is one address sending as fast as it can
         HUASHU_OPEN="1",
-        **{f"HUASHU_{k.upper()}": str(v) for k, v in env.items()},
     )
+    environ.update({f"HUASHU_{k.upper()}": str(v) for k, v in env.items()})
     base = f"http://127.0.0.1:{port}"
     with open(log, "ab") as out:
         process = subprocess.Popen([str(HUASHU), "serve"], cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
@@ -350,3 +350,39 @@ def test_sigterm_commits_the_queued_audit_rows(model_dir, encoder, tmp_path):
         f" signal, {len(found)}/{len(answered)} audit rows in the file after exit (exit code {code}, {stopped_in:.1f} s after SIGTERM)"
     )
     assert found == answered
+
+
+@pytest.mark.slow
+def test_two_workers_share_audit_feedback_metrics_and_leave_no_orphans(model_dir, encoder, tmp_path):
+    """With HUASHU_WORKERS=2, feedback sent to the other worker right after a suggest got 404 99 times in
+    100 and QA reads 97 in 100; a SIGKILLed master left its workers serving, and a restart failed with
+    EADDRINUSE."""
+    import psutil
+
+    db_path, log = tmp_path / "huashu.db", tmp_path / "serve.log"
+    with _server(model_dir, encoder.path.parent, db_path, log, workers=2) as (process, base):
+        workers = psutil.Process(process.pid).children(recursive=True)
+        assert len([w for w in workers if "python" in w.name() or "huashu" in " ".join(w.cmdline())]) >= 2
+        statuses = []
+        for k in range(100):
+            # a new connection per call: the kernel spreads them over the two workers
+            suggestion = httpx.post(f"{base}/v1/suggest", json={"message": MESSAGES[k % len(MESSAGES)]}, timeout=30).json()
+            feedback = httpx.post(f"{base}/v1/feedback", json={"request_id": suggestion["request_id"],
+                                  "reply_id": suggestion["replies"][0]["id"], "action": "clicked"}, timeout=30)
+            audit = httpx.get(f"{base}/v1/audit/{suggestion['request_id']}", timeout=30)
+            statuses.append((feedback.status_code, audit.status_code))
+        assert statuses == [(201, 200)] * 100
+        scraped = [httpx.get(f"{base}/metrics", timeout=30).text for _ in range(4)]
+        for text in scraped:  # any worker answers with the sum over both
+            line = next(l for l in text.splitlines() if l.startswith('huashu_responses_total{') and 'route="/v1/suggest"' in l and 'status="200"' in l)
+            assert float(line.rsplit(" ", 1)[1]) == 100.0, line
+        port = int(base.rsplit(":", 1)[1])
+        process.kill()  # the master, SIGKILL: no chance to stop its workers
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers):
+            assert time.monotonic() < deadline, "workers kept running after their master was killed"
+            time.sleep(0.1)
+        with socket.socket() as again:  # the port is free for a restart (as uvicorn binds: SO_REUSEADDR)
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            again.bind(("127.0.0.1", port))

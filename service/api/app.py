@@ -23,7 +23,7 @@ from intents.models import ModelLoadError, load_knowledge_model, missing_models
 from service import __version__
 from service.api.errors import install_error_handlers
 from service.api.auth import FAILED_AUTH_BURST, FAILED_AUTH_RATE
-from service.api.limits import BodyLimit, RateLimit, RequestTimeout, TokenBuckets
+from service.api.limits import BodyLimit, RateLimit, RequestTimeout, buckets
 from service.api import metrics
 from service.api.routes import audit, classify, feedback, health, lint, replies, reports, segment, shop, suggest, ui
 from service.config import Settings, check_open, get_settings, keys_by_role
@@ -222,7 +222,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     )
     app.state.settings = settings
     app.state.keys = keys_by_role(settings)
-    app.state.auth_failures = TokenBuckets(FAILED_AUTH_RATE, FAILED_AUTH_BURST)
+    app.state.auth_failures = buckets(FAILED_AUTH_RATE, FAILED_AUTH_BURST, settings.rate_limit_storage, settings.workers, "huashu-auth")
     app.state.analyzer = app.state.replies = app.state.store = app.state.shop = app.state.load_error = None
     app.state.follower = None
     app.state.ready = threading.Event()
@@ -235,6 +235,8 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     # Outermost first: a request over its key's rate or too large is refused before anything else runs.
     app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RateLimit, rate=settings.rate_limit, burst=settings.rate_burst)
+    app.add_middleware(
+        RateLimit, rate=settings.rate_limit, burst=settings.rate_burst, storage_uri=settings.rate_limit_storage, workers=settings.workers
+    )
     app.add_middleware(metrics.Metrics)  # outermost: refused requests are counted too
     return app

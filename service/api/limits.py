@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import threading
 import time
@@ -18,7 +19,9 @@ from starlette.datastructures import Headers
 from service.api.auth import address_of, presented_key, role_of
 from service.store.db import DEADLINE
 
-# Paths that are never limited: probes, the pages and their assets, the API docs.
+log = logging.getLogger("huashu")
+
+# Paths that are never limited: probes, metrics, the pages and their assets, the API docs.
 _FREE = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc", "/static-offline-docs/", "/ui/")
 
 
@@ -113,12 +116,61 @@ class TokenBuckets:
         return wait
 
 
+class SharedBuckets:
+    """The same limit kept in a store every process and replica shares (Redis, through `limits`): `burst`
+    requests per window of `burst / rate` seconds (whole seconds), as a sliding-window counter. When the store
+    cannot be reached the request goes ahead (limiting is not worth an outage), said once in the log."""
+
+    def __init__(self, rate: float, burst: int, storage_uri: str, namespace: str = "huashu"):
+        from limits import RateLimitItemPerSecond
+        from limits.storage import storage_from_string
+        from limits.strategies import SlidingWindowCounterRateLimiter
+
+        self.rate = rate
+        self.burst = max(burst, 1)
+        self.item = RateLimitItemPerSecond(self.burst, max(1, round(self.burst / rate)), namespace=namespace)
+        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
+        self._failing = False
+
+    def _wait(self, client: str) -> float:
+        stats = self.limiter.get_window_stats(self.item, client)
+        return max(1.0 / self.rate, stats.reset_time - time.time())
+
+    def _guarded(self, step, client: str) -> float:
+        try:
+            wait = step(client)
+        except Exception as exc:  # noqa: BLE001 - any storage failure: let the request through
+            if not self._failing:
+                log.error("the rate-limit store cannot be reached (%s): requests are not limited until it can", exc)
+            self._failing = True
+            return 0.0
+        if self._failing:
+            log.warning("the rate-limit store answers again")
+            self._failing = False
+        return wait
+
+    def blocked(self, client: str) -> float:
+        return self._guarded(lambda c: 0.0 if self.limiter.test(self.item, c) else self._wait(c), client)
+
+    def take(self, client: str) -> float:
+        return self._guarded(lambda c: 0.0 if self.limiter.hit(self.item, c) else self._wait(c), client)
+
+
+def buckets(rate: float, burst: int, storage_uri: str, workers: int = 1, namespace: str = "huashu"):
+    """The limiter for `rate` a second with bursts of `burst`: shared through `storage_uri` (redis://…), or
+    in this process's memory; in memory with several workers each gets its share of the limit."""
+    if not storage_uri.startswith("memory"):
+        return SharedBuckets(rate, burst, storage_uri, namespace)
+    share = max(workers, 1)
+    return TokenBuckets(rate / share, max(1, burst // share))
+
+
 class RateLimit:
     """429 with Retry-After once a key (or, without keys, a client address) exceeds its rate."""
 
-    def __init__(self, app, rate: float, burst: int):
+    def __init__(self, app, rate: float, burst: int, storage_uri: str = "memory://", workers: int = 1):
         self.app = app
-        self.buckets = TokenBuckets(rate, burst) if rate > 0 else None
+        self.buckets = buckets(rate, burst, storage_uri, workers, "huashu-requests") if rate > 0 else None
 
     @staticmethod
     def client_of(scope) -> str:
