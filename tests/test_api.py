@@ -203,3 +203,10 @@ def test_unknown_path_and_wrong_method_answer_json(fake_client):
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     wrong = fake_client.get("/v1/suggest")
     assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
+
+
+def test_a_query_parameter_given_twice_is_refused(fake_client):
+    """Found by fuzzing: ?category=a&category=b silently used the last value."""
+    response = fake_client.get("/v1/products?category=a&category=b")
+    assert response.status_code == 422 and "category" in response.json()["message"]
+    assert fake_client.get("/v1/products?category=a").status_code == 200

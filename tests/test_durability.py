@@ -363,10 +363,16 @@ def test_two_workers_share_audit_feedback_metrics_and_leave_no_orphans(model_dir
     with _server(model_dir, encoder.path.parent, db_path, log, workers=2) as (process, base):
         workers = psutil.Process(process.pid).children(recursive=True)
         assert len([w for w in workers if "python" in w.name() or "huashu" in " ".join(w.cmdline())]) >= 2
+        ready_in_a_row, deadline = 0, time.monotonic() + 300
+        while ready_in_a_row < 20:  # both workers ready: /readyz 200 on 20 new connections in a row
+            assert time.monotonic() < deadline, _tail(log)
+            ready_in_a_row = ready_in_a_row + 1 if httpx.get(f"{base}/readyz", timeout=30).status_code == 200 else 0
         statuses = []
         for k in range(100):
             # a new connection per call: the kernel spreads them over the two workers
-            suggestion = httpx.post(f"{base}/v1/suggest", json={"message": MESSAGES[k % len(MESSAGES)]}, timeout=30).json()
+            answer = httpx.post(f"{base}/v1/suggest", json={"message": MESSAGES[k % len(MESSAGES)]}, timeout=30)
+            assert answer.status_code == 200, answer.text
+            suggestion = answer.json()
             feedback = httpx.post(f"{base}/v1/feedback", json={"request_id": suggestion["request_id"],
                                   "reply_id": suggestion["replies"][0]["id"], "action": "clicked"}, timeout=30)
             audit = httpx.get(f"{base}/v1/audit/{suggestion['request_id']}", timeout=30)

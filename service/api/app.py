@@ -14,25 +14,38 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Callable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 
 from intents.analyzer import Analyzer
+from intents.caching import CachedProbabilities
 from intents.encoder import ENCODER_NAME
 from intents.models import ModelLoadError, load_knowledge_model, missing_models
 from service import __version__
-from service.api.errors import install_error_handlers
-from service.api.auth import FAILED_AUTH_BURST, FAILED_AUTH_RATE
-from service.api.limits import BodyLimit, RateLimit, RequestTimeout, buckets
 from service.api import metrics
-from service.api.routes import audit, classify, feedback, health, lint, replies, reports, segment, shop, suggest, ui
+from service.api.auth import FAILED_AUTH_BURST, FAILED_AUTH_RATE
+from service.api.errors import install_error_handlers
+from service.api.limits import BodyLimit, RateLimit, RequestTimeout, buckets
+from service.api.routes import (
+    audit,
+    classify,
+    feedback,
+    health,
+    lint,
+    replies,
+    reports,
+    segment,
+    shop,
+    suggest,
+    ui,
+)
 from service.config import Settings, check_open, get_settings, keys_by_role
-from service.replies.guidance import Guidance
-from service.replies.priors import FeedbackFollower
-from service.replies.lint import DraftLinter
-from intents.caching import CachedProbabilities
+from service.errors import Unprocessable
 from service.replies.corpus import StandardReply
+from service.replies.guidance import Guidance
 from service.replies.knowledge import KnowledgePoint
+from service.replies.lint import DraftLinter
+from service.replies.priors import FeedbackFollower
 from service.replies.service import ReplyService, load_replies
 from service.shop.keeper import ShopKeeper, describe, load_shop
 from service.shop.shop import ShopHolder
@@ -99,6 +112,16 @@ def check_models(settings: Settings) -> None:
             f"no {' or '.join(missing)} model in {settings.model_dir.resolve()} (HUASHU_MODEL_DIR): "
             "build the models with `huashu train` (or `make serve`, which builds every missing model)"
         )
+
+
+def single_query_values(request: Request) -> None:
+    """Every query parameter of the API takes one value: ?category=a&category=b is refused (422), not
+    silently read as its last value."""
+    seen: set[str] = set()
+    for key, _ in request.query_params.multi_items():
+        if key in seen:
+            raise Unprocessable(f"query parameter {key!r} is given more than once; give it once")
+        seen.add(key)
 
 
 def exit_with_parent() -> None:
@@ -219,6 +242,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         version=__version__,
         description="Reply suggestions for Chinese online-shop customer service.",
         lifespan=lifespan,
+        dependencies=[Depends(single_query_values)],
     )
     app.state.settings = settings
     app.state.keys = keys_by_role(settings)

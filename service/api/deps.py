@@ -14,10 +14,10 @@ from service.config import Settings
 from service.errors import NotReady
 from service.replies.guidance import Guidance
 from service.replies.lint import DraftLinter
+from service.replies.priors import FeedbackFollower
 from service.replies.service import ReplyService
 from service.shop.keeper import ShopKeeper
 from service.shop.shop import Shop
-from service.replies.priors import FeedbackFollower
 from service.store import Store
 
 

@@ -94,7 +94,6 @@ def serve(
     from intents.models import ModelLoadError
     from service.api.app import check_models
     from service.api.server import Protocol
-
     from service.config import ConfigError, check_open, keys_by_role
     from service.store.db import StoreError, check_database
 

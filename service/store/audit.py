@@ -117,6 +117,7 @@ class AuditWriter:
         self._pending: list[dict] = []
         self._unwritten = 0
         self._pending_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._writer = None
@@ -150,20 +151,23 @@ class AuditWriter:
 
     def flush(self) -> int:
         """Commit every queued audit row now; returns how many (StoreUnavailable when the store refuses:
-        the rows stay queued)."""
-        with self._pending_lock:
-            rows, self._pending = self._pending, []
-        if not rows:
-            return 0
-        try:
-            with self.database.writing() as db:
-                insert_rows(db, rows)
-        except BaseException:
-            with self._pending_lock:  # back to the front of the queue, for the next flush
-                self._pending[:0] = rows
-            raise
-        with self._pending_lock:
-            self._unwritten -= len(rows)
+        the rows stay queued). One flush at a time: a reader's flush that finds the queue empty because the
+        background writer has just taken it waits until those rows are committed, so it never reads
+        before them."""
+        with self._flush_lock:
+            with self._pending_lock:
+                rows, self._pending = self._pending, []
+            if not rows:
+                return 0
+            try:
+                with self.database.writing() as db:
+                    insert_rows(db, rows)
+            except BaseException:
+                with self._pending_lock:  # back to the front of the queue, for the next flush
+                    self._pending[:0] = rows
+                raise
+            with self._pending_lock:
+                self._unwritten -= len(rows)
         self._observed()
         return len(rows)
 
