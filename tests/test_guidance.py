@@ -28,7 +28,7 @@ def test_retaliation_escalates_with_the_serious_flow(guidance):
     advice = guidance.advise([("complaint", 0.9)], "retaliation", "upset")
     assert advice.escalate and "报复" in advice.escalate_reason
     assert advice.severity == "serious"
-    assert guidance.flows["serious"] in advice.steps and "CLEAR" in guidance.flows["serious"]
+    assert guidance.flows["serious"] in advice.steps and "严重投诉" in guidance.flows["serious"]
 
 
 def test_an_ordinary_complaint_follows_lscia_without_escalating(guidance):

@@ -48,6 +48,7 @@ def contract() -> dict:
             "max_variables": schemas.MAX_VARIABLES,
             "max_variable_chars": schemas.MAX_VARIABLE_CHARS,
             "max_top_k": schemas.MAX_TOP_K,
+            "max_sent": schemas.MAX_SENT,
         },
     }
 
