@@ -830,3 +830,21 @@ def test_screenshot(browser, server):
     page.screenshot(path=str(out))
     print(f"screenshot written to {out}; reading {answer['intent']['id']}/{answer['emotion']['level']}")
     context.close()
+
+
+@pytest.mark.parametrize("draft, found", [
+    ("是您自己洗的方法不对吧", "是您自己洗的方法不对"),
+    ("亲，详情页写得很清楚了", "详情页写得很清楚"),
+    ("退货可以，运费您自己承担哦", "运费您自己承担"),
+])
+def test_blame_brush_off_and_cost_shifting_are_marked_and_the_rewrite_does_not_argue(console, server, draft, found):
+    """The draft check let these through; the rewrite offered for 不可能 still argued."""
+    page = console
+    page.fill("#draft", draft)
+    expect(page.locator("#draft-highlights mark")).to_have_text([found])
+    row = page.locator("#findings li").filter(has=page.locator("q.found", has_text=found))
+    row.locator("button.apply").click()
+    rewritten = page.locator("#draft").input_value()
+    assert found not in rewritten
+    expect(page.locator("#draft-highlights mark")).to_have_count(0)
+    assert api(server, "/v1/lint", {"text": rewritten})["findings"] == []
