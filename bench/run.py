@@ -3,7 +3,8 @@
 For each encoder backend: cold start (process start → /readyz 200), then, at each concurrency,
 the floor (`GET /healthz`) and `/v1/suggest` with a realistic message mix, closed-loop for a fixed
 time; resident memory after warm-up; `/v1/classify` with 256 messages. Writes bench/results.json
-and bench/latency.png, prints a table and checks the targets of the default backend.
+and bench/latency.png, prints a table and checks the targets of the default backend. The rate limit is
+off (HUASHU_RATE_LIMIT=0): one loopback address stands for many agents; without keys it runs open.
 """
 
 from __future__ import annotations
@@ -270,9 +271,9 @@ async def measure(server: Server, traffic: Traffic, concurrencies: list[int], se
 def checks(result: dict) -> dict[str, dict]:
     s = result["suggest"]
     observed = {
-        "suggest_c1_p50_ms": s["1"]["p50_ms"],
-        "suggest_c1_p99_ms": s["1"]["p99_ms"],
-        "suggest_c32_rps": s["32"]["rps"] if s["32"]["errors"] == 0 else 0.0,
+        "suggest_c1_p50_ms": s["1"]["p50_ms"] if "1" in s else None,
+        "suggest_c1_p99_ms": s["1"]["p99_ms"] if "1" in s else None,
+        "suggest_c32_rps": (s["32"]["rps"] if s["32"]["errors"] == 0 else 0.0) if "32" in s else None,
         "cold_start_s": result["cold_start_s"],
         "rss_mb": result["rss_mb_after_warmup"],
         "classify_256_s": result["classify_256"]["median_s"],
@@ -280,6 +281,8 @@ def checks(result: dict) -> dict[str, dict]:
     out = {}
     for name, target in TARGETS.items():
         value = observed[name]
+        if value is None:  # a concurrency this run did not measure
+            continue
         ok = value >= target if name.endswith("rps") else value <= target
         out[name] = {"target": target, "observed": value, "ok": bool(ok)}
     return out
