@@ -159,8 +159,12 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             keeper.holder.listen(lambda shop: loaded.replies.set_products(shop.products))
             # Feedback stored by other processes and replicas reaches this one's priors within
             # HUASHU_PRIORS_REFRESH_S; its own at once (the feedback flow catches up after storing).
-            app.state.follower = FeedbackFollower(app.state.store.records.feedback_since, loaded.replies.priors, library.feedback_last_id)
-            app.state.follower.catch_up()
+            follower = FeedbackFollower(app.state.store.records.feedback_since, loaded.replies.priors, library.feedback_last_id)
+            try:
+                follower.catch_up()  # what other processes stored while this one loaded
+            except Exception:  # noqa: BLE001 - the store closed (shutting down) or busy: the refresh thread catches up
+                log.warning("could not read the feedback stored while the models loaded; the next refresh will", exc_info=True)
+            app.state.follower = follower
             app.state.analyzer, app.state.replies = loaded.analyzer, loaded.replies
             log.info("models loaded: %s", {**loaded.analyzer.versions, **loaded.replies.versions})
         finally:
