@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import sqlite3
 import threading
 import time
 
@@ -333,3 +334,26 @@ def test_the_access_log_keeps_no_query_strings():
                                ("127.0.0.1:5000", "GET", "/v1/audit?q=%E5%BC%A0%E4%B8%89+13800138000", "1.1", 200), None)
     assert DropQueryStrings().filter(record)
     assert record.getMessage() == '127.0.0.1:5000 - "GET /v1/audit HTTP/1.1" 200'
+
+
+def test_closing_the_store_waits_for_a_query_in_another_thread(tmp_path):
+    """Found by CI: the app stopped (closing the store) while the model loader was reading feedback, and
+    SQLite crashed the process (a segmentation fault)."""
+    database = Database(tmp_path / "h.db")
+    started, result = threading.Event(), {}
+
+    def slow_read():
+        with database.reading() as db:
+            started.set()
+            result["n"] = db.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000) SELECT count(*) FROM n"
+            ).fetchone()[0]
+
+    reader = threading.Thread(target=slow_read)
+    reader.start()
+    started.wait(5)
+    database.close()  # waits for the read to finish instead of pulling the connection from under it
+    reader.join(10)
+    assert result == {"n": 2000000}
+    with pytest.raises(sqlite3.ProgrammingError), database.reading() as db:
+        db.execute("select 1")

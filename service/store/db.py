@@ -332,7 +332,10 @@ class Database:
                 raise
 
     def close(self) -> None:
-        self.db.conn.close()
+        """Close the connection once no other thread is using it (closing it under a running query crashes
+        SQLite's C library); a later use raises sqlite3.ProgrammingError."""
+        with self.lock:
+            self.db.conn.close()
 
 
 def check_database(path: Path) -> None:
