@@ -159,7 +159,10 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             keeper.holder.listen(lambda shop: loaded.replies.set_products(shop.products))
             # Feedback stored by other processes and replicas reaches this one's priors within
             # HUASHU_PRIORS_REFRESH_S; its own at once (the feedback flow catches up after storing).
-            follower = FeedbackFollower(app.state.store.records.feedback_since, loaded.replies.priors, library.feedback_last_id)
+            # reads through whatever store the app holds now (a restarted lifespan opens a new one)
+            follower = FeedbackFollower(
+                lambda after: app.state.store.records.feedback_since(after), loaded.replies.priors, library.feedback_last_id
+            )
             try:
                 follower.catch_up()  # what other processes stored while this one loaded
             except Exception:  # noqa: BLE001 - the store closed (shutting down) or busy: the refresh thread catches up
