@@ -39,6 +39,14 @@ class _HeaderDeadline:
 
     _header_timer: asyncio.TimerHandle | None = None
 
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
         seconds = header_timeout()
@@ -58,14 +66,6 @@ class _HeaderDeadline:
 
 
 class GuardedH11Protocol(_HeaderDeadline, H11Protocol):
-    def connection_made(self, transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_header_timer()
-
-    def connection_lost(self, exc) -> None:
-        self._disarm_header_timer()
-        super().connection_lost(exc)
-
     def handle_events(self) -> None:
         super().handle_events()
         import h11
@@ -84,14 +84,6 @@ class GuardedH11Protocol(_HeaderDeadline, H11Protocol):
 if HttpToolsProtocol is not None:
 
     class GuardedHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
-        def connection_made(self, transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm_header_timer()
-
-        def connection_lost(self, exc) -> None:
-            self._disarm_header_timer()
-            super().connection_lost(exc)
-
         def on_headers_complete(self) -> None:
             self._disarm_header_timer()
             super().on_headers_complete()

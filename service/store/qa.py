@@ -253,13 +253,7 @@ class QaQueries:
         them): the row's own columns that say what was predicted, and `review`. Each batch is one query
         by the (reviewed, created) index, so the cost follows the rows read, not the table."""
         self.writer.flush()  # rows still queued belong in every answer
-        clauses, params = ["r.reviewed = 1"], []
-        if since:
-            clauses.append("r.created >= ?")
-            params.append(since)
-        if until:
-            clauses.append("r.created < ?")
-            params.append(until)
+        clauses, params = self._where(AuditFilters(since=since, until=until, reviewed=True), None)
         last: tuple[str, str] | None = None
         while True:
             page = list(clauses)
@@ -299,13 +293,7 @@ class QaQueries:
         """(predicted intent, its confidence, the latest review's intents) for every reviewed row: what
         the report scores, read in one query."""
         self.writer.flush()
-        clauses, params = ["r.reviewed = 1"], []
-        if since:
-            clauses.append("r.created >= ?")
-            params.append(since)
-        if until:
-            clauses.append("r.created < ?")
-            params.append(until)
+        clauses, params = self._where(AuditFilters(since=since, until=until, reviewed=True), None)
         with self.database.reading() as db:
             rows = db.execute(
                 f"select r.intent, r.confidence, v.intents from requests r join reviews v on v.request_id = r.id and {self._IS_LATEST}"
