@@ -58,24 +58,32 @@ def init_shop(
     console.print(f"wrote {len(targets)} files to {folder}: edit them, then `huashu shop load {folder}`")
 
 
-@shop_app.command("load")
-def shop_load(folder: Annotated[Path, typer.Argument(help="A shop folder (see `huashu init-shop`).")]) -> None:
-    """Load a shop folder: its products and size charts replace the stored ones, its profile (if the folder
-    has one) the stored profile."""
+def _change(step):
+    """Run `step(keeper)` on the stored shop and close the store; a refused change ends the command with
+    its reason (exit 2)."""
     from service.errors import ServiceError
-    from service.shop.keeper import ShopError, describe
+    from service.shop.keeper import ShopError
 
-    if not folder.is_dir():
-        fail(f"{folder} is not a folder")
     store, keeper = _keeper()
     try:
-        shop = keeper.load_dir(ACTOR, folder)
+        return step(keeper)
     except ShopError as exc:
         fail(str(exc))
     except ServiceError as exc:
         fail(exc.message)
     finally:
         store.close()
+
+
+@shop_app.command("load")
+def shop_load(folder: Annotated[Path, typer.Argument(help="A shop folder (see `huashu init-shop`).")]) -> None:
+    """Load a shop folder: its products and size charts replace the stored ones, its profile (if the folder
+    has one) the stored profile."""
+    from service.shop.keeper import describe
+
+    if not folder.is_dir():
+        fail(f"{folder} is not a folder")
+    shop = _change(lambda keeper: keeper.load_dir(ACTOR, folder))
     console.print(describe(shop))
 
 
@@ -101,20 +109,9 @@ def shop_show() -> None:
 @products_app.command("import")
 def products_import(path: Annotated[Path, typer.Argument(help="A products .csv or .json file.")]) -> None:
     """Add the products of a file, replacing those with the same id (the others stay)."""
-    from service.errors import ServiceError
-    from service.shop.keeper import ShopError
-
     if not path.is_file():
         fail(f"no file {path}")
-    store, keeper = _keeper()
-    try:
-        products = keeper.import_products(ACTOR, path)
-    except ShopError as exc:
-        fail(str(exc))
-    except ServiceError as exc:
-        fail(exc.message)
-    finally:
-        store.close()
+    products = _change(lambda keeper: keeper.import_products(ACTOR, path))
     console.print(f"imported {len(products)} products from {path}")
 
 
