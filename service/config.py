@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from intents.resources import Source, packaged
@@ -25,6 +25,15 @@ class Settings(BaseSettings):
         None, description="Embedding cache of training, evaluation and the reply index (default: <model dir>/cache)."
     )
     db_path: Path = Field(Path("data") / "huashu.db", description="SQLite file for requests, feedback and shop replies.")
+    # A secret: never shown (repr, logs, errors show the URL with the password masked).
+    database_url: SecretStr | None = Field(
+        None, repr=False,
+        description="PostgreSQL URL (`postgresql://user:password@host:5432/database`) of a store shared by every worker "
+        "and replica, instead of the SQLite file of HUASHU_DB_PATH.",
+    )
+    database_pool_size: int = Field(
+        4, ge=1, le=100, description="Connections each process keeps open to PostgreSQL (HUASHU_DATABASE_URL)."
+    )
     shop_dict: Path | None = Field(None, description="jieba user dictionary of shop terms (default: the packaged one).")
     knowledge_dir: Path | None = Field(
         None, description="Folder of the knowledge points, *.toml with their phrasings and replies (default: the packaged one)."
@@ -54,7 +63,8 @@ class Settings(BaseSettings):
     audit_flush_ms: float = Field(
         50.0, ge=0, le=5000,
         description="Audit rows are committed together by a background writer this often (0: in the request). "
-        "Reads and shutdown flush first; only a killed process can lose the last interval.",
+        "Reads and shutdown flush first; only a killed process can lose the last interval. With PostgreSQL the "
+        "default is 0, so that every replica finds a row as soon as it is answered.",
     )
     handoff_below: float = Field(
         0.5, ge=0.0, le=1.0, description="Top-intent confidence under which a message gets a holding reply and handoff."
@@ -119,6 +129,28 @@ class Settings(BaseSettings):
     log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$", description="Log level.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `huashu serve`.")
 
+
+    @property
+    def store_location(self) -> Path | str:
+        """Where the store is: the PostgreSQL URL when one is set, else the SQLite file. (The URL is checked
+        here, not by pydantic, whose errors would show the password.)"""
+        url = self.database_url.get_secret_value().strip() if self.database_url is not None else ""
+        if url and "://" not in url:
+            raise ConfigError("HUASHU_DATABASE_URL is not a URL: give postgresql://user:password@host:5432/database")
+        return url or self.db_path
+
+    @property
+    def shared_store(self) -> bool:
+        """The store is PostgreSQL (HUASHU_DATABASE_URL), shared by every process that names it."""
+        return self.database_url is not None and bool(self.database_url.get_secret_value().strip())
+
+    @property
+    def audit_flush_s(self) -> float:
+        """Seconds between the audit writer's commits. With PostgreSQL, unless set: 0 (each row committed
+        before its answer), so that feedback and QA reads find it on any replica."""
+        if self.shared_store and "audit_flush_ms" not in self.model_fields_set:
+            return 0.0
+        return self.audit_flush_ms / 1000
 
     @property
     def embedding_cache(self) -> Path:

@@ -16,6 +16,7 @@ from intents.segment import Segmenter
 from service.api.app import create_app
 from service.config import Settings
 from tests.fakes import fake_analyzer, fake_loader
+from tests.pg_cluster import PostgresCluster, postgres_bin
 
 HELDOUT = Path(__file__).parent / "heldout"
 # Fixtures that build the real encoder or train the real models: a test using one (directly or through
@@ -77,6 +78,46 @@ def make_fake_app(analyzer_fake):
 def fake_client(make_fake_app, fake_settings):
     with serving(make_fake_app(fake_settings)) as client:
         yield client
+
+
+# --- the store on both backends ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL cluster for the session (tests/pg_cluster.py); skipped without PostgreSQL."""
+    import os
+
+    bindir = postgres_bin()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server (initdb, pg_ctl in /usr/lib/postgresql/*/bin): apt-get install postgresql; .ci/run installs it")
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root without a `postgres` user to run PostgreSQL as (initdb refuses root)")
+    cluster = PostgresCluster(bindir)
+    try:
+        cluster.prepare()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """A database of the session's cluster with the store's tables, all empty: its URL (with a password)."""
+    return pg_cluster.fresh()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path):
+    """Where a test's store lives, once per backend: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "h.db"
+    return request.getfixturevalue("pg_url")
 
 
 # --- slow: the real models -----------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from service.replies.service import ReplyService, load_replies
 from service.shop.keeper import ShopKeeper, describe, load_shop
 from service.shop.shop import ShopHolder
 from service.store import Store
+from service.store.records import FeedbackCursor
 
 log = logging.getLogger("huashu")
 
@@ -70,7 +71,8 @@ class Library:
     points: list[KnowledgePoint]
     shop: list[StandardReply]
     feedback: list[tuple[str, str, str]]
-    feedback_last_id: int = 0  # the id of the last feedback row in `feedback`: the follower reads on from it
+    # where the read of `feedback` ended (records.FeedbackCursor, or the last id): the follower reads on from it
+    feedback_last_id: int | FeedbackCursor = 0
 
 
 # What loads the model-bound stages: the real models by default, a fake in fast tests.
@@ -207,7 +209,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             log.info("API keys configured per role: %s", counts)
         if loader is None:
             check_models(settings)
-        store = Store(settings.db_path, settings.audit_flush_ms / 1000, settings.store_raw)
+        store = Store.open(settings)
         try:
             # Cheap and strict: a bad reply record stops start-up here with file, line and reason.
             points, shop = load_replies(settings.data_file("knowledge_dir"), store.shop.reply_records())
@@ -217,6 +219,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             raise
         app.state.store = store
         store.audit.observe = metrics.store_state
+        metrics.store_state(store.database.failure is None, store.audit.pending)
         try:
             shop, version = load_shop(store.shop, settings.demo_shop)
         except Exception:

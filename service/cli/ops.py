@@ -14,23 +14,34 @@ from service.cli.common import app, fail
 from service.config import get_settings
 
 
+def _open(settings):
+    """The store of the settings for one command, or the reason it cannot be opened, naming its setting."""
+    from service.config import ConfigError
+    from service.store import Store
+    from service.store.db import StoreError
+
+    try:
+        return Store.open(settings, background_writer=False)
+    except (ConfigError, StoreError) as exc:
+        fail(str(exc))
+
+
 @app.command()
 def report(
     since: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="First day (UTC), inclusive.")] = None,
     until: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Last day (UTC), inclusive.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """QA report from the audit log ($HUASHU_DB_PATH): per-intent precision, recall, F1 and support
+    """QA report from the audit log ($HUASHU_DB_PATH, or $HUASHU_DATABASE_URL): per-intent precision, recall, F1 and support
     from reviewed rows, the confusion matrix, the confidence histogram and reply adoption."""
     from service.api.routes.audit import date_range
     from service.api.schemas import IntentReport
-    from service.store import Store
     from service.store.reports import intent_report
 
     settings = get_settings()
-    if not settings.db_path.exists():
-        fail(f"no audit database at {settings.db_path}: serve some traffic first (or set HUASHU_DB_PATH)")
-    store = Store(settings.db_path)
+    if not settings.shared_store and not settings.db_path.exists():
+        fail(f"no audit database at {settings.db_path}: serve some traffic first (or set HUASHU_DB_PATH or HUASHU_DATABASE_URL)")
+    store = _open(settings)
     try:
         result = IntentReport(**intent_report(store.qa, *date_range(since.date() if since else None, until.date() if until else None)))
     finally:
@@ -64,13 +75,12 @@ def purge(
     before: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Delete audit rows created before this day (UTC).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
 ) -> None:
-    """Delete audit rows older than a day, with their feedback and reviews, for retention policies ($HUASHU_DB_PATH)."""
-    from service.store import Store
-
+    """Delete audit rows older than a day, with their feedback and reviews, for retention policies ($HUASHU_DB_PATH,
+    or $HUASHU_DATABASE_URL)."""
     settings = get_settings()
-    if not settings.db_path.exists():
-        fail(f"no audit database at {settings.db_path} (set HUASHU_DB_PATH)")
-    store = Store(settings.db_path)
+    if not settings.shared_store and not settings.db_path.exists():
+        fail(f"no audit database at {settings.db_path} (set HUASHU_DB_PATH or HUASHU_DATABASE_URL)")
+    store = _open(settings)
     try:
         counts = store.qa.purge(before.date().isoformat(), dry_run=dry_run)
     finally:
@@ -100,7 +110,7 @@ def serve(
     settings = get_settings()
     try:
         check_open(settings, keys_by_role(settings))
-        check_database(settings.db_path)
+        check_database(settings.store_location)
         check_models(settings)
     except (ConfigError, StoreError, ModelLoadError) as exc:
         fail(str(exc))

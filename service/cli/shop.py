@@ -13,7 +13,7 @@ import typer
 from service.cli.common import app, console, fail
 from service.config import get_settings
 
-shop_app = typer.Typer(help="The shop's profile, products and size charts in the store ($HUASHU_DB_PATH).", no_args_is_help=True)
+shop_app = typer.Typer(help="The shop's profile, products and size charts in the store ($HUASHU_DB_PATH, or $HUASHU_DATABASE_URL).", no_args_is_help=True)
 products_app = typer.Typer(help="The shop's products.", no_args_is_help=True)
 app.add_typer(shop_app, name="shop")
 app.add_typer(products_app, name="products")
@@ -22,14 +22,19 @@ ACTOR = "cli"
 
 
 def _keeper():
+    from service.config import ConfigError
     from service.shop.keeper import ShopKeeper, load_shop
     from service.shop.shop import ShopHolder
     from service.store import Store
+    from service.store.db import StoreError
 
     settings = get_settings()
     if settings.demo_shop:
         fail("HUASHU_DEMO_SHOP=1 serves the bundled example shop, which is read-only: unset it to configure the shop")
-    store = Store(settings.db_path)
+    try:
+        store = Store.open(settings, background_writer=False)
+    except (ConfigError, StoreError) as exc:
+        fail(str(exc))
     shop, version = load_shop(store.shop)
     return store, ShopKeeper(store.shop, ShopHolder(shop, version))
 

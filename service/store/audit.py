@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 
 from service.errors import StoreUnavailable
-from service.store.db import HISTOGRAM_BINS, Database, now
+from service.store.db import HISTOGRAM_BINS, BaseDatabase, Connection, now
 
 log = logging.getLogger("huashu")
 
@@ -75,10 +74,11 @@ def _bin(confidence: float | None) -> int:
     return min(int((confidence or 0.0) * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)
 
 
-def insert_rows(db, rows: list[dict]) -> None:
+def insert_rows(db: Connection, rows: list[dict]) -> None:
     """Audit rows and the daily counts the reports read (requests per intent and confidence bin,
-    replies shown), in the caller's transaction."""
-    db["requests"].insert_all(rows)
+    replies shown), in the caller's transaction. The counts are added in key order: two processes adding
+    to the same days and intents at once then never wait for each other in a circle (PostgreSQL)."""
+    db.insert_all("requests", rows)
     daily: dict[tuple, int] = {}
     shown: dict[tuple, int] = {}
     for row in rows:
@@ -88,15 +88,15 @@ def insert_rows(db, rows: list[dict]) -> None:
         if row["endpoint"] == "suggest":
             for reply_id in json.loads(row["replies"]):
                 shown[(day, row["intent"], reply_id)] = shown.get((day, row["intent"], reply_id), 0) + 1
-    db.conn.executemany(
+    db.executemany(
         "insert into requests_daily (day, endpoint, intent, bin, requests) values (?, ?, ?, ?, ?)"
-        " on conflict (day, endpoint, intent, bin) do update set requests = requests + excluded.requests",
-        [(*key, n) for key, n in daily.items()],
+        " on conflict (day, endpoint, intent, bin) do update set requests = requests_daily.requests + excluded.requests",
+        [(*key, n) for key, n in sorted(daily.items())],
     )
-    db.conn.executemany(
+    db.executemany(
         "insert into reply_shown (day, intent, reply_id, shown) values (?, ?, ?, ?)"
-        " on conflict (day, intent, reply_id) do update set shown = shown + excluded.shown",
-        [(*key, n) for key, n in shown.items()],
+        " on conflict (day, intent, reply_id) do update set shown = reply_shown.shown + excluded.shown",
+        [(*key, n) for key, n in sorted(shown.items())],
     )
 
 
@@ -109,7 +109,7 @@ class AuditWriter:
     retries, slower each time, the store saying so once; meanwhile a request needing an audit row is
     refused (503) rather than answered without one. The queue holds at most `max_pending` rows."""
 
-    def __init__(self, database: Database, flush_interval: float = 0.0, store_raw: bool = False, max_pending: int = 20_000):
+    def __init__(self, database: BaseDatabase, flush_interval: float = 0.0, store_raw: bool = False, max_pending: int = 20_000):
         self.database = database
         self.flush_interval = flush_interval
         self.store_raw = store_raw
@@ -138,8 +138,11 @@ class AuditWriter:
         """Queue audit rows (or write them at once without a writer): PII-masked, the raw text only if asked."""
         rows = [entry.row(self.store_raw) for entry in entries]
         if self._writer is None:
-            with self.database.writing() as db:
-                insert_rows(db, rows)
+            try:
+                with self.database.writing() as db:
+                    insert_rows(db, rows)
+            finally:
+                self._observed()
             return
         self.accepting()
         with self._pending_lock:
@@ -194,7 +197,7 @@ class AuditWriter:
                 backoff = self.flush_interval
             except StoreUnavailable:  # said once by the store; keep the rows and try again, slower
                 backoff = min(max(backoff * 2, 0.25), 1.0)
-            except sqlite3.Error as exc:
+            except self.database.Error as exc:
                 self.database.failed(str(exc))
                 backoff = min(max(backoff * 2, 0.25), 1.0)
 
@@ -207,5 +210,5 @@ class AuditWriter:
             self._writer.join(timeout=30)
         try:
             self.flush()
-        except (StoreUnavailable, sqlite3.Error) as exc:
+        except (StoreUnavailable, self.database.Error) as exc:
             log.error("%d audit rows could not be written at shutdown and are lost: %s", self._unwritten, exc)

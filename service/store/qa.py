@@ -15,7 +15,7 @@ from typing import Iterator
 from intents.normalize import mask_pii, normalize
 from service.errors import Unprocessable
 from service.store.audit import AuditWriter
-from service.store.db import DEADLINE, HISTOGRAM_BINS, Database, now
+from service.store.db import DEADLINE, HISTOGRAM_BINS, BaseDatabase, now
 
 
 @dataclass
@@ -54,7 +54,7 @@ _EMPTY_ACTIONS = ("clicked", "sent", "edited", "dismissed")
 class QaQueries:
     """Reads of the audit log flush the audit writer first: rows still queued belong in every answer."""
 
-    def __init__(self, database: Database, audit: AuditWriter):
+    def __init__(self, database: BaseDatabase, audit: AuditWriter):
         self.database = database
         self.writer = audit
 
@@ -77,7 +77,7 @@ class QaQueries:
     # The latest review of a row: by the (request_id) index, one probe per row, whatever the table's size.
     _IS_LATEST = "v.id = (select max(w.id) from reviews w where w.request_id = v.request_id)"
 
-    def _where(self, filters: AuditFilters, db) -> tuple[list[str], list]:
+    def _where(self, filters: AuditFilters) -> tuple[list[str], list]:
         clauses, params = [], []
         if filters.intent:
             clauses.append("r.intent = ?")
@@ -101,7 +101,7 @@ class QaQueries:
             # The stored message is normalised (simplified, half-width): so is what is searched for.
             folded = normalize(filters.q)
             escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clauses.append("r.message like ? escape '\\'")
+            clauses.append(f"r.message {self.database.like} ? escape '\\'")
             params.append(f"%{escaped}%")
         if filters.endpoint:
             clauses.append("r.endpoint = ?")
@@ -163,7 +163,7 @@ class QaQueries:
         """A page of rows, newest first: (total matching, items, cursor of the next page or None)."""
         self.writer.flush()  # rows still queued belong in every answer
         with self.database.reading() as db:
-            clauses, params = self._where(filters, db)
+            clauses, params = self._where(filters)
             where = (" where " + " and ".join(clauses)) if clauses else ""
             total = db.execute(f"select count(*) from requests r{where}", params).fetchone()[0]
             page_clauses, page_params = list(clauses), list(params)
@@ -172,10 +172,10 @@ class QaQueries:
                 page_clauses.append("(r.created, r.id) < (?, ?)")
                 page_params += [created, row_id]
             page_where = (" where " + " and ".join(page_clauses)) if page_clauses else ""
-            rows = list(db.query(
+            rows = db.query(
                 f"select r.* from requests r{page_where} order by r.created desc, r.id desc limit ? offset ?",
                 [*page_params, limit + 1, offset],
-            ))
+            )
             more = len(rows) > limit
             rows = rows[:limit]
             cursor = encode_cursor([rows[-1]["created"], rows[-1]["id"]]) if more and rows else None
@@ -184,7 +184,7 @@ class QaQueries:
     def audit_item(self, request_id: str) -> dict | None:
         self.writer.flush()  # rows still queued belong in every answer
         with self.database.reading() as db:
-            rows = list(db.query("select r.* from requests r where r.id = ?", [request_id]))
+            rows = db.query("select r.* from requests r where r.id = ?", [request_id])
             return self._items(rows, db)[0] if rows else None
 
     def queue(self, limit: int, offset: int = 0, after: str | None = None) -> tuple[int, list[dict], str | None]:
@@ -198,11 +198,11 @@ class QaQueries:
                 priority, created, row_id = decode_cursor(after, ((int, float), str, str))
                 clause = " and (r.priority, r.created, r.id) < (?, ?, ?)"
                 params = [priority, created, row_id]
-            rows = list(db.query(
+            rows = db.query(
                 f"select r.* from requests r where r.reviewed = 0{clause}"
                 " order by r.priority desc, r.created desc, r.id desc limit ? offset ?",
                 [*params, limit + 1, offset],
-            ))
+            )
             more = len(rows) > limit
             rows = rows[:limit]
             cursor = encode_cursor([rows[-1]["priority"], rows[-1]["created"], rows[-1]["id"]]) if more and rows else None
@@ -219,6 +219,8 @@ class QaQueries:
         stamp = now()
         out = []
         with self.database.writing() as db:
+            for request_id in sorted(set(request_ids)):  # locked in one order: concurrent reviews never deadlock
+                db.lock_row("requests", request_id)
             for request_id in request_ids:
                 row = {
                     "created": stamp,
@@ -229,7 +231,7 @@ class QaQueries:
                     "psychology": psychology,
                     "comment": mask_pii(comment) if comment else None,
                 }
-                review_id = db["reviews"].insert(row).last_pk
+                review_id = db.insert("reviews", row)
                 db.execute("update requests set reviewed = 1 where id = ?", [request_id])
                 out.append({"id": review_id, **{k: v for k, v in row.items() if k != "intent"}, "intents": intents})
         return out
@@ -253,7 +255,7 @@ class QaQueries:
         them): the row's own columns that say what was predicted, and `review`. Each batch is one query
         by the (reviewed, created) index, so the cost follows the rows read, not the table."""
         self.writer.flush()  # rows still queued belong in every answer
-        clauses, params = self._where(AuditFilters(since=since, until=until, reviewed=True), None)
+        clauses, params = self._where(AuditFilters(since=since, until=until, reviewed=True))
         last: tuple[str, str] | None = None
         while True:
             page = list(clauses)
@@ -293,7 +295,7 @@ class QaQueries:
         """(predicted intent, its confidence, the latest review's intents) for every reviewed row: what
         the report scores, read in one query."""
         self.writer.flush()
-        clauses, params = self._where(AuditFilters(since=since, until=until, reviewed=True), None)
+        clauses, params = self._where(AuditFilters(since=since, until=until, reviewed=True))
         with self.database.reading() as db:
             rows = db.execute(
                 f"select r.intent, r.confidence, v.intents from requests r join reviews v on v.request_id = r.id and {self._IS_LATEST}"
