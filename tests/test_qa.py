@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from service.cli import app as cli
@@ -23,13 +24,27 @@ TRAFFIC = [
 ]
 
 
-@pytest.fixture(scope="module")
-def qa(fake_settings, make_fake_app, tmp_path_factory):
-    """An app (over the fake analyzer) with an audit log of its own, and the traffic above sent through /v1/suggest."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def qa(request, fake_settings, make_fake_app, tmp_path_factory):
+    """An app (over the fake analyzer) with an audit log of its own, and the traffic above sent through /v1/suggest;
+    once with the SQLite file, once with a PostgreSQL database."""
     own = fake_settings.model_copy(update={"db_path": tmp_path_factory.mktemp("qa") / "audit.db"})
+    if request.param == "postgresql":
+        own = own.model_copy(update={"database_url": SecretStr(request.getfixturevalue("pg_cluster").database())})
     with serving(make_fake_app(own)) as client:
         sent = [client.post("/v1/suggest", json={"message": m}).json() for m in TRAFFIC]
         yield client, own, sent
+
+
+def _dump(settings) -> str:
+    """Every value in the store, as text: the SQLite file's SQL dump, or each PostgreSQL table's rows."""
+    if settings.database_url is None:
+        return "\n".join(sqlite3.connect(settings.db_path).iterdump())
+    import psycopg
+
+    with psycopg.connect(settings.database_url.get_secret_value()) as conn:
+        tables = [r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'public'")]
+        return "\n".join(str(row) for t in tables for row in conn.execute(f"select * from {t}"))
 
 
 def review(client, request_id, intents, psychology=None, reviewer="qa-lead", comment=None):
@@ -143,7 +158,7 @@ def test_no_raw_phone_order_or_tracking_number_anywhere_in_the_database(qa):
               "final_text": f"亲，订单{ORDER}已为您催促，电话{PHONE}"},
     )
     review(client, body["request_id"], ["logistics"], comment=f"单号{TRACKING}")
-    dump = "\n".join(sqlite3.connect(settings.db_path).iterdump())
+    dump = _dump(settings)
     for secret in (PHONE, ORDER, TRACKING, TRACKING[2:]):
         assert secret not in dump, secret
     assert "[手机号]" in dump and "[订单号]" in dump
@@ -200,6 +215,8 @@ def test_export_round_trips_into_training_with_reviews_and_promote(qa, settings,
     unknown = runner.invoke(cli, ["promote", "intent-nope", "--model-dir", str(out)])
     assert unknown.exit_code == 2 and "no version 'intent-nope'" in unknown.output
     monkeypatch.setenv("HUASHU_DB_PATH", str(qa_settings.db_path))
+    if qa_settings.database_url is not None:
+        monkeypatch.setenv("HUASHU_DATABASE_URL", qa_settings.database_url.get_secret_value())
     get_settings.cache_clear()
     report = runner.invoke(cli, ["report", "--json"])
     get_settings.cache_clear()
@@ -207,12 +224,14 @@ def test_export_round_trips_into_training_with_reviews_and_promote(qa, settings,
     assert json.loads(report.stdout)["reviewed"] == len(rows)
 
 
-def test_store_raw_keeps_the_raw_message_only_when_asked(qa, make_fake_app, tmp_path):
+def test_store_raw_keeps_the_raw_message_only_when_asked(qa, make_fake_app, tmp_path, request):
     _, settings, _ = qa
     raw = settings.model_copy(update={"db_path": tmp_path / "raw.db", "store_raw": True})
+    if raw.database_url is not None:
+        raw = raw.model_copy(update={"database_url": SecretStr(request.getfixturevalue("pg_cluster").database())})
     with serving(make_fake_app(raw)) as client:
         client.post("/v1/suggest", json={"message": f"电话{PHONE}"})
-    assert PHONE in "\n".join(sqlite3.connect(raw.db_path).iterdump())
+    assert PHONE in _dump(raw)
 
 
 KEYS = {"agent_keys": "agent-key", "qa_keys": "qa-key,qa-key-2", "admin_keys": "admin-key"}
