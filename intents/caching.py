@@ -11,14 +11,18 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from cachetools import LRUCache
 
 from intents import telemetry
 from intents.classifier import Document
-from intents.encoder import Encoder
+from intents.encoder import Encoder, encode_mixed
+
+
+def _ready(vectors: np.ndarray) -> Callable[[], np.ndarray]:
+    return lambda: vectors
 
 
 class MemoryCachedEncoder:
@@ -35,22 +39,44 @@ class MemoryCachedEncoder:
     def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
         if not self.enabled:
             return self.encoder.encode(texts, passage=passage)
-        kind = "p" if passage else "q"
-        out: list[np.ndarray | None] = []
+        return self.encode_mixed(texts, [passage] * len(texts))
+
+    def encode_mixed(self, texts: list[str], passages: list[bool]) -> np.ndarray:
+        """Queries and passages together: what is not cached goes to the encoder in one call."""
+        return self.submit(texts, passages)()
+
+    def submit(self, texts: list[str], passages: list[bool] | None = None) -> Callable[[], np.ndarray]:
+        """Start encoding what is not cached and return at once: calling the result waits for the
+        vectors (the caller segments the text meanwhile). Queries unless `passages` says otherwise."""
+        passages = passages if passages is not None else [False] * len(texts)
+        if not self.enabled:
+            return _ready(encode_mixed(self.encoder, texts, passages))
+        keys = [("p" if passage else "q", text) for text, passage in zip(texts, passages)]
         with self._lock:
-            for text in texts:
-                out.append(self._cache.get((kind, text)))
-        missing = sorted({t for t, v in zip(texts, out) if v is None})
+            out: list[np.ndarray | None] = [self._cache.get(key) for key in keys]
+        missing = sorted({key for key, v in zip(keys, out) if v is None})
         telemetry.cache_lookups("embeddings", len(texts) - len(missing), len(missing))
+        pending = None
         if missing:
-            fresh = dict(zip(missing, self.encoder.encode(missing, passage=passage)))
-            with self._lock:
-                for text, vector in fresh.items():
-                    self._cache[(kind, text)] = vector
-            out = [fresh[t] if v is None else v for t, v in zip(texts, out)]
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack(out).astype(np.float32, copy=False)
+            missing_texts, missing_kinds = [t for _, t in missing], [k == "p" for k, _ in missing]
+            if hasattr(self.encoder, "submit"):
+                pending = self.encoder.submit(missing_texts, missing_kinds)
+            else:
+                pending = _ready(encode_mixed(self.encoder, missing_texts, missing_kinds))
+
+        def result() -> np.ndarray:
+            filled = out
+            if pending is not None:
+                fresh = dict(zip(missing, pending()))
+                with self._lock:
+                    for key, vector in fresh.items():
+                        self._cache[key] = vector
+                filled = [fresh[key] if v is None else v for key, v in zip(keys, out)]
+            if not texts:
+                return np.zeros((0, self.dim), dtype=np.float32)
+            return np.vstack(filled).astype(np.float32, copy=False)
+
+        return result
 
 
 class BatchingEncoder:
@@ -73,11 +99,19 @@ class BatchingEncoder:
         self._thread.start()
 
     def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
+        return self.encode_mixed(texts, [passage] * len(texts))
+
+    def encode_mixed(self, texts: list[str], passages: list[bool]) -> np.ndarray:
+        """Queries and passages of one caller, in one call of the wrapped encoder where it takes both."""
+        return self.submit(texts, passages)()
+
+    def submit(self, texts: list[str], passages: list[bool]) -> Callable[[], np.ndarray]:
+        """Queue the texts and return at once; calling the result waits for their vectors."""
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return _ready(np.zeros((0, self.dim), dtype=np.float32))
         future: Future = Future()
-        self._queue.put((list(texts), passage, future))
-        return future.result()
+        self._queue.put((list(texts), list(passages), future))
+        return future.result
 
     def _gather(self, first) -> list:
         """`first` and every call queued behind it; once more than one was waiting (load), also
@@ -99,22 +133,18 @@ class BatchingEncoder:
     def _run(self) -> None:
         while True:
             batch = self._gather(self._queue.get())
-            for passage in (False, True):
-                group = [item for item in batch if item[1] is passage]
-                if not group:
-                    continue
-                texts = [t for item in group for t in item[0]]
-                telemetry.ENCODER_BATCH.observe(len(texts))
-                try:
-                    vectors = self.encoder.encode(texts, passage=passage)
-                except BaseException as exc:  # noqa: BLE001 - handed to the callers, who raise it
-                    for _, _, future in group:
-                        future.set_exception(exc)
-                    continue
-                start = 0
-                for texts_of, _, future in group:
-                    future.set_result(vectors[start : start + len(texts_of)])
-                    start += len(texts_of)
+            texts = [t for item in batch for t in item[0]]
+            telemetry.ENCODER_BATCH.observe(len(texts))
+            try:
+                vectors = encode_mixed(self.encoder, texts, [p for item in batch for p in item[1]])
+            except BaseException as exc:  # noqa: BLE001 - handed to the callers, who raise it
+                for _, _, future in batch:
+                    future.set_exception(exc)
+                continue
+            start = 0
+            for texts_of, _, future in batch:
+                future.set_result(vectors[start : start + len(texts_of)])
+                start += len(texts_of)
 
 
 class CachedProbabilities:

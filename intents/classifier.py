@@ -46,8 +46,17 @@ EMBED_MAX_CHARS = 256
 def make_documents(messages: Sequence[str], segmenter: "Segmenter", encoder: "Encoder | None") -> list[Document]:
     """Normalise, segment and (in one batch) embed raw messages."""
     texts = [normalize(m) for m in messages]
-    vectors = encoder.encode([t[:EMBED_MAX_CHARS] for t in texts]) if encoder is not None else [None] * len(texts)
-    return [Document(text, tuple(segmenter(text)), vector) for text, vector in zip(texts, vectors)]
+    embedding = [t[:EMBED_MAX_CHARS] for t in texts]
+    if encoder is None:
+        vectors = None
+    elif hasattr(encoder, "submit"):  # segment while the encoder works
+        vectors = encoder.submit(embedding)
+    else:
+        vectors = encoder.encode(embedding)
+    tokens = [tuple(segmenter(text)) for text in texts]
+    if callable(vectors):
+        vectors = vectors()
+    return [Document(text, words, vector) for text, words, vector in zip(texts, tokens, vectors if vectors is not None else [None] * len(texts))]
 
 
 def _digit_shape(token: str) -> str:

@@ -62,6 +62,19 @@ class Encoder(Protocol):
         ...
 
 
+def encode_mixed(encoder: Encoder, texts: list[str], passages: list[bool]) -> np.ndarray:
+    """Vectors for texts of both kinds (queries and passages) in one call where the encoder can
+    (their encodings then run at once), else one call per kind; rows in the order given."""
+    if hasattr(encoder, "encode_mixed"):
+        return encoder.encode_mixed(texts, passages)
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    for kind in (False, True):
+        rows = [i for i, p in enumerate(passages) if p is kind]
+        if rows:
+            out[rows] = encoder.encode([texts[i] for i in rows], passage=kind)
+    return out
+
+
 class EncoderError(RuntimeError):
     """The sentence encoder cannot be loaded or used."""
 
@@ -180,8 +193,14 @@ class OnnxE5Encoder:
         """Shape (len(texts), dim); an empty list gives shape (0, dim)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        prefix = "passage: " if passage else "query: "
-        ids = [e.ids for e in self._tokenizer.encode_batch([prefix + t for t in texts])]
+        return self.encode_mixed(texts, [passage] * len(texts))
+
+    def encode_mixed(self, texts: list[str], passages: list[bool]) -> np.ndarray:
+        """Queries and passages in one call (run `threads` at once); rows in the order given."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prefixed = [("passage: " if passage else "query: ") + t for t, passage in zip(texts, passages)]
+        ids = [e.ids for e in self._tokenizer.encode_batch(prefixed)]
         if self._pool is None or len(ids) == 1:
             return np.vstack([self._run(i) for i in ids])
         return np.vstack(list(self._pool.map(self._run, ids)))

@@ -79,6 +79,50 @@ def test_batching_encoder_merges_concurrent_calls_with_the_right_results():
         assert {passage_of[t] for t in batch} == {passage}
 
 
+class FakeMixedEncoder(FakeEncoder):
+    """Takes queries and passages in one call, as the ONNX encoder does."""
+
+    def __init__(self, gate: threading.Event | None = None):
+        super().__init__()
+        self.mixed_calls: list[list[tuple[str, bool]]] = []
+        self.gate = gate
+
+    def encode_mixed(self, texts, passages):
+        if self.gate is not None:
+            assert self.gate.wait(10), "the test never opened the gate"
+        with self._lock:
+            self.mixed_calls.append(list(zip(texts, passages)))
+        return np.vstack([FakeEncoder().encode([t], passage=p) for t, p in zip(texts, passages)])
+
+
+def test_queries_and_passages_of_one_call_reach_the_encoder_together_and_come_back_in_order():
+    fake = FakeMixedEncoder()
+    encoder = MemoryCachedEncoder(BatchingEncoder(fake), size=100)
+    texts, kinds = ["我165穿什么码", "亲，建议您拍M码哦", "在吗"], [False, True, False]
+    vectors = encoder.encode_mixed(texts, kinds)
+    for text, kind, vector in zip(texts, kinds, vectors):
+        np.testing.assert_array_equal(vector, FakeEncoder().encode([text], passage=kind)[0])
+    assert len(fake.mixed_calls) == 1 and sorted(fake.mixed_calls[0]) == sorted(zip(texts, kinds))
+    # both kinds are cached: a second call reaches no encoder, and a text is a query and a passage apart
+    np.testing.assert_array_equal(encoder.encode_mixed(texts[::-1], kinds[::-1]), vectors[::-1])
+    assert encoder.encode(["在吗"], passage=True)[0][2] == 1.0
+    assert len(fake.mixed_calls) == 2 and fake.mixed_calls[1] == [("在吗", True)]
+
+
+def test_documents_are_segmented_while_the_encoder_works(segmenter):
+    """make_documents hands the texts to the encoder and segments them before waiting for the vectors: here
+    the encoder cannot finish until segmentation has run."""
+    gate = threading.Event()
+
+    def segment_then_open(text):
+        gate.set()
+        return segmenter(text)
+
+    encoder = MemoryCachedEncoder(BatchingEncoder(FakeMixedEncoder(gate)), size=10)
+    (doc,) = make_documents(["这件165穿M码可以吗"], segment_then_open, encoder)
+    assert doc.tokens and doc.vector is not None
+
+
 def test_batching_encoder_hands_an_error_to_its_callers_and_keeps_working():
     batching = BatchingEncoder(FakeEncoder(fail_on="坏"))
     with pytest.raises(RuntimeError, match="cannot encode"):

@@ -17,9 +17,9 @@ from typing import Sequence
 import numpy as np
 
 from intents.analyzer import Reading, Turn
-from intents.classifier import Document, make_documents
+from intents.classifier import EMBED_MAX_CHARS, Document, make_documents
 from intents.context import is_follow_up
-from intents.encoder import Encoder
+from intents.encoder import Encoder, encode_mixed
 from intents.models import NO_POINT
 from intents.normalize import normalize
 from intents.segment import Segmenter
@@ -82,6 +82,7 @@ class KnowledgeMatcher:
         self.classes = [str(c) for c in model.classes_]
         self._none = self.classes.index(NO_POINT)
         self._column = {c: j for j, c in enumerate(self.classes)}
+        self._listable = np.array([j != self._none and c in points for j, c in enumerate(self.classes)], dtype=bool)
         # The agent's replies, by point, to tell which point the agent's last turn belonged to.
         self._reply_vectors = reply_vectors
         self._reply_owner = np.array([self._column.get(p, -1) for p in reply_points], dtype=int)
@@ -92,11 +93,24 @@ class KnowledgeMatcher:
     def _text(self, text: str) -> np.ndarray:
         return self._probabilities(make_documents([text], self.segmenter, self.encoder))[0]
 
-    def _agent_point(self, text: str) -> np.ndarray | None:
-        """A distribution over points from how close the agent's turn is to each point's replies."""
-        if self._reply_vectors is None or not len(self._reply_owner):
-            return None
-        vector = self.encoder.encode([normalize(text)[:256]], passage=True)[0]
+    def _reads_agent(self) -> bool:
+        return self.weights.agent > 0 and self._reply_vectors is not None and len(self._reply_owner) > 0
+
+    def _views(self, queries: list[str], agent: str | None) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """The point distributions of `queries` (normalised customer texts) and the agent's turn's vector
+        as a reply (passage), embedded in one encoder call: the texts are encoded at once, not in turn."""
+        texts = [normalize(q) for q in queries]
+        wanted = [t[:EMBED_MAX_CHARS] for t in texts]
+        if agent is not None:
+            wanted.append(normalize(agent)[:EMBED_MAX_CHARS])
+        vectors = encode_mixed(self.encoder, wanted, [False] * len(texts) + [True] * (agent is not None))
+        docs = [Document(t, tuple(self.segmenter(t)), v) for t, v in zip(texts, vectors)]
+        probs = list(self._probabilities(docs)) if docs else []
+        return probs, (vectors[-1] if agent is not None else None)
+
+    def _agent_point(self, vector: np.ndarray) -> np.ndarray | None:
+        """A distribution over points from how close the agent's turn (its vector as a reply) is to each
+        point's replies."""
         if not np.any(vector):
             return None
         sims = self._reply_vectors @ vector
@@ -142,12 +156,14 @@ class KnowledgeMatcher:
             own = own / own.sum() if own.sum() > 0 else own
         # The views of the conversation, mixed in by how unsure the message is on its own (as the intents are).
         views = []
-        if customer:
-            previous = self._topic_turn(customer)
-            views.append((w.context, self._text(f"{previous} {text}")))
-            views.append((w.previous, self._text(previous)))
-        if agent is not None and w.agent > 0:
-            agent_point = self._agent_point(agent)
+        previous = self._topic_turn(customer) if customer else None
+        probs, agent_vector = self._views(
+            [f"{previous} {text}", previous] if previous is not None else [], agent if agent is not None and self._reads_agent() else None
+        )
+        if previous is not None:
+            views += [(w.context, probs[0]), (w.previous, probs[1])]
+        if agent_vector is not None:
+            agent_point = self._agent_point(agent_vector)
             if agent_point is not None:
                 views.append((w.agent, agent_point))
         if not views:
@@ -178,14 +194,15 @@ class KnowledgeMatcher:
                 probs = probs * factors
                 probs = probs / probs.sum()
         w = self.weights
-        order = [j for j in np.argsort(-probs, kind="stable") if j != self._none and self.classes[j] in self.points]
-        if not order:
+        ranked = np.argsort(-probs, kind="stable")
+        order = ranked[self._listable[ranked]]
+        if not len(order):
             return Match((), None, from_context)
-        best = order[0]
+        best = int(order[0])
         leaning = self.classes[best]
         if probs[self._none] >= probs[best] or probs[best] < w.min_confidence:
             return Match((), leaning, from_context)
-        listed = [j for j in order[: w.max_listed] if probs[j] >= w.listed] or [best]
+        listed = [int(j) for j in order[: w.max_listed] if probs[j] >= w.listed] or [best]
         if max(p for j, p in enumerate(alone) if j != self._none) >= w.own_sure:
             # Sure on its own: the conversation may reorder the message's points, not add its own topic.
             listed = [j for j in listed if alone[j] >= w.listed] or [best]
