@@ -199,6 +199,7 @@ class ReplyService:
     knowledge_version: str = ""
     topic: dict[str, StandardReply] = field(default_factory=dict)  # point id → a clarifier naming it
     product_points: dict[str, str] = field(default_factory=dict)  # a product's own point → the product id
+    _leans_cache: tuple[ReplyIndex, dict[str, frozenset[str]]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(
@@ -270,18 +271,17 @@ class ReplyService:
         what the conversation established: a point most of whose replies presume a fact gains when the
         fact was said and loses when its opposite was."""
         index = self.index
+        leans = self._leaning(index)
 
         def weigh(point_id: str) -> float:
-            point = index.points.get(point_id)
-            if point is None or state is None:
-                return 1.0
             factor = 1.0
-            for fact in _leans_on(point):
+            for fact in leans.get(point_id, ()):
                 holds = state.holds(fact)
                 factor *= 1.0 if holds is None else (2.0 if holds else 0.35)
             return factor
 
-        match = self.matcher.match(reading, history, weigh) if self.matcher is not None else Match((), None)
+        established = state is not None and any(state.holds(f) is not None for f in _STATUS_FACTS)
+        match = self.matcher.match(reading, history, weigh if established else None) if self.matcher is not None else Match((), None)
         # A product's own points are asked only about that product.
         others = {pid for pid, owner in self.product_points.items() if product is None or owner != product.id}
         extra = [p for p in self._extra_points(index, reading) if p.id not in others]
@@ -289,6 +289,14 @@ class ReplyService:
             return match
         merged = sorted([*match.points, *extra], key=lambda p: -p.confidence)[: MatchWeights().max_listed]
         return Match(tuple(merged), match.leaning or merged[0].id, match.from_context)
+
+    def _leaning(self, index: ReplyIndex) -> dict[str, frozenset[str]]:
+        """Each point's `_leans_on` facts (the points that lean on none left out), worked out once per index."""
+        cached = self._leans_cache
+        if cached is None or cached[0] is not index:
+            leans = {pid: frozenset(f) for pid, p in index.points.items() if (f := _leans_on(p))}
+            cached = self._leans_cache = (index, leans)
+        return cached[1]
 
     @staticmethod
     def _extra_points(index: ReplyIndex, reading: Reading) -> list[PointMatch]:
