@@ -136,7 +136,12 @@ class _LinearScorer:
             raise ValueError("the fast path reproduces one sigmoid-calibrated SVM over an unweighted FeatureUnion only")
         calibrated = model.calibrated_classifiers_[0]
         svm = calibrated.estimator
-        coef = np.asarray(svm.coef_, dtype=np.float64)
+        # The blocks below read columns of the weights: in column-major order each block is a view of
+        # the fitted matrix, not a copy, and in single precision (the knowledge model's weights are
+        # 274 × 53,000: 116 MB in double). A score moves by about 1e-7; the fitted model then reads the
+        # same single-precision weights, so both paths agree.
+        svm.coef_ = np.asfortranarray(svm.coef_, dtype=np.float32)
+        coef = svm.coef_
         self.blocks: list[tuple[str, object]] = []
         start = 0
         for name, part in union.transformer_list:
@@ -327,6 +332,9 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
             fitted = np.asarray(self.neighbors_._fit_X, dtype=np.float32)
             norms = np.linalg.norm(fitted, axis=1, keepdims=True)
             cache = self.__dict__["_neighbors_cache"] = (fitted / np.maximum(norms, 1e-12), np.asarray(self.neighbors_._y))
+            # The cosine distance does not see a vector's length: the fitted neighbours keep the normalised
+            # copy instead of a second one.
+            self.neighbors_._fit_X = cache[0]
         train, labels = cache
         queries = np.asarray(vectors, dtype=np.float32)
         queries = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
@@ -344,6 +352,14 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         one_hot = labels[nearest][:, :, None] == np.arange(len(self.neighbors_.classes_))
         votes = np.einsum("nk,nkc->nc", weight, one_hot)
         return votes / votes.sum(axis=1, keepdims=True)
+
+    def prepare(self) -> "IntentClassifier":
+        """Build the request-time paths (the linear scorer, the normalised neighbours) now, at load,
+        rather than at the first request; the copies they replace are freed before serving."""
+        self._linear()
+        if self.neighbors_ is not None:
+            self._neighbor_votes(np.zeros((1, self.neighbors_._fit_X.shape[1]), dtype=np.float32))
+        return self
 
     def _linear(self) -> _LinearScorer:
         scorer = self.__dict__.get("_linear_cache")

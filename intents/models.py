@@ -86,7 +86,7 @@ def load_model(kind: str, folder: Path, encoder_name: str = ENCODER_NAME) -> tup
         list(model.classes_) != list(classes) if classes is not None else NO_POINT not in list(model.classes_)
     ):
         raise ModelLoadError(f"{model_path}: not a {kind} model: run `{TRAIN_COMMAND}`")
-    return model, metadata
+    return model.prepare(), metadata
 
 
 def load_knowledge_model(folder: Path, encoder_name: str = ENCODER_NAME) -> tuple[IntentClassifier, dict]:

@@ -180,6 +180,26 @@ def test_linear_scores_equal_sklearns_pipeline(task, model_dir, encoder, segment
         model._linear().predict_proba([batch[0]._replace(vector=np.zeros(10))])
 
 
+@pytest.mark.parametrize("task", ["intent", "psychology", "knowledge"])
+def test_a_loaded_model_keeps_one_copy_of_its_weights_and_scores_as_trained(task, model_dir, encoder, docs):
+    """Loading prepares the request-time paths from the fitted arrays themselves: the linear blocks are views
+    of the SVM's weights (single precision, column-major), the neighbours keep only the normalised vectors.
+    The probabilities stay those of the model as trained (double precision) to within 1e-6."""
+    import joblib
+
+    from intents.models import MODEL_FILE, load_model
+
+    model, _ = load_model(task, model_dir / task, encoder.name)
+    svm = model.pipeline_.named_steps["model"].calibrated_classifiers_[0].estimator
+    assert svm.coef_.dtype == np.float32 and svm.coef_.flags.f_contiguous
+    blocks = [block.coef if kind == "tfidf" else block[1] for kind, block in model._linear().blocks]
+    assert all(np.shares_memory(b, svm.coef_) for b in blocks)
+    assert model.neighbors_._fit_X is model._neighbors_cache[0]
+    as_trained = joblib.load(model_dir / task / MODEL_FILE)
+    assert as_trained.pipeline_.named_steps["model"].calibrated_classifiers_[0].estimator.coef_.dtype == np.float64
+    np.testing.assert_allclose(model.predict_proba(docs), as_trained.predict_proba(docs), rtol=0, atol=1e-6)
+
+
 def test_explanations_read_the_same_word_weights_as_sklearn(intent_model, segmenter, encoder):
     from intents.classifier import TfidfVectorizer
 
