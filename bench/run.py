@@ -32,15 +32,21 @@ ROOT = Path(__file__).resolve().parent.parent
 HELDOUT = ROOT / "tests" / "heldout"
 HUASHU = Path(sys.executable).parent / "huashu"
 
-# Targets of the issue, for the default settings on a 2-core machine.
+# The targets, for the default settings (e5-int8, SQLite, one worker) on a 2-core machine: (measure, bound,
+# where it comes from). Issue 15: the p50 at one client within 1.5x of the 9.1 ms measured before knowledge
+# points; issue 19: the faster core.
 TARGETS = {
-    "suggest_c1_p50_ms": 25.0,
-    "suggest_c1_p99_ms": 60.0,
-    "suggest_c32_rps": 150.0,
-    "cold_start_s": 15.0,
-    "rss_mb": 1200.0,
-    "classify_256_s": 1.0,
+    "suggest_c1_p50_ms (issue 15)": ("suggest_c1_p50_ms", 13.65),
+    "suggest_c1_p50_ms (issue 19)": ("suggest_c1_p50_ms", 8.0),
+    "suggest_c1_p99_ms (issue 19)": ("suggest_c1_p99_ms", 25.0),
+    "suggest_c32_rps (issue 19)": ("suggest_c32_rps", 350.0),
+    "rss_mb (issue 19)": ("rss_mb", 600.0),
+    "cold_start_s": ("cold_start_s", 15.0),
+    "classify_256_s": ("classify_256_s", 1.0),
 }
+# The store and process set-ups measured beside the default (with the default encoder): SQLite and
+# PostgreSQL (a throwaway local cluster, started here), one and two worker processes.
+SETUPS = ("sqlite:1", "sqlite:2", "postgresql:1", "postgresql:2")
 
 
 # --- the message mix ------------------------------------------------------------------------------
@@ -126,6 +132,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     cold_start_s: float | None = None
+    env: dict = field(default_factory=dict)  # HUASHU_WORKERS, HUASHU_DATABASE_URL …
 
     @property
     def base(self) -> str:
@@ -140,6 +147,7 @@ class Server:
             "HUASHU_DB_PATH": str(data_dir / f"bench-{self.backend}.db"),
             "HUASHU_LOG_LEVEL": "warning",
             "HUASHU_RATE_LIMIT": "0",  # one client address driving the load
+            **self.env,
         }
         if not any(os.environ.get(f"HUASHU_{role}_KEYS") for role in ("AGENT", "QA", "ADMIN")):
             env.setdefault("HUASHU_OPEN", "1")
@@ -279,12 +287,51 @@ def checks(result: dict) -> dict[str, dict]:
         "classify_256_s": result["classify_256"]["median_s"],
     }
     out = {}
-    for name, target in TARGETS.items():
-        value = observed[name]
+    for name, (measure_, target) in TARGETS.items():
+        value = observed[measure_]
         if value is None:  # a concurrency this run did not measure
             continue
-        ok = value >= target if name.endswith("rps") else value <= target
+        ok = value >= target if measure_.endswith("rps") else value <= target
         out[name] = {"target": target, "observed": value, "ok": bool(ok)}
+    return out
+
+
+def run_setups(setups: list[str], backend: str, traffic: "Traffic", concurrencies: list[int], seconds: float, warmup: int,
+               tmp: Path) -> dict:
+    """Each store and worker set-up with the default encoder: the same load, its own fresh store."""
+    out: dict = {}
+    cluster = None
+    try:
+        for setup in setups:
+            store, _, workers = setup.partition(":")
+            env = {"HUASHU_WORKERS": workers or "1"}
+            if store == "postgresql":
+                if cluster is None:
+                    sys.path.insert(0, str(ROOT))
+                    from tests.pg_cluster import PostgresCluster, postgres_bin
+
+                    bindir = postgres_bin()
+                    if bindir is None:
+                        print(f"{setup}: skipped, no PostgreSQL installed (apt-get install postgresql)", flush=True)
+                        continue
+                    cluster = PostgresCluster(bindir)
+                    cluster.prepare()
+                env["HUASHU_DATABASE_URL"] = cluster.database()
+            elif store != "sqlite":
+                raise SystemExit(f"unknown set-up {setup!r}: sqlite:N or postgresql:N")
+            print(f"{backend}, {store}, {env['HUASHU_WORKERS']} worker(s):", flush=True)
+            server = Server(backend, env=env)
+            try:
+                server.start(tmp / setup.replace(":", "-"))
+                print(f"  cold start {server.cold_start_s:.2f} s", flush=True)
+                run = asyncio.run(measure(server, traffic, concurrencies, seconds, warmup))
+                run["cold_start_s"] = round(server.cold_start_s, 2)
+                out[setup] = run
+            finally:
+                server.stop()
+    finally:
+        if cluster is not None:
+            cluster.close()
     return out
 
 
@@ -323,6 +370,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each suggest run")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--setups", default=",".join(SETUPS),
+                        help="store:workers set-ups run with the default backend besides the runs per backend ('' for none)")
     args = parser.parse_args()
 
     traffic = Traffic(heldout_messages())
@@ -346,6 +395,11 @@ def main() -> int:
                 results["backends"][backend] = run
             finally:
                 server.stop()
+        setups = [x for x in args.setups.split(",") if x and x != "sqlite:1"]  # sqlite:1 is the default run above
+        if setups:
+            results["setups"] = {"sqlite:1": next(iter(results["backends"].values()))}
+            results["setups"].update(run_setups(setups, args.backends.split(",")[0], traffic, concurrencies, args.seconds,
+                                                args.warmup, Path(tmp)))
     default = next(iter(results["backends"]))
     results["targets"] = {"backend": default, "checks": checks(results["backends"][default])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
