@@ -76,10 +76,12 @@ test: $(INSTALLED_DEV)
 $(ST_MODEL): $(INSTALLED_BUILD)
 	$(BIN)/huashu build-encoder --backend e5-st
 
-# Every encoder backend, driven over loopback: bench/results.json, bench/latency.png; then the QA
-# endpoints over a 500,000-row audit log: bench/audit_scale.json. Both always run; either missing a target fails.
+# Every encoder backend and store set-up, driven over loopback: bench/results.json, bench/latency.png; the
+# code before the knowledge points beside today's on this machine: bench/baseline.json; then the QA
+# endpoints over a 500,000-row audit log: bench/audit_scale.json. All always run; any missing a target fails.
 bench: $(INSTALLED_BENCH) models $(ST_MODEL)
 	status=0; $(BIN)/python bench/run.py $(BENCH_ARGS) || status=$$?; \
+	$(BIN)/python bench/baseline.py || status=$$?; \
 	$(BIN)/python bench/audit_scale.py $(AUDIT_BENCH_ARGS) || status=$$?; exit $$status
 
 train: $(INSTALLED_BUILD)
