@@ -47,16 +47,12 @@ def make_documents(messages: Sequence[str], segmenter: "Segmenter", encoder: "En
     """Normalise, segment and (in one batch) embed raw messages."""
     texts = [normalize(m) for m in messages]
     embedding = [t[:EMBED_MAX_CHARS] for t in texts]
-    if encoder is None:
-        vectors = None
-    elif hasattr(encoder, "submit"):  # segment while the encoder works
-        vectors = encoder.submit(embedding)
-    else:
-        vectors = encoder.encode(embedding)
+    pending = None
+    if encoder is not None:  # an encoder that works in the background leaves the segmenting to be done meanwhile
+        pending = encoder.submit(embedding) if hasattr(encoder, "submit") else (lambda v=encoder.encode(embedding): v)
     tokens = [tuple(segmenter(text)) for text in texts]
-    if callable(vectors):
-        vectors = vectors()
-    return [Document(text, words, vector) for text, words, vector in zip(texts, tokens, vectors if vectors is not None else [None] * len(texts))]
+    vectors = pending() if pending is not None else [None] * len(texts)
+    return [Document(text, words, vector) for text, words, vector in zip(texts, tokens, vectors)]
 
 
 def _digit_shape(token: str) -> str:
@@ -136,11 +132,8 @@ class _LinearScorer:
             raise ValueError("the fast path reproduces one sigmoid-calibrated SVM over an unweighted FeatureUnion only")
         calibrated = model.calibrated_classifiers_[0]
         svm = calibrated.estimator
-        # The blocks below read columns of the weights: in column-major order each block is a view of
-        # the fitted matrix, not a copy, and in single precision (the knowledge model's weights are
-        # 274 × 53,000: 116 MB in double). A score moves by about 1e-7; the fitted model then reads the
-        # same single-precision weights, so both paths agree.
-        svm.coef_ = np.asfortranarray(svm.coef_, dtype=np.float32)
+        # The blocks read columns of the weights: copies, unless the weights are column-major (as
+        # IntentClassifier.prepare leaves them), when each block is a view of them.
         coef = svm.coef_
         self.blocks: list[tuple[str, object]] = []
         start = 0
@@ -332,9 +325,6 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
             fitted = np.asarray(self.neighbors_._fit_X, dtype=np.float32)
             norms = np.linalg.norm(fitted, axis=1, keepdims=True)
             cache = self.__dict__["_neighbors_cache"] = (fitted / np.maximum(norms, 1e-12), np.asarray(self.neighbors_._y))
-            # The cosine distance does not see a vector's length: the fitted neighbours keep the normalised
-            # copy instead of a second one.
-            self.neighbors_._fit_X = cache[0]
         train, labels = cache
         queries = np.asarray(vectors, dtype=np.float32)
         queries = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
@@ -354,11 +344,19 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         return votes / votes.sum(axis=1, keepdims=True)
 
     def prepare(self) -> "IntentClassifier":
-        """Build the request-time paths (the linear scorer, the normalised neighbours) now, at load,
-        rather than at the first request; the copies they replace are freed before serving."""
+        """Ready a loaded model for serving, holding one copy of its arrays: the SVM's weights in single
+        precision and column-major, so that the linear scorer's blocks are views of them (the knowledge
+        model's are 274 × 53,000: 116 MB in double; a score moves by about 1e-7, and sklearn's own path
+        reads the same weights), and the neighbours' training vectors replaced by their normalised copy,
+        which the vote reads (the cosine distance does not see a vector's length). Both are built now,
+        not at the first request. A model being trained is left as fitted: this is for loading."""
+        svm = self.pipeline_.named_steps["model"].calibrated_classifiers_[0].estimator
+        svm.coef_ = np.asfortranarray(svm.coef_, dtype=np.float32)
+        self.__dict__.pop("_linear_cache", None)
         self._linear()
         if self.neighbors_ is not None:
             self._neighbor_votes(np.zeros((1, self.neighbors_._fit_X.shape[1]), dtype=np.float32))
+            self.neighbors_._fit_X = self.__dict__["_neighbors_cache"][0]
         return self
 
     def _linear(self) -> _LinearScorer:
