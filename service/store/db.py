@@ -60,8 +60,6 @@ class Connection:
     parameters, rows as tuples (`execute(...).fetchall()`) or dicts (`query`), and the few statements whose
     SQL differs between them (an insert returning its new id, an upsert, locks)."""
 
-    like = "like"  # case-insensitive for ASCII, as SQLite's LIKE is
-
     def __init__(self, raw: Any):
         self.raw = raw
 
@@ -132,7 +130,7 @@ class BaseDatabase:
     write succeeds again."""
 
     where = ""  # the database and its setting, for messages
-    like = "like"
+    like = "like"  # the operator of a case-insensitive match (ASCII case, as SQLite's LIKE ignores it)
     # How long a write transaction may hold its new ids before committing, as the feedback follower counts
     # on it (records.FeedbackCursor): SQLite writes one transaction at a time, so ids commit in order.
     late_commit_s = 0.0

@@ -50,8 +50,6 @@ def _sql(statement: str) -> str:
 
 
 class PostgresConnection(Connection):
-    like = "ilike"  # SQLite's LIKE ignores ASCII case; PostgreSQL's does not
-
     def execute(self, sql: str, params: Sequence = ()):
         return self.raw.execute(_sql(sql), params)
 
@@ -88,7 +86,7 @@ class PostgresDatabase(BaseDatabase):
     one connection; a store call nested inside another on the same thread reuses the outer one's."""
 
     Error = psycopg.Error
-    like = "ilike"
+    like = "ilike"  # SQLite's LIKE ignores ASCII case; PostgreSQL's does not
     # A feedback row's id is taken when it is inserted, but another process's row with a lower id can commit
     # later: the follower keeps re-reading the ids of this last minute (records.FeedbackCursor). Writes wait
     # at most `lock_timeout` for a lock and a connection idle in a transaction is cut after 20 s, so a
