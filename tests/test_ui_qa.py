@@ -319,6 +319,28 @@ def test_export_downloads_the_reviewed_rows_of_the_chosen_dates(browser, fresh):
     assert page.errors == []
 
 
+def test_a_key_typed_before_the_page_has_started_is_kept(browser, fresh):
+    # Seen in CI: the key was filled while /ui/contract.json was still on its way; the page's start then
+    # wrote the (empty) stored key over it, and the saved key was empty, so the queue answered 401.
+    other = suggest(fresh, "快递到哪了")["request_id"]
+    page = browser.new_page()
+    release = []
+    page.route("**/ui/contract.json", lambda route: release.append(route))
+    page.goto(f"{fresh}/ui/qa")
+    page.fill("#api-key", QA_KEY)
+    page.fill("#reviewer", "小王")
+    while not release:
+        page.wait_for_timeout(20)
+    release[0].continue_()
+    page.click("#save-key")  # waits for the page to enable it
+    rows = page.locator("table#queue tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-id", other)
+    expect(page.locator("#error")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('huashu.qa.reviewer')") == "小王"
+    page.close()
+
+
 def test_identical_messages_are_confirmed_at_once(browser, fresh):
     same = [suggest(fresh, "亲 这个链接还有货吗")["request_id"] for _ in range(4)]
     other = suggest(fresh, "快递到哪了")["request_id"]

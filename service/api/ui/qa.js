@@ -847,8 +847,10 @@
     INTENT_IDS = Object.keys(CONTRACT.intents);
     fillSelect($("f-intent"), INTENT_IDS, intentName);
     fillSelect($("f-psychology"), Object.keys(CONTRACT.psychology), psychologyName);
-    $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
-    $("reviewer").value = sessionStorage.getItem(REVIEWER_STORE) || "qa";
+    // What the QA lead typed while the page was starting wins over what the tab stored.
+    if (!$("api-key").value) $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
+    const reviewer = $("reviewer");
+    if (reviewer.value === reviewer.defaultValue) reviewer.value = sessionStorage.getItem(REVIEWER_STORE) || reviewer.defaultValue;
     $("key-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const key = $("api-key").value.trim();
