@@ -212,6 +212,52 @@ def test_a_deadline_does_not_cut_a_write(store):
     assert store.records.get_request("w1") is not None
 
 
+def test_rows_written_in_the_request_are_committed_together_and_each_caller_learns_its_own_outcome(store, monkeypatch):
+    """Without a background writer (PostgreSQL's default) each request commits its audit row before it is answered;
+    requests arriving together share one transaction. A call returns only once its row is committed, and when
+    the shared transaction fails every caller in it is refused, none of its rows written."""
+    from contextlib import contextmanager
+
+    original, calls, lock = store.database.writing, [], threading.Lock()
+
+    @contextmanager
+    def writing():
+        with lock:
+            calls.append(threading.current_thread().name)
+            n = len(calls)
+        if n == 1:
+            time.sleep(0.3)  # the first transaction is slow: the others queue behind it
+        with original() as db:
+            yield db
+            if n == 2:
+                raise StoreUnavailable("the store cannot be written (injected); nothing was written")
+
+    monkeypatch.setattr(store.database, "writing", writing)
+    start, outcome = threading.Barrier(16), {}
+
+    def call(i):
+        start.wait()
+        if i:
+            time.sleep(0.05)  # the first takes the lead; the rest arrive while it commits
+        try:
+            store.audit.record([entry(f"g{i:02d}")])
+            outcome[i] = store.records.get_request(f"g{i:02d}") is not None  # committed when the call returned
+        except StoreUnavailable:
+            outcome[i] = "refused"
+
+    threads = [threading.Thread(target=call, args=(i,), name=f"request-{i}") for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    monkeypatch.setattr(store.database, "writing", original)
+    assert outcome[0] is True and list(outcome.values()).count("refused") == 15  # the second transaction: the other 15
+    assert len(calls) == 2
+    assert [i for i in range(16) if store.records.get_request(f"g{i:02d}") is not None] == [0]
+    store.audit.record([entry("g99")])  # the next request is not held up by what failed
+    assert store.records.get_request("g99") is not None
+
+
 def _refuse_writes(store: Store, refuse: bool, pg_cluster=None) -> None:
     """The store's database refuses writes, as a read-only file or server does."""
     database = store.database

@@ -1,5 +1,6 @@
 """The audit writer: every decision of /v1/suggest and /v1/classify as a row of `requests`, queued and
-committed together by a background thread, off the response path."""
+committed together by a background thread, off the response path; or (PostgreSQL's default) committed
+before the answer, requests arriving together sharing one transaction."""
 
 from __future__ import annotations
 
@@ -100,10 +101,20 @@ def insert_rows(db: Connection, rows: list[dict]) -> None:
     )
 
 
+@dataclass
+class _Batch:
+    """One request's audit rows on their way to a shared transaction."""
+
+    rows: list[dict]
+    done: bool = False
+    error: BaseException | None = None
+
+
 class AuditWriter:
     """Audit rows wait in memory for a background writer that commits them together every
     `flush_interval` seconds; every read of the audit log flushes first, so nothing accepted is ever
-    missing from an answer. 0 writes each batch in the request instead.
+    missing from an answer. 0 commits each request's rows before it is answered, in one transaction with the
+    rows of requests arriving meanwhile.
 
     When the store refuses writes (read-only, full) the rows already accepted stay queued and the writer
     retries, slower each time, the store saying so once; meanwhile a request needing an audit row is
@@ -118,6 +129,8 @@ class AuditWriter:
         self._unwritten = 0
         self._pending_lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        self._waiting: list[_Batch] = []  # rows to commit in the request, waiting for the transaction open now
+        self._commit_lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._writer = None
@@ -135,12 +148,12 @@ class AuditWriter:
             raise StoreUnavailable(f"{self._unwritten} audit rows are waiting to be written; retry shortly")
 
     def record(self, entries: list[AuditEntry]) -> None:
-        """Queue audit rows (or write them at once without a writer): PII-masked, the raw text only if asked."""
+        """Queue audit rows (or, without a writer, commit them before returning): PII-masked, the raw text only
+        if asked."""
         rows = [entry.row(self.store_raw) for entry in entries]
         if self._writer is None:
             try:
-                with self.database.writing() as db:
-                    insert_rows(db, rows)
+                self._commit_together(rows)
             finally:
                 self._observed()
             return
@@ -151,6 +164,32 @@ class AuditWriter:
             if len(self._pending) >= 512:
                 self._wake.set()
         self._observed()
+
+    def _commit_together(self, rows: list[dict]) -> None:
+        """Commit `rows` before returning, in one transaction with the rows of requests arriving meanwhile
+        (group commit): while one transaction is open the next callers wait, and the first of them to go on
+        commits every row waiting by then. Each caller returns once its own rows are committed, or raises
+        what refused them; rows of a failed transaction are not written."""
+        batch = _Batch(rows)
+        with self._pending_lock:
+            self._waiting.append(batch)
+        with self._commit_lock:
+            if not batch.done:
+                with self._pending_lock:
+                    group, self._waiting = self._waiting, []
+                try:
+                    with self.database.writing() as db:
+                        insert_rows(db, [row for member in group for row in member.rows])
+                except BaseException as exc:
+                    for member in group:
+                        member.done, member.error = True, exc
+                    raise
+                for member in group:
+                    member.done = True
+        if batch.error is not None:  # refused in a transaction another request opened
+            if isinstance(batch.error, StoreUnavailable):
+                raise type(batch.error)(str(batch.error))
+            raise StoreUnavailable(f"the audit row could not be written ({batch.error}); nothing was written")
 
     def flush(self) -> int:
         """Commit every queued audit row now; returns how many (StoreUnavailable when the store refuses:
