@@ -24,7 +24,7 @@ _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _ORDER_CONTEXT = re.compile(r"(订单|订单号|订单编号)[是:]?\W{0,3}$")
 _TRACKING_CONTEXT = re.compile(r"(快递|运单|物流|快递单)号?[是:]?\W{0,3}$")
 _SIZE = re.compile(
-    r"(?<![A-Za-z0-9])((?:[2-6]XL|X{0,3}L|X{1,2}S|[SML]))(?:码|号)?(?![A-Za-z0-9])|(均码|加大码|大码|小码)|(?<![0-9.])(\d{2}(?:\.5)?)\s?码|(\d{3}/\d{2,3}[A-Z]?)"
+    r"(?<![A-Za-z0-9])((?:[2-6]XL|X{0,3}L|X{1,2}S|[SML]))(?:码|号)?(?![A-Za-z0-9])|(均码|加大码|大码|小码)|(?<![0-9.])(\d{2}(?:\.5)?)\s?码|(\d{3}/\d{2,3}[A-Z]?)(?![0-9A-Za-z]|\s?(?:斤|公斤|kg|KG|cm|CM|厘米))"
 )
 _COLOUR_WORDS = (
     "黑色 白色 红色 蓝色 粉色 灰色 绿色 黄色 紫色 咖色 咖啡色 卡其色 杏色 米色 米白色 米白 燕麦色 藏青色 藏青 藏蓝色 藏蓝 酒红色 "
@@ -33,7 +33,7 @@ _COLOUR_WORDS = (
 ).split()
 _COLOUR = re.compile("(" + "|".join(sorted(map(re.escape, _COLOUR_WORDS), key=len, reverse=True)) + r")(?:色|的)?")
 _NUMERAL = r"(?:\d+|[一二两三四五六七八九十百]+)"
-_QUANTITY = re.compile(rf"({_NUMERAL})\s?(件|个|条|双|套|盒|瓶|包|只|台|支|张|份|箱|袋)(?!月|小时|星期|礼拜|钟)")
+_QUANTITY = re.compile(rf"({_NUMERAL})\s?(件|个|条|双|套|盒|瓶|包|只|台|支|张|份|箱|袋)(?!月|小时|星期|礼拜|钟|码|号)")
 _AMOUNT = re.compile(r"(?:¥|￥)\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:元|块钱|块|rmb)", re.IGNORECASE)
 _DATE = re.compile(
     r"(今天|明天|后天|大后天|这周[一二三四五六日天末]?|下周[一二三四五六日天末]?|周[一二三四五六日天末]|星期[一二三四五六日天]|"
@@ -59,6 +59,11 @@ def _quantity(value: str) -> str | None:
 def read_slots(text: str) -> dict[str, str]:
     """The slots one normalised message names (the first mention of each)."""
     found: dict[str, str] = {}
+    # A courier the customer names is the one the message is about ("能走中通吗" with an SF number pasted);
+    # the prefix of a pasted number (its own "SF" included) tells the courier only when none is named.
+    named = _COURIER.search(_TRACKING.sub(lambda m: " " * len(m.group(0)), text))
+    if named:
+        found["courier"] = COURIERS[named.group(0).lower()]
     for match in _TRACKING.finditer(text):
         courier = _courier_of_tracking(match.group(1))
         if courier or match.group(1).isupper():
@@ -78,9 +83,6 @@ def read_slots(text: str) -> dict[str, str]:
             found.setdefault("order_id", digits)
         else:
             found.setdefault("tracking_no", digits)
-    courier = _COURIER.search(text)
-    if courier:
-        found.setdefault("courier", COURIERS[courier.group(0).lower()])
     for match in _SIZE.finditer(text):
         letters, word, number, chest = match.groups()
         found.setdefault("size", letters.upper() if letters else word or (f"{number}码" if number else chest))

@@ -21,6 +21,16 @@ from intents.state import read_state
         ("我电话15902116483", {}),  # a phone is personal, never a slot
         ("有色差吗", {}),
         ("一个月了还没到", {}),
+        # how far off a size is, not how many: "two sizes too small"
+        ("小了两个码 能换吗", {}),
+        ("大了一个号", {}),
+        ("买两个 一个M一个L", {"size": "M", "quantity": "2个"}),
+        # height/weight, not a size label (号型 like 165/88A is one)
+        ("165/110斤穿什么码", {}),
+        ("170/130斤 穿XL可以吗", {"size": "XL"}),
+        ("平时穿165/88A", {"size": "165/88A"}),
+        # the courier the customer names is the one the message is about, not the one a pasted number shows
+        ("能走中通吗 单号SF1234567890123", {"tracking_no": "SF1234567890123", "courier": "中通"}),
     ],
 )
 def test_read_slots(message, expected):
