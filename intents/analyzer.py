@@ -158,12 +158,13 @@ class Analyzer:
         ]
 
     @_trusted_inputs
-    def read_turn(self, message: str, history: Sequence[Turn] = ()) -> Reading:
-        """Read the newest message of a conversation; earlier turns inform its intent and emotion."""
+    def read_turn(self, message: str, history: Sequence[Turn] = (), also: Sequence[tuple[str, bool]] = ()) -> Reading:
+        """Read the newest message of a conversation; earlier turns inform its intent and emotion. `also`:
+        (text, passage) pairs a later step may embed, embedded now in the same call (the cache keeps them)."""
         customer = [t.text for t in history if t.role == "customer"][-CONTEXT_TURNS:]
         agent = next((t.text for t in reversed(history) if t.role == "agent"), None)
         texts = [message, *customer] + ([agent] if agent is not None else [])
-        docs = make_documents(texts, self.segmenter, self.encoder)
+        docs = make_documents(texts, self.segmenter, self.encoder, also if getattr(self.encoder, "enabled", False) else ())
         probs = self.intent_model.predict_proba(docs)
         earlier = list(probs[1 : 1 + len(customer)])
         context = context_distribution(earlier, probs[-1] if agent is not None else None)

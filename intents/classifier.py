@@ -43,13 +43,20 @@ class Document(NamedTuple):
 EMBED_MAX_CHARS = 256
 
 
-def make_documents(messages: Sequence[str], segmenter: "Segmenter", encoder: "Encoder | None") -> list[Document]:
-    """Normalise, segment and (in one batch) embed raw messages."""
+def make_documents(
+    messages: Sequence[str], segmenter: "Segmenter", encoder: "Encoder | None", also: Sequence[tuple[str, bool]] = ()
+) -> list[Document]:
+    """Normalise, segment and (in one batch) embed raw messages. `also`: (text, passage) pairs a caching encoder
+    embeds in the same call, for a later call to find (their vectors are not returned)."""
     texts = [normalize(m) for m in messages]
     embedding = [t[:EMBED_MAX_CHARS] for t in texts]
     pending = None
-    if encoder is not None:  # an encoder that works in the background leaves the segmenting to be done meanwhile
-        pending = encoder.submit(embedding) if hasattr(encoder, "submit") else (lambda v=encoder.encode(embedding): v)
+    if encoder is not None and hasattr(encoder, "submit"):  # the segmenting is done while the encoder works
+        extra = list(also)
+        submitted = encoder.submit(embedding + [t for t, _ in extra], [False] * len(embedding) + [p for _, p in extra])
+        pending = (lambda: submitted()[: len(embedding)]) if extra else submitted
+    elif encoder is not None:
+        pending = lambda v=encoder.encode(embedding): v  # noqa: E731
     tokens = [tuple(segmenter(text)) for text in texts]
     vectors = pending() if pending is not None else [None] * len(texts)
     return [Document(text, words, vector) for text, words, vector in zip(texts, tokens, vectors)]

@@ -86,3 +86,36 @@ def test_a_reply_presuming_shipped_is_not_offered_when_the_order_has_not_shipped
     for reply in unknown["replies"]:
         if "shipped" in corpus[reply["id"]].presumes:
             assert reply["needs_check"] and "发货" in reply["needs_check"]
+
+
+def test_an_idle_server_embeds_a_follow_ups_conversation_views_beside_it(client, monkeypatch):
+    """With no other suggestion in progress (a core to spare), the texts the matcher reads for a follow-up's
+    conversation reach the encoder in the same call as the message; under load they wait until the message
+    turns out to need them, in a second call. The answer is the same either way."""
+    from service.api import flows
+
+    state = client.app.state
+    base, calls = state.analyzer.base_encoder, []
+    original = base.encode_mixed
+
+    def counted(texts, passages):
+        calls.append(sorted(zip(texts, passages)))
+        return original(texts, passages)
+
+    monkeypatch.setattr(base, "encode_mixed", counted)
+    history = [("customer", "这条连衣裙还有杏色的吗 我想要M"), ("agent", "亲，杏色M码刚刚卖完了呢")]
+    answers = {}
+    for mode in ("busy", "idle"):
+        state.analyzer.encoder._cache.clear()  # every text new to the encoder each time
+        calls.clear()
+        if mode == "busy":
+            with flows.SUGGESTING.one():  # another suggestion in progress
+                answers[mode] = ask(client, "那黑的呢", history)
+            busy_calls = list(calls)
+        else:
+            answers[mode] = ask(client, "那黑的呢", history)
+    assert len(busy_calls) == 2, busy_calls  # the message needed its conversation
+    assert calls == [sorted(busy_calls[0] + busy_calls[1])]
+    for body in answers.values():
+        body.pop("request_id")
+    assert answers["idle"] == answers["busy"]

@@ -3,8 +3,11 @@ and builds the response models. Nothing below this layer knows pydantic or HTTP.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from contextlib import contextmanager
+from typing import Iterator
 
 from intents.analyzer import Analyzer, Reading, Turn
 from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
@@ -105,13 +108,47 @@ def audit_entry(
     )
 
 
+class _InFlight:
+    """How many suggestions this process is working on."""
+
+    def __init__(self):
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def one(self) -> Iterator[bool]:
+        """Counts one in for the block; yields whether it is the only one."""
+        with self._lock:
+            self._count += 1
+            alone = self._count == 1
+        try:
+            yield alone
+        finally:
+            with self._lock:
+                self._count -= 1
+
+
+SUGGESTING = _InFlight()
+
+
 def suggest(
     body: SuggestRequest, analyzer: Analyzer, guidance: Guidance, replies: ReplyService, store: Store, shop: Shop
+) -> SuggestResponse:
+    with SUGGESTING.one() as alone:
+        return _suggest(body, analyzer, guidance, replies, store, shop, alone)
+
+
+def _suggest(
+    body: SuggestRequest, analyzer: Analyzer, guidance: Guidance, replies: ReplyService, store: Store, shop: Shop, alone: bool
 ) -> SuggestResponse:
     started = time.perf_counter()
     store.audit.accepting()  # a request that could not be audited is refused before any work (503)
     history = [Turn(t.role, t.text) for t in body.history]
-    reading = analyzer.read_turn(body.message, history)
+    # With a core to spare (no other suggestion in progress) the texts the knowledge-point matcher may need for
+    # the conversation are embedded beside the message: at once, not in a second call after the reading. Under
+    # load they are embedded only when the message turns out to need them, so no core works on texts unused.
+    early = replies.matcher.view_texts(body.message, history) if alone and history and replies.matcher is not None else ()
+    reading = analyzer.read_turn(body.message, history, early)
     advice = guidance.for_reading(reading)
     conversation = Conversation(history, body.variables, frozenset(body.sent), shop, body.product_id)
     offer = replies.suggest(reading, advice, conversation, body.top_k)

@@ -96,14 +96,38 @@ class KnowledgeMatcher:
     def _reads_agent(self) -> bool:
         return self.weights.agent > 0 and self._reply_vectors is not None and len(self._reply_owner) > 0
 
-    def _views(self, queries: list[str], agent: str | None) -> tuple[list[np.ndarray], np.ndarray | None]:
-        """The point distributions of `queries` (normalised customer texts) and the agent's turn's vector
-        as a reply (passage), embedded in one encoder call: the texts are encoded at once, not in turn."""
+    @staticmethod
+    def _embedded(queries: list[str], agent: str | None) -> tuple[list[str], list[str], list[bool]]:
+        """The normalised `queries`, then what the encoder is given for them and the agent's turn (a passage)."""
         texts = [normalize(q) for q in queries]
         wanted = [t[:EMBED_MAX_CHARS] for t in texts]
         if agent is not None:
             wanted.append(normalize(agent)[:EMBED_MAX_CHARS])
-        vectors = encode_mixed(self.encoder, wanted, [False] * len(texts) + [True] * (agent is not None))
+        return texts, wanted, [False] * len(texts) + [True] * (agent is not None)
+
+    def _view_inputs(self, text: str, history: Sequence[Turn]) -> tuple[str | None, list[str], str | None]:
+        """The customer's topic turn, the customer texts the conversation's views read and the agent turn read
+        as a reply, for the normalised message `text`."""
+        customer = [t.text for t in history if t.role == "customer"]
+        agent = next((t.text for t in reversed(history) if t.role == "agent"), None)
+        previous = self._topic_turn(customer) if customer else None
+        queries = [f"{previous} {text}", previous] if previous is not None else []
+        return previous, queries, agent if agent is not None and self._reads_agent() else None
+
+    def view_texts(self, message: str, history: Sequence[Turn]) -> list[tuple[str, bool]]:
+        """What `probabilities` may embed for `message` in its conversation, as (text, passage): embedded
+        early, beside the message, the views cost no second encoder call when the message turns out unsure."""
+        if not history:
+            return []
+        _, queries, agent = self._view_inputs(normalize(message), history)
+        _, wanted, passages = self._embedded(queries, agent)
+        return list(zip(wanted, passages))
+
+    def _views(self, queries: list[str], agent: str | None) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """The point distributions of `queries` (normalised customer texts) and the agent's turn's vector
+        as a reply (passage), embedded in one encoder call: the texts are encoded at once, not in turn."""
+        texts, wanted, passages = self._embedded(queries, agent)
+        vectors = encode_mixed(self.encoder, wanted, passages)
         docs = [Document(t, tuple(self.segmenter(t)), v) for t, v in zip(texts, vectors)]
         probs = list(self._probabilities(docs)) if docs else []
         return probs, (vectors[-1] if agent is not None else None)
@@ -156,10 +180,8 @@ class KnowledgeMatcher:
             own = own / own.sum() if own.sum() > 0 else own
         # The views of the conversation, mixed in by how unsure the message is on its own (as the intents are).
         views = []
-        previous = self._topic_turn(customer) if customer else None
-        probs, agent_vector = self._views(
-            [f"{previous} {text}", previous] if previous is not None else [], agent if agent is not None and self._reads_agent() else None
-        )
+        previous, queries, agent = self._view_inputs(text, history)
+        probs, agent_vector = self._views(queries, agent)
         if previous is not None:
             views += [(w.context, probs[0]), (w.previous, probs[1])]
         if agent_vector is not None:
