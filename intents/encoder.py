@@ -205,7 +205,12 @@ class OnnxE5Encoder:
         ids = [e.ids for e in self._tokenizer.encode_batch(prefixed)]
         if self._pool is None or len(ids) == 1:
             return np.vstack([self._run(i) for i in ids])
-        return np.vstack(list(self._pool.map(self._run, ids)))
+        # Longest first: the threads take the texts in turn, so the last to start is a short one and they
+        # finish together (a follow-up's joined view no longer runs alone after the message).
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        out[order] = np.vstack(list(self._pool.map(self._run, [ids[i] for i in order])))
+        return out
 
 
 def load_default_encoder(model_dir: Path, threads: int = 0) -> OnnxE5Encoder:
