@@ -173,7 +173,8 @@ def test_neighbour_vote_equals_sklearns(intent_model, docs):
         scores = query @ columns
         chosen = np.argsort(-scores, kind="stable")[:k]
         weight = 1.0 / np.maximum(1.0 - scores[chosen].astype(np.float64), 1e-6)
-        expected = np.bincount(labels[chosen].astype(int) if labels.dtype.kind in "iu" else np.searchsorted(intent_model.neighbors_.classes_, labels[chosen]), weights=weight, minlength=len(intent_model.neighbors_.classes_))
+        # labels are sklearn's class codes (neighbors_._y), 0 … n_classes - 1
+        expected = np.bincount(labels[chosen], weights=weight, minlength=len(intent_model.neighbors_.classes_))
         np.testing.assert_allclose(ours[row], expected / expected.sum(), atol=1e-4)
 
 
