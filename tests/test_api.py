@@ -50,6 +50,31 @@ def test_openapi_docs_served(fake_client):
     assert {"/v1/classify", "/v1/segment", "/v1/suggest", "/healthz", "/readyz"} <= set(paths)
 
 
+@pytest.mark.parametrize(
+    ("path", "payload", "model"),
+    [
+        ("/v1/suggest", {"message": "亲 我165 110斤穿什么码 能便宜点吗", "history": [{"role": "customer", "text": "在吗"}]}, "SuggestResponse"),
+        ("/v1/classify", {"messages": ["在吗", "退款什么时候到账"]}, "ClassifyResponse"),
+    ],
+)
+def test_hot_routes_answer_what_the_response_model_serialises(fake_client, path, payload, model):
+    """suggest and classify serialise their model themselves (one trip through the thread pool, not two):
+    the body must be byte for byte what FastAPI's response-model serialisation makes of it, and the
+    OpenAPI schema must still name the model."""
+    from fastapi.encoders import jsonable_encoder
+
+    from service.api import schemas
+
+    response = fake_client.post(path, json=payload)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    parsed = getattr(schemas, model).model_validate_json(response.content)
+    assert response.content == parsed.model_dump_json(by_alias=True).encode()
+    assert response.json() == jsonable_encoder(parsed)
+    schema = fake_client.get("/openapi.json").json()["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": f"#/components/schemas/{model}"}
+
+
 def test_suggest_size_question(fake_client):
     response = fake_client.post("/v1/suggest", json={"message": "亲 我165 110斤穿什么码"})
     assert response.status_code == 200

@@ -1,11 +1,12 @@
 """POST /v1/classify: intents (and readings) for a batch of messages."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from service.api import flows
 from service.api.auth import AgentRole
 from service.api.deps import AnalyzerDep, GuidanceDep, StoreDep
 from service.api.errors import error_responses
+from service.api.routes import json_response
 from service.api.schemas import ClassifyRequest, ClassifyResponse
 
 router = APIRouter(
@@ -14,7 +15,7 @@ router = APIRouter(
 
 
 @router.post("/classify", response_model=ClassifyResponse)
-def classify(body: ClassifyRequest, analyzer: AnalyzerDep, guidance: GuidanceDep, store: StoreDep) -> ClassifyResponse:
+def classify(body: ClassifyRequest, analyzer: AnalyzerDep, guidance: GuidanceDep, store: StoreDep) -> Response:
     """Classify up to 256 messages; results come back in input order."""
     results = flows.classify(body.messages, analyzer, guidance, store)
-    return ClassifyResponse(results=results, model_version=analyzer.model_version)
+    return json_response(ClassifyResponse(results=results, model_version=analyzer.model_version))

@@ -1,11 +1,12 @@
 """POST /v1/suggest: the full reading of a message and the replies to offer."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from service.api import flows
 from service.api.auth import AgentRole
 from service.api.deps import AnalyzerDep, GuidanceDep, RepliesDep, ShopDep, StoreDep
 from service.api.errors import error_responses
+from service.api.routes import json_response
 from service.api.schemas import SuggestRequest, SuggestResponse
 
 router = APIRouter(
@@ -16,7 +17,7 @@ router = APIRouter(
 @router.post("/suggest", response_model=SuggestResponse)
 def suggest(
     body: SuggestRequest, analyzer: AnalyzerDep, guidance: GuidanceDep, replies: RepliesDep, store: StoreDep, shop: ShopDep
-) -> SuggestResponse:
+) -> Response:
     """Analyse a customer message and suggest replies: answered with the shop's facts, its products' attributes
     and size charts where it has them."""
-    return flows.suggest(body, analyzer, guidance, replies, store, shop)
+    return json_response(flows.suggest(body, analyzer, guidance, replies, store, shop))
