@@ -4,7 +4,10 @@ presumed that the conversation contradicts."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+
+from intents.analyzer import Turn
 
 
 def ask(client, message, history=(), **extra):
@@ -86,6 +89,41 @@ def test_a_reply_presuming_shipped_is_not_offered_when_the_order_has_not_shipped
     for reply in unknown["replies"]:
         if "shipped" in corpus[reply["id"]].presumes:
             assert reply["needs_check"] and "发货" in reply["needs_check"]
+
+
+def test_a_follow_up_is_read_with_its_topic_turn_without_embedding_them_joined(client, monkeypatch):
+    """The matcher reads an unsure follow-up together with the customer's topic turn: their words joined, and
+    the mean of the two vectors the encoder has already made (embedding the joined text was a follow-up's
+    longest encoder run). The encoder sees each text once, and never the two joined."""
+    state = client.app.state
+    base, seen = state.analyzer.base_encoder, []
+    original = base.encode_mixed
+
+    def counted(texts, passages):
+        seen.extend(zip(texts, passages))
+        return original(texts, passages)
+
+    monkeypatch.setattr(base, "encode_mixed", counted)
+    state.analyzer.encoder._cache.clear()
+    history = [("customer", "这条连衣裙还有杏色的吗 我想要M"), ("agent", "亲，杏色M码刚刚卖完了呢")]
+    body = ask(client, "那黑的呢", history)
+    assert body["replies"]
+    assert len(seen) == len(set(seen)), seen  # each (text, query or passage) once
+    texts = [text for text, _ in seen]
+    assert not [t for t in texts if "杏色" in t and "黑" in t], seen
+    assert "那黑的呢" in texts and "这条连衣裙还有杏色的吗 我想要M" in texts, seen
+
+    # The joined view's vector is the normalised mean of the two turns' vectors.
+    matcher = state.replies.matcher
+    reading = state.analyzer.read_turn("那黑的呢", [])
+    docs = []
+    monkeypatch.setattr(matcher, "_probabilities", lambda d: docs.extend(d) or matcher.model.predict_proba(d))
+    previous, agent = matcher._view_inputs([Turn(role, text) for role, text in history])
+    matcher._views(reading.doc, previous, agent)
+    joined, alone = docs
+    assert joined.text == f"{previous} {reading.doc.text}" and alone.text == previous
+    mean = alone.vector + reading.doc.vector
+    assert np.allclose(joined.vector, mean / np.linalg.norm(mean), atol=1e-6)
 
 
 def test_an_idle_server_embeds_a_follow_ups_conversation_views_beside_it(client, monkeypatch):

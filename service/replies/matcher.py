@@ -97,38 +97,52 @@ class KnowledgeMatcher:
         return self.weights.agent > 0 and self._reply_vectors is not None and len(self._reply_owner) > 0
 
     @staticmethod
-    def _embedded(queries: list[str], agent: str | None) -> tuple[list[str], list[str], list[bool]]:
-        """The normalised `queries`, then what the encoder is given for them and the agent's turn (a passage)."""
-        texts = [normalize(q) for q in queries]
-        wanted = [t[:EMBED_MAX_CHARS] for t in texts]
+    def _embedded(previous: str | None, agent: str | None) -> list[tuple[str, bool]]:
+        """What the encoder is given for the views, as (text, passage): the customer's topic turn (normalised)
+        as a query and the agent's turn as a reply."""
+        wanted = [(previous[:EMBED_MAX_CHARS], False)] if previous is not None else []
         if agent is not None:
-            wanted.append(normalize(agent)[:EMBED_MAX_CHARS])
-        return texts, wanted, [False] * len(texts) + [True] * (agent is not None)
+            wanted.append((normalize(agent)[:EMBED_MAX_CHARS], True))
+        return wanted
 
-    def _view_inputs(self, text: str, history: Sequence[Turn]) -> tuple[str | None, list[str], str | None]:
-        """The customer's topic turn, the customer texts the conversation's views read and the agent turn read
-        as a reply, for the normalised message `text`."""
+    def _view_inputs(self, history: Sequence[Turn]) -> tuple[str | None, str | None]:
+        """The customer's topic turn (normalised) and the agent turn read as a reply, if the views read one."""
         customer = [t.text for t in history if t.role == "customer"]
         agent = next((t.text for t in reversed(history) if t.role == "agent"), None)
         previous = self._topic_turn(customer) if customer else None
-        queries = [f"{previous} {text}", previous] if previous is not None else []
-        return previous, queries, agent if agent is not None and self._reads_agent() else None
+        return previous, agent if agent is not None and self._reads_agent() else None
 
     def view_texts(self, message: str, history: Sequence[Turn]) -> list[tuple[str, bool]]:
         """What `probabilities` may embed for `message` in its conversation, as (text, passage): embedded
         early, beside the message, the views cost no second encoder call when the message turns out unsure."""
         if not history:
             return []
-        _, queries, agent = self._view_inputs(normalize(message), history)
-        _, wanted, passages = self._embedded(queries, agent)
-        return list(zip(wanted, passages))
+        return self._embedded(*self._view_inputs(history))
 
-    def _views(self, queries: list[str], agent: str | None) -> tuple[list[np.ndarray], np.ndarray | None]:
-        """The point distributions of `queries` (normalised customer texts) and the agent's turn's vector
-        as a reply (passage), embedded in one encoder call: the texts are encoded at once, not in turn."""
-        texts, wanted, passages = self._embedded(queries, agent)
-        vectors = encode_mixed(self.encoder, wanted, passages)
-        docs = [Document(t, tuple(self.segmenter(t)), v) for t, v in zip(texts, vectors)]
+    def _views(
+        self, message: Document, previous: str | None, agent: str | None, data_only: bool = False
+    ) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """The point distributions of the message read with the customer's topic turn and of that turn alone,
+        and the agent's turn's vector as a reply (passage); what is not cached is embedded in one call.
+
+        The message read with the turn is their words together and the mean of their two sentence vectors:
+        embedding the joined text was the longest encoder run of a follow-up (a third of its time), and on the
+        conversation dev set the mean reads as well (see the model card). A message that is only a number or
+        a code means nothing to the encoder: the turn's vector stands for both."""
+        wanted = self._embedded(previous, agent)
+        vectors = encode_mixed(self.encoder, [t for t, _ in wanted], [p for _, p in wanted]) if wanted else None
+        docs = []
+        if previous is not None:
+            together = vectors[0].copy()
+            if not data_only:
+                own = message.vector
+                if own is None:
+                    own = encode_mixed(self.encoder, [message.text[:EMBED_MAX_CHARS]], [False])[0]
+                together = together + own
+            norm = float(np.linalg.norm(together))
+            together = together / norm if norm > 1e-6 else np.zeros_like(together)
+            joined = f"{previous} {message.text}"
+            docs = [Document(joined, tuple(self.segmenter(joined)), together), Document(previous, tuple(self.segmenter(previous)), vectors[0])]
         probs = list(self._probabilities(docs)) if docs else []
         return probs, (vectors[-1] if agent is not None else None)
 
@@ -180,8 +194,8 @@ class KnowledgeMatcher:
             own = own / own.sum() if own.sum() > 0 else own
         # The views of the conversation, mixed in by how unsure the message is on its own (as the intents are).
         views = []
-        previous, queries, agent = self._view_inputs(text, history)
-        probs, agent_vector = self._views(queries, agent)
+        previous, agent = self._view_inputs(history)
+        probs, agent_vector = self._views(reading.doc, previous, agent, data_only)
         if previous is not None:
             views += [(w.context, probs[0]), (w.previous, probs[1])]
         if agent_vector is not None:
