@@ -38,6 +38,8 @@ _AMOUNT = re.compile(r"(?:¥|￥)\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?
 _DATE = re.compile(
     r"(今天|明天|后天|大后天|这周[一二三四五六日天末]?|下周[一二三四五六日天末]?|周[一二三四五六日天末]|星期[一二三四五六日天]|"
     r"礼拜[一二三四五六日天]|月底|月初|下个月|\d{1,2}月\d{1,2}[日号]|\d{1,2}[日号](?:之前|前)?|双十一|双11|618|春节前|年前)"
+    # When the order was placed, paid or received ("今天拍的", "3号下的单") is not a date the customer needs it by.
+    r"(?!\s?(?:刚|才|已经)?(?:拍|买|下单|下的单|下了单|付|订|收到|签收))"
 )
 # Words that look like a colour or size but are not one here.
 _NOT_COLOUR_AFTER = ("色差", "颜色")

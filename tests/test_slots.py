@@ -31,6 +31,12 @@ from intents.state import read_state
         ("平时穿165/88A", {"size": "165/88A"}),
         # the courier the customer names is the one the message is about, not the one a pasted number shows
         ("能走中通吗 单号SF1234567890123", {"tracking_no": "SF1234567890123", "courier": "中通"}),
+        # when the order was placed, paid or received is not the date the customer needs something by
+        ("今天拍的 什么时候发货", {}),
+        ("我3号下的单 到现在还没发", {}),
+        ("今天刚付款 周六前能到吗", {"date": "周六"}),
+        ("今天拍明天能发吗", {"date": "明天"}),
+        ("今天能发吗", {"date": "今天"}),
     ],
 )
 def test_read_slots(message, expected):
