@@ -125,10 +125,10 @@ class KnowledgeMatcher:
         """The point distributions of the message read with the customer's topic turn and of that turn alone,
         and the agent's turn's vector as a reply (passage); what is not cached is embedded in one call.
 
-        The message read with the turn is their words together and the mean of their two sentence vectors:
-        embedding the joined text was the longest encoder run of a follow-up (a third of its time), and on the
-        conversation dev set the mean reads as well (see the model card). A message that is only a number or
-        a code means nothing to the encoder: the turn's vector stands for both."""
+        The message read with the turn is their words together and the mean of their two sentence vectors
+        (embedding the joined text was the longest encoder run of a follow-up; on the conversation dev set the
+        mean reads as well, see the model card). A message that is only a number or a code means nothing to the
+        encoder: the turn's vector stands for both."""
         wanted = self._embedded(previous, agent)
         vectors = encode_mixed(self.encoder, [t for t, _ in wanted], [p for _, p in wanted]) if wanted else None
         docs = []
@@ -142,7 +142,10 @@ class KnowledgeMatcher:
             norm = float(np.linalg.norm(together))
             together = together / norm if norm > 1e-6 else np.zeros_like(together)
             joined = f"{previous} {message.text}"
-            docs = [Document(joined, tuple(self.segmenter(joined)), together), Document(previous, tuple(self.segmenter(previous)), vectors[0])]
+            docs = [
+                Document(joined, tuple(self.segmenter(joined)), together),
+                Document(previous, tuple(self.segmenter(previous)), vectors[0]),
+            ]
         probs = list(self._probabilities(docs)) if docs else []
         return probs, (vectors[-1] if agent is not None else None)
 
