@@ -93,7 +93,7 @@ def test_a_reply_presuming_shipped_is_not_offered_when_the_order_has_not_shipped
 
 def test_a_follow_up_is_read_with_its_topic_turn_without_embedding_them_joined(client, monkeypatch):
     """The matcher reads an unsure follow-up together with the customer's topic turn: their words joined, and
-    the mean of the two vectors the encoder has already made (embedding the joined text was a follow-up's
+    a mean of the two vectors the encoder has already made (embedding the joined text was a follow-up's
     longest encoder run). The encoder sees each text once, and never the two joined."""
     state = client.app.state
     base, seen = state.analyzer.base_encoder, []
@@ -113,7 +113,7 @@ def test_a_follow_up_is_read_with_its_topic_turn_without_embedding_them_joined(c
     assert not [t for t in texts if "杏色" in t and "黑" in t], seen
     assert "那黑的呢" in texts and "这条连衣裙还有杏色的吗 我想要M" in texts, seen
 
-    # The joined view's vector is the normalised mean of the two turns' vectors.
+    # The joined view's vector is the normalised mean of the two turns' vectors, weighted by their lengths.
     matcher = state.replies.matcher
     reading = state.analyzer.read_turn("那黑的呢", [])
     docs = []
@@ -122,7 +122,8 @@ def test_a_follow_up_is_read_with_its_topic_turn_without_embedding_them_joined(c
     matcher._views(reading.doc, previous, agent)
     joined, alone = docs
     assert joined.text == f"{previous} {reading.doc.text}" and alone.text == previous
-    mean = alone.vector + reading.doc.vector
+    power = matcher.weights.length_power
+    mean = alone.vector * len(previous) ** power + reading.doc.vector * len(reading.doc.text) ** power
     assert np.allclose(joined.vector, mean / np.linalg.norm(mean), atol=1e-6)
 
 

@@ -40,6 +40,9 @@ class MatchWeights:
     context: float = 2.0
     previous: float = 0.5
     agent: float = 0.3
+    # The first view's sentence vector: the two turns' vectors, each weighted by its length to this power (a
+    # longer turn says more, but not in proportion: "还没" must not pull "帮我查下快递到哪了" off its topic).
+    length_power: float = 0.3
     # The conversation's share: this times the message's own uncertainty (1 − its best point's probability),
     # for an elliptical follow-up and for any other message; a pasted number or code leans on it entirely.
     follow_up: float = 1.0
@@ -125,7 +128,7 @@ class KnowledgeMatcher:
         """The point distributions of the message read with the customer's topic turn and of that turn alone,
         and the agent's turn's vector as a reply (passage); what is not cached is embedded in one call.
 
-        The message read with the turn is their words together and the mean of their two sentence vectors
+        The message read with the turn is their words together and a weighted mean of their two sentence vectors
         (embedding the joined text was the longest encoder run of a follow-up; on the conversation dev set the
         mean reads as well, see the model card). A message that is only a number or a code means nothing to the
         encoder: the turn's vector stands for both."""
@@ -138,7 +141,8 @@ class KnowledgeMatcher:
                 own = message.vector
                 if own is None:
                     own = encode_mixed(self.encoder, [message.text[:EMBED_MAX_CHARS]], [False])[0]
-                together = together + own
+                power = self.weights.length_power
+                together = together * len(previous) ** power + own * len(message.text) ** power
             norm = float(np.linalg.norm(together))
             together = together / norm if norm > 1e-6 else np.zeros_like(together)
             joined = f"{previous} {message.text}"
