@@ -206,7 +206,7 @@ class OnnxE5Encoder:
         if self._pool is None or len(ids) == 1:
             return np.vstack([self._run(i) for i in ids])
         # Longest first: the threads take the texts in turn, so the last to start is a short one and they
-        # finish together (a follow-up's joined view no longer runs alone after the message).
+        # finish together (a follow-up's long earlier turn does not run alone after the message).
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         out[order] = np.vstack(list(self._pool.map(self._run, [ids[i] for i in order])))
