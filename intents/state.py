@@ -32,6 +32,8 @@ def _cue(fact: str, words: str, by=("customer", "agent"), negatable=True, value=
 
 CUES: tuple[Cue, ...] = (
     _cue("shipped", r"已经?发货|发货了|已经?发出|发出了|寄出了|已揽收|揽收了|在路上|物流显示|派送中|正在派送|到中转|包裹.{0,4}发出"),
+    # The parcel in the customer's city, at a local branch or station, or out for delivery today.
+    _cue("shipped", r"已经?到达?了?(您|你)?(所在的?|那边的?|当地的?)?(城市|网点|驿站|快递点)|今天会派送|正在安排派送|派件中"),
     _cue("not_shipped", r"(还)?没(有)?发(货|出)?|未发货|尚未发货|还没寄|没动静", negatable=False),
     _cue("delivered", r"收到了|收到货|签收了|拿到了|到货了|已签收|拆开|穿了|用了|戴了|洗了|试了"),
     _cue("delivered", r"(还)?没(有)?(收到(?!钱|退款)|到货|拿到)|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),

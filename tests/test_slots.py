@@ -63,6 +63,11 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
         ([("customer", "燕麦色M码断货了吧")], {}),  # only the shop can say what is in stock
         ([("agent", "亲，我们可以给您部分退款20元"), ("customer", "好的")], {"agreed": True}),
         ([("agent", "亲，已经为您备注了")], {"action_done": True}),
+        # a parcel in the customer's city or out for delivery has shipped
+        ([("agent", "亲，包裹已经到您所在城市了，今天会派送")], {"shipped": True, "not_shipped": False}),
+        ([("agent", "亲，快递已经到您那边的网点了")], {"shipped": True}),
+        ([("customer", "物流显示到驿站了 但我没收到短信")], {"shipped": True}),
+        ([("customer", "到我们城市了吗")], {}),  # a question establishes nothing
     ],
 )
 def test_read_state(turns, facts):
