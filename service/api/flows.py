@@ -147,7 +147,7 @@ def _suggest(
     # With a core to spare (no other suggestion in progress) the texts the knowledge-point matcher may need for
     # the conversation are embedded beside the message: at once, not in a second call after the reading. Under
     # load they are embedded only when the message turns out to need them, so no core works on texts unused.
-    early = replies.matcher.view_texts(body.message, history) if alone and history and replies.matcher is not None else ()
+    early = replies.matcher.view_texts(history) if alone and history and replies.matcher is not None else ()
     reading = analyzer.read_turn(body.message, history, early)
     advice = guidance.for_reading(reading)
     conversation = Conversation(history, body.variables, frozenset(body.sent), shop, body.product_id)

@@ -115,9 +115,10 @@ class KnowledgeMatcher:
         previous = self._topic_turn(customer) if customer else None
         return previous, agent if agent is not None and self._reads_agent() else None
 
-    def view_texts(self, message: str, history: Sequence[Turn]) -> list[tuple[str, bool]]:
-        """What `probabilities` may embed for `message` in its conversation, as (text, passage): embedded
-        early, beside the message, the views cost no second encoder call when the message turns out unsure."""
+    def view_texts(self, history: Sequence[Turn]) -> list[tuple[str, bool]]:
+        """What `probabilities` may embed for a message in this conversation, as (text, passage): embedded
+        early, beside the message, the views cost no second encoder call when the message turns out unsure.
+        They no longer depend on the message (its view with the topic turn reuses the two turns' vectors)."""
         if not history:
             return []
         return self._embedded(*self._view_inputs(history))
