@@ -9,12 +9,14 @@ import logging
 import time
 
 import httpx
+import psycopg
 import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from service.cli import app as cli
 from service.config import get_settings
+from service.store import AuditEntry, Store
 from tests.conftest import serving
 from tests.pg_cluster import PASSWORD
 from tests.test_durability import _server, _tail
@@ -189,3 +191,73 @@ def test_two_replicas_share_the_store_the_priors_and_one_rate_limit(model_dir, e
             assert _metric(text, "huashu_responses_total", route="/v1/suggest", status="200") == counts[base], (base, counts)
             assert _metric(text, "huashu_store_writable") == 1.0
         assert all(PASSWORD not in log.read_text(errors="replace") for log in (log_a, log_b)), _tail(log_a)
+
+
+# --- moving a SQLite store to PostgreSQL ------------------------------------------------------------------
+
+
+def _copy(source, url: str):
+    return CliRunner().invoke(cli, ["copy-store", "--from", str(source), "--to", url])
+
+
+def test_a_sqlite_store_copied_to_postgresql_keeps_its_history_priors_and_shop(fake_settings, make_fake_app, pg_url, tmp_path):
+    """A shop moving from one process to replicas: before `copy-store` the replicas on PostgreSQL started with
+    no audit log, no feedback (so no adoption priors) and no shop; now they carry on where the file stopped,
+    and new feedback, reviews and shop changes get ids after the copied ones."""
+    on_sqlite = fake_settings.model_copy(update={"db_path": tmp_path / "huashu.db"})
+    with serving(make_fake_app(on_sqlite)) as client:
+        suggestion = client.post("/v1/suggest", json={"message": MESSAGE}).json()
+        rid, reply, intent = suggestion["request_id"], suggestion["replies"][-1]["id"], suggestion["intent"]["id"]
+        for _ in range(6):
+            assert client.post("/v1/feedback", json={"request_id": rid, "reply_id": reply, "action": "sent"}).status_code == 201
+        assert client.post(f"/v1/audit/{rid}/review", json={"intents": [intent], "reviewer": "qa"}).status_code == 201
+        assert client.put("/v1/shop/profile", json={"shipping": {"ship_within": "24小时"}}).status_code == 200
+        client.post("/v1/suggest", json={"message": "能便宜点吗"})
+        before = {path: client.get(path).json() for path in
+                  (f"/v1/audit/{rid}", f"/v1/audit/{rid}/reviews", "/v1/reports/intents", "/v1/shop/profile", "/v1/shop/changes")}
+        audit_before = client.get("/v1/audit").json()
+        priors_before = client.app.state.replies.priors.counts(reply, intent)
+
+    result = _copy(on_sqlite.db_path, pg_url)
+    assert result.exit_code == 0, result.output
+    assert "copied 2 audit rows, 6 feedback rows, 1 reviews" in result.output
+    assert PASSWORD not in result.output
+
+    with serving(make_fake_app(on_postgres(fake_settings, pg_url))) as client:
+        for path, body in before.items():
+            assert client.get(path).json() == body, path
+        assert client.get("/v1/audit").json()["items"] == audit_before["items"]
+        assert priors_before[0] == 6 and client.app.state.replies.priors.counts(reply, intent) == priors_before
+        feedback = client.post("/v1/feedback", json={"request_id": rid, "reply_id": reply, "action": "edited", "final_text": "好的亲"})
+        assert feedback.status_code == 201, feedback.text
+        assert feedback.json()["id"] > 6  # after the copied ids, not a clash with them
+        assert client.post(f"/v1/audit/{rid}/review", json={"intents": [intent], "reviewer": "qa2"}).status_code == 201
+        assert client.put("/v1/shop/profile", json={"shipping": {"ship_within": "48小时"}}).status_code == 200
+        assert client.get("/v1/shop/changes").json()["changes"][0]["id"] > before["/v1/shop/changes"]["changes"][0]["id"]
+
+    again = _copy(on_sqlite.db_path, pg_url)  # a second copy would double the history: refused, nothing written
+    assert again.exit_code == 2 and "already holds rows" in again.output and "requests 2" in again.output, again.output
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("select count(*) from feedback").fetchone()[0] == 7
+
+
+def test_a_copy_that_fails_part_way_leaves_postgresql_as_it_was(tmp_path, pg_url):
+    source = tmp_path / "huashu.db"
+    store = Store(source)
+    try:
+        store.audit.record([AuditEntry(id="r1", endpoint="suggest", normalized="在吗", masked="在吗", tokens=["在", "吗"],
+                                       intents=[("greeting", 0.9)], replies=["greeting-01"], model_version="t", latency_ms=1.0)])
+        # a value SQLite's loose typing kept that PostgreSQL's integer column refuses, in a table copied late
+        store.database.db.execute("update requests_daily set bin = 'x'")
+        store.database.db.conn.commit()
+    finally:
+        store.close()
+    result = _copy(source, pg_url)
+    assert result.exit_code == 2 and "rolled back" in result.output and "requests_daily" in result.output, result.output
+    assert PASSWORD not in result.output
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("select count(*) from requests").fetchone()[0] == 0  # copied before the failure, undone
+
+    missing = _copy(tmp_path / "nothing-here.db", pg_url)
+    assert missing.exit_code == 2 and "no SQLite store" in missing.output
+    assert not (tmp_path / "nothing-here.db").exists()

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from service.cli.common import app, fail
+from service.cli.common import app, fail, progress_bars, reporter
 from service.config import get_settings
 
 
@@ -88,6 +88,52 @@ def purge(
     verb = "would delete" if dry_run else "deleted"
     print(f"{verb} {counts['requests']} audit rows, {counts['feedback']} feedback rows and {counts['reviews']} reviews "
           f"created before {before.date().isoformat()}")
+
+
+@app.command("copy-store")
+def copy_store_command(
+    source: Annotated[Optional[Path], typer.Option("--from", help="The SQLite file to copy (default $HUASHU_DB_PATH).")] = None,
+    target: Annotated[Optional[str], typer.Option(
+        "--to", help="The PostgreSQL URL to copy into (default $HUASHU_DATABASE_URL); its store tables must be empty.")] = None,
+) -> None:
+    """Copy the SQLite store (audit log, feedback, reviews, daily counts, the shop) into an empty PostgreSQL
+    database, ids and all, in one transaction: for moving to several replicas without losing the history."""
+    import psycopg
+
+    from service.errors import StoreUnavailable
+    from service.store.copy import copy_store, open_source
+    from service.store.db import StoreError
+    from service.store.postgres import PostgresDatabase, masked
+
+    settings = get_settings()
+    url = target or (settings.database_url.get_secret_value().strip() if settings.database_url else "")
+    if not url:
+        fail("no PostgreSQL database to copy into: give --to postgresql://… or set HUASHU_DATABASE_URL")
+    try:
+        sqlite = open_source(source or settings.db_path)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        try:
+            postgres = PostgresDatabase(url, pool_size=1)
+        except StoreError as exc:
+            fail(str(exc))
+        try:
+            with progress_bars() as progress:
+                counts = copy_store(sqlite, postgres, reporter(progress))
+        except StoreUnavailable as exc:
+            fail(f"{postgres.where}: {exc}")
+        except StoreError as exc:
+            fail(str(exc))
+        except psycopg.Error as exc:
+            fail(f"the copy into {postgres.where} failed and was rolled back, nothing was copied: {postgres.say(exc)}")
+        finally:
+            postgres.close()
+    finally:
+        sqlite.close()
+    print(f"copied {counts['requests']} audit rows, {counts['feedback']} feedback rows, {counts['reviews']} reviews "
+          f"and the shop ({counts['products']} products, {counts['shop_replies']} replies, {counts['shop_changes']} changes) "
+          f"from {sqlite.path} into {masked(url)}")
 
 
 @app.command()

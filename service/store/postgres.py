@@ -106,7 +106,7 @@ class PostgresDatabase(BaseDatabase):
         try:
             params = conninfo_to_dict(url)
         except psycopg.Error as exc:
-            raise StoreError(f"{self.where} is not a valid PostgreSQL URL: {self._say(exc)}") from None
+            raise StoreError(f"{self.where} is not a valid PostgreSQL URL: {self.say(exc)}") from None
         self._password = str(params.get("password") or "")
         kwargs: dict[str, Any] = {"application_name": "huashu"}
         if "connect_timeout" not in params:
@@ -116,9 +116,9 @@ class PostgresDatabase(BaseDatabase):
             with psycopg.connect(url, **kwargs) as conn:
                 applied = migrate(conn)
         except psycopg.OperationalError as exc:
-            raise StoreError(f"{self.where} cannot be reached: {self._say(exc)}") from None
+            raise StoreError(f"{self.where} cannot be reached: {self.say(exc)}") from None
         except psycopg.Error as exc:
-            raise StoreError(f"{self.where}: its tables could not be created or updated: {self._say(exc)}") from None
+            raise StoreError(f"{self.where}: its tables could not be created or updated: {self.say(exc)}") from None
         if applied:
             log.info("the store %s: migrations %s applied", masked(url), applied)
         self.pool = ConnectionPool(
@@ -142,7 +142,7 @@ class PostgresDatabase(BaseDatabase):
         conn.execute("set idle_in_transaction_session_timeout = 20000")
         conn.autocommit = False
 
-    def _say(self, exc: BaseException) -> str:
+    def say(self, exc: BaseException) -> str:
         """The driver's message on one line, never with the password."""
         text = " ".join(str(exc).split()) or type(exc).__name__
         return text.replace(self._password, "***") if self._password else text
@@ -152,7 +152,7 @@ class PostgresDatabase(BaseDatabase):
         try:
             psycopg.connect(self.url, **{**self._kwargs, "connect_timeout": 2}).close()
         except psycopg.Error as exc:
-            return self._say(exc)
+            return self.say(exc)
         return None
 
     def _getconn(self, timeout: float) -> psycopg.Connection:
@@ -176,8 +176,8 @@ class PostgresDatabase(BaseDatabase):
         # server shutting down or starting
         state = getattr(exc, "sqlstate", None) or ""
         if not state or state.startswith(("08", "57P")):
-            return f"{UNREACHABLE}: {self._say(exc)}"
-        return self._say(exc)
+            return f"{UNREACHABLE}: {self.say(exc)}"
+        return self.say(exc)
 
     @property
     def _unreachable(self) -> bool:
@@ -224,7 +224,7 @@ class PostgresDatabase(BaseDatabase):
     def _refuse(self, exc: psycopg.Error) -> StoreUnavailable:
         """The StoreUnavailable (503) for a driver error, marking the store failing when it is."""
         if isinstance(exc, _BUSY):
-            return StoreUnavailable(f"the store is busy ({self._say(exc)}); nothing was written, retry")
+            return StoreUnavailable(f"the store is busy ({self.say(exc)}); nothing was written, retry")
         if isinstance(exc, PoolTimeout):
             why = self._why_no_connection()
             if why is None:
