@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from service.config import ConfigError, Settings
-from service.errors import Conflict, StoreUnavailable, TimedOut
+from service.errors import Conflict, NotFound, StoreUnavailable, TimedOut
 from service.store import AuditEntry, AuditFilters, Store
 from service.store.db import DEADLINE, StoreError, check_database
 from service.store.records import FeedbackCursor
@@ -108,6 +108,19 @@ def test_feedback_is_idempotent_counts_once_and_moves_the_row_up_the_queue(store
     assert store.records.feedback_since(cursor)[0] == []
     store.records.record_feedback("f2", "product.in-stock-01", "product", "edited", "好的")
     assert store.records.feedback_since(cursor)[0] == [("product.in-stock-01", "product", "edited")]
+
+
+def test_feedback_and_reviews_on_a_row_deleted_meanwhile_are_not_found(store):
+    """The routes look the row up, then write: a purge (or another replica's) in between made the write break
+    the foreign key, an unhandled error (500). Now the write finds the row gone under its own lock."""
+    store.audit.record([entry("gone")])
+    tomorrow = (datetime.now(timezone.utc).date() + timedelta(days=1)).isoformat()
+    assert store.qa.purge(tomorrow)["requests"] == 1
+    with pytest.raises(NotFound, match="gone"):
+        store.records.record_feedback("gone", "product.in-stock-01", "product", "sent", None)
+    with pytest.raises(NotFound, match="gone"):
+        store.qa.add_reviews(["gone"], ["product"], None, "qa", None)
+    assert store.qa.adoption(None, None)["reply_actions"] == {}
 
 
 def test_the_review_queue_pages_without_skipping_rows_reviewed_meanwhile(store):

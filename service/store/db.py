@@ -91,8 +91,10 @@ class Connection:
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != pk)
         self.execute(f"{insert_sql(table, columns)} on conflict ({pk}) do update set {updates}", [row[c] for c in columns])
 
-    def lock_row(self, table: str, key: Any) -> None:
-        """Hold the row with this id until the transaction ends (SQLite: one writer at a time already)."""
+    def lock_row(self, table: str, key: Any) -> bool:
+        """Hold the row with this id until the transaction ends (SQLite: one writer at a time already); whether
+        it exists (a route's earlier look-up does not say it still does: a purge may have come between)."""
+        return self.execute(f"select 1 from {table} where id = ?", [key]).fetchone() is not None
 
     def serialize(self, name: str) -> None:
         """Let one transaction at a time, of those naming `name`, past this point until it ends (SQLite: one

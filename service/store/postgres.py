@@ -68,8 +68,8 @@ class PostgresConnection(Connection):
         found = self.execute(insert_sql(table, columns) + conflict + " returning id", [row[c] for c in columns]).fetchone()
         return found[0] if found else None
 
-    def lock_row(self, table: str, key: Any) -> None:
-        self.execute(f"select 1 from {table} where id = ? for no key update", [key])
+    def lock_row(self, table: str, key: Any) -> bool:
+        return self.execute(f"select 1 from {table} where id = ? for no key update", [key]).fetchone() is not None
 
     def serialize(self, name: str) -> None:
         self.execute("select pg_advisory_xact_lock(?)", [_SERIAL_KEYS[name]])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from intents.normalize import mask_pii, normalize
-from service.errors import Unprocessable
+from service.errors import NotFound, Unprocessable
 from service.store.audit import AuditWriter
 from service.store.db import DEADLINE, HISTOGRAM_BINS, BaseDatabase, now
 
@@ -220,7 +220,8 @@ class QaQueries:
         out = []
         with self.database.writing() as db:
             for request_id in sorted(set(request_ids)):  # locked in one order: concurrent reviews never deadlock
-                db.lock_row("requests", request_id)
+                if not db.lock_row("requests", request_id):
+                    raise NotFound(f"unknown request id {request_id!r} (its audit row is gone: purged)")
             for request_id in request_ids:
                 row = {
                     "created": stamp,

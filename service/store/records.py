@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from intents.normalize import mask_pii
-from service.errors import Conflict
+from service.errors import Conflict, NotFound
 from service.store.audit import AuditWriter
 from service.store.db import PRIORITY_SQL, BaseDatabase, now
 
@@ -74,7 +74,8 @@ class Records:
             return before["id"], False
 
         with self.database.writing() as db:
-            db.lock_row("requests", request_id)
+            if not db.lock_row("requests", request_id):
+                raise NotFound(f"unknown request id {request_id!r} (its audit row is gone: purged)")
             if idempotency_key is not None and db.execute("select 1 from feedback where idempotency_key = ?", [idempotency_key]).fetchone():
                 return earlier(db)
             counted = db.execute(
