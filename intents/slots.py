@@ -21,6 +21,8 @@ _COURIER = re.compile("|".join(sorted((re.escape(c) for c in COURIERS), key=len,
 _TRACKING = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2,4})\s?(\d{9,18})(?![0-9])")
 _DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{10,20})(?![0-9])")
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
+# A number pasted as apps print it, in groups of digits ("7730 1258 8823 4", "3829-1044-7556-2018").
+_GROUPED = re.compile(r"(?<![0-9A-Za-z])\d{3,6}(?:[ -]\d{3,6})+(?:[ -]\d{1,6})?(?![0-9A-Za-z])")
 _ORDER_CONTEXT = re.compile(r"(订单|订单号|订单编号)[是:]?\W{0,3}$")
 _TRACKING_CONTEXT = re.compile(r"(快递|运单|物流|快递单)号?[是:]?\W{0,3}$")
 _SIZE = re.compile(
@@ -58,25 +60,31 @@ def _quantity(value: str) -> str | None:
     return str(number) if 0 < number < 100000 else None
 
 
+def _joined(match: re.Match) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    return digits if 10 <= len(digits) <= 20 else match.group(0)
+
+
 def read_slots(text: str) -> dict[str, str]:
     """The slots one normalised message names (the first mention of each)."""
     found: dict[str, str] = {}
+    numbers = _GROUPED.sub(_joined, text)  # the text the order and tracking numbers are read from
     # A courier the customer names is the one the message is about ("能走中通吗" with an SF number pasted);
     # the prefix of a pasted number (its own "SF" included) tells the courier only when none is named.
-    named = _COURIER.search(_TRACKING.sub(lambda m: " " * len(m.group(0)), text))
+    named = _COURIER.search(_TRACKING.sub(lambda m: " " * len(m.group(0)), numbers))
     if named:
         found["courier"] = COURIERS[named.group(0).lower()]
-    for match in _TRACKING.finditer(text):
+    for match in _TRACKING.finditer(numbers):
         courier = _courier_of_tracking(match.group(1))
         if courier or match.group(1).isupper():
             found.setdefault("tracking_no", match.group(1) + match.group(2))
             if courier:
                 found.setdefault("courier", courier)
-    for match in _DIGITS.finditer(text):
+    for match in _DIGITS.finditer(numbers):
         digits = match.group(1)
         if _PHONE.match(digits):
             continue  # a phone number: personal, never a slot
-        before = text[max(0, match.start() - 8) : match.start()]
+        before = numbers[max(0, match.start() - 8) : match.start()]
         if _ORDER_CONTEXT.search(before):
             found.setdefault("order_id", digits)
         elif _TRACKING_CONTEXT.search(before) or _COURIER.search(before):

@@ -37,6 +37,12 @@ from intents.state import read_state
         ("今天刚付款 周六前能到吗", {"date": "周六"}),
         ("今天拍明天能发吗", {"date": "明天"}),
         ("今天能发吗", {"date": "今天"}),
+        # numbers pasted as apps print them, in groups: one number (a phone stays personal however it is spaced)
+        ("亲，已经给您补发了哦，中通单号 7730 1258 8823 4", {"tracking_no": "7730125888234", "courier": "中通"}),
+        ("订单号 3829-1044-7556-2018 还没发", {"order_id": "3829104475562018"}),
+        ("SF 1234 5678 9012 3 到哪了", {"tracking_no": "SF1234567890123", "courier": "顺丰"}),
+        ("打我电话 159 0211 6483", {}),
+        ("165 110斤 穿多大", {}),
     ],
 )
 def test_read_slots(message, expected):
