@@ -45,6 +45,10 @@ _DATE = re.compile(
 )
 # Words that look like a colour or size but are not one here.
 _NOT_COLOUR_AFTER = ("色差", "颜色")
+# A one-character colour (白, 黑 …) is one only standing on its own: before 色/的/款, a particle, a size or the
+# end, and not ending another word (白天, 蓝牙, 红包 and 明白, 拉黑, 网红 are no colours).
+_LONE_COLOUR_BEFORE = set("色的款系吗呢吧啊呀哦嘛")
+_LONE_COLOUR_NOT_AFTER = set("明空蛋苍坦表拉网奶面走")
 SLOT_NAMES = ("order_id", "tracking_no", "courier", "size", "colour", "quantity", "amount", "date")
 
 
@@ -58,6 +62,13 @@ def _quantity(value: str) -> str | None:
     except (ValueError, TypeError):
         return None
     return str(number) if 0 < number < 100000 else None
+
+
+def _lone_colour(text: str, at: int) -> bool:
+    after = text[at + 1 : at + 2]
+    before = text[at - 1 : at] if at else ""
+    standing = not after or after in _LONE_COLOUR_BEFORE or not ("\u4e00" <= after <= "\u9fff")
+    return standing and before not in _LONE_COLOUR_NOT_AFTER
 
 
 def _joined(match: re.Match) -> str:
@@ -102,6 +113,8 @@ def read_slots(text: str) -> dict[str, str]:
         if any(tail.startswith(w) for w in _NOT_COLOUR_AFTER) or text[match.end() : match.end() + 1] == "差":
             continue
         word = match.group(1)
+        if len(word) == 1 and not _lone_colour(text, match.start(1)):
+            continue
         found.setdefault("colour", word if word.endswith("色") or len(word) > 1 else word + "色")
         break
     for match in _QUANTITY.finditer(text):

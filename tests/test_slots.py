@@ -43,6 +43,16 @@ from intents.state import read_state
         ("SF 1234 5678 9012 3 到哪了", {"tracking_no": "SF1234567890123", "courier": "顺丰"}),
         ("打我电话 159 0211 6483", {}),
         ("165 110斤 穿多大", {}),
+        # a one-character colour inside another word is no colour (白天 was read as 白色)
+        ("能放快递柜吗 我白天上班不在家", {}),
+        ("明白了 那我再等等", {}),
+        ("蓝牙耳机能连苹果吗", {}),
+        ("红包什么时候发", {}),
+        ("领了粉丝券还能用满减吗", {}),
+        ("我要拉黑你们", {}),
+        ("有白的吗 要M", {"colour": "白色", "size": "M"}),
+        ("白M 两件", {"colour": "白色", "size": "M", "quantity": "2件"}),
+        ("那黑呢", {"colour": "黑色"}),
     ],
 )
 def test_read_slots(message, expected):
