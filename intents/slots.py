@@ -39,7 +39,9 @@ _QUANTITY = re.compile(rf"({_NUMERAL})\s?(件|个|条|双|套|盒|瓶|包|只|�
 _AMOUNT = re.compile(r"(?:¥|￥)\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:元|块钱|块|rmb)", re.IGNORECASE)
 _DATE = re.compile(
     r"(今天|明天|后天|大后天|这周[一二三四五六日天末]?|下周[一二三四五六日天末]?|周[一二三四五六日天末]|星期[一二三四五六日天]|"
-    r"礼拜[一二三四五六日天]|月底|月初|下个月|\d{1,2}月\d{1,2}[日号]|\d{1,2}[日号](?:之前|前)?|双十一|双11|618|春节前|年前)"
+    r"礼拜[一二三四五六日天]|月底|月初|下个月|\d{1,2}月\d{1,2}[日号]|"
+    # (an address's 8号, 12号院 and 3号楼 are no day)
+    r"(?<![\d路街道巷弄里村区])\d{1,2}[日号](?![院楼门栋室房铺仓柜])(?:之前|前)?|双十一|双11|618|春节前|年前)"
     # When the order was placed, paid or received ("今天拍的", "3号下的单") is not a date the customer needs it by.
     r"(?!\s?(?:刚|才|已经)?(?:拍|买|下单|下的单|下了单|付|订|收到|签收))"
 )
@@ -49,6 +51,8 @@ _NOT_COLOUR_AFTER = ("色差", "颜色")
 # end, and not ending another word (白天, 蓝牙, 红包 and 明白, 拉黑, 网红 are no colours).
 _LONE_COLOUR_BEFORE = set("色的款系吗呢吧啊呀哦嘛")
 _LONE_COLOUR_NOT_AFTER = set("明空蛋苍坦表拉网奶面走")
+# "The other one", "one of them", "article 24": a count after these is no quantity the customer wants.
+_NOT_QUANTITY_AFTER = ("另", "第", "其中", "每", "哪")
 SLOT_NAMES = ("order_id", "tracking_no", "courier", "size", "colour", "quantity", "amount", "date")
 
 
@@ -118,6 +122,8 @@ def read_slots(text: str) -> dict[str, str]:
         found.setdefault("colour", word if word.endswith("色") or len(word) > 1 else word + "色")
         break
     for match in _QUANTITY.finditer(text):
+        if text[: match.start()].endswith(_NOT_QUANTITY_AFTER):
+            continue
         quantity = _quantity(match.group(1))
         if quantity:
             found.setdefault("quantity", f"{quantity}{match.group(2)}")

@@ -53,6 +53,14 @@ from intents.state import read_state
         ("有白的吗 要M", {"colour": "白色", "size": "M"}),
         ("白M 两件", {"colour": "白色", "size": "M", "quantity": "2件"}),
         ("那黑呢", {"colour": "黑色"}),
+        # an address's numbers are no date, an article's number and "the other one" no quantity
+        ("地址我补全了 朝阳区双桥东路12号院3号楼", {}),
+        ("寄到星光路8号 菜鸟驿站", {}),
+        ("按照消法第24条你们应该给我退", {}),
+        ("那另一个单号多少", {}),
+        ("其中一件有线头", {}),
+        ("我要给老公买一件", {"quantity": "1件"}),
+        ("15号以后再发吧", {"date": "15号"}),
     ],
 )
 def test_read_slots(message, expected):
