@@ -95,3 +95,35 @@ def test_the_request_carries_sent_replies_and_the_answer_names_points_and_slots(
     variables = fake_client.post("/v1/suggest", json={"message": "能放快递柜吗 中通的", "variables": {"courier": "顺丰"}}).json()
     assert variables["slots"] == {"courier": "中通"}  # what was read; the request's own variables win in the replies
     assert not any("中通" in r["text"] for r in variables["replies"])
+
+
+def test_among_one_points_answers_the_one_closest_to_the_message_leads(parts):
+    """Replies of one point scored alike were offered in corpus order; with the replies and the message read
+    by one encoder, the answer whose text is nearest the message leads, the point's best score stays (so the
+    points keep their order), and questions and apologies are left as they were."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from service.replies.ranking import Candidate
+
+    replies = parts[0]
+    point = replies.index.points["size.bra"]
+    answers = [r for r in point.replies if r.category == "answer"][:3]
+    others = [r for r in replies.index.points["complaint.venting"].replies if r.category == "holding"][:1]
+    assert len(answers) == 3 and others
+    own = [Candidate(r, "size.bra", 0.7, r.text, (), None, "") for r in answers]
+    own.append(Candidate(others[0], "size.bra", 0.6, others[0].text, (), None, ""))
+    rows = {c.reply.id: i for i, c in enumerate(own)}
+    vectors = np.array([[0.90, 0.44, 0.0], [0.99, 0.14, 0.0], [0.95, 0.31, 0.0], [1.0, 0.0, 0.0]], dtype=np.float32)
+    index = SimpleNamespace(text_vectors=vectors, rows=rows)
+    query = np.array([1.0, 0.0, 0.0], dtype=np.float32)  # nearest: the second answer, then the third; the question nearest of all
+    service = dataclasses.replace(replies, same_space=True)
+    moved = service._relevant(own, query, index)
+    scores = [c.score for c in moved]
+    assert max(scores[:3]) == pytest.approx(0.7) and scores[1] == pytest.approx(0.7)
+    assert scores[1] > scores[2] > scores[0]
+    assert scores[3] == 0.6  # the clarifying question: chosen by tone, not by its words
+    assert service._relevant(own, None, index) == own  # no vector for the message: as before
+    assert not replies.same_space  # the fake analyzer has no encoder: its replies are never moved

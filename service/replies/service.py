@@ -34,7 +34,7 @@ from service.replies.index import ReplyIndex, ReplyLibrary, attach
 from service.replies.knowledge import KNOWLEDGE_DIR, PRESUMES, KnowledgePoint, load_knowledge
 from service.replies.matcher import KnowledgeMatcher, Match, MatchWeights, PointMatch
 from service.replies.priors import AdoptionPriors
-from service.replies.ranking import FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
+from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
 from service.shop.answers import ANSWERS, CHART_POINT, PREFIXES, chart_answer, product_answers, size_answer
 from service.shop.products import Product
 from service.shop.shop import Shop
@@ -199,6 +199,8 @@ class ReplyService:
     knowledge_version: str = ""
     topic: dict[str, StandardReply] = field(default_factory=dict)  # point id → a clarifier naming it
     product_points: dict[str, str] = field(default_factory=dict)  # a product's own point → the product id
+    # The replies' vectors are in the messages' space (one encoder for both): relevance can be read.
+    same_space: bool = False
     _leans_cache: tuple[ReplyIndex, dict[str, frozenset[str]]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
@@ -246,6 +248,7 @@ class ReplyService:
         return cls(
             ReplyLibrary(index, ranking, base), matcher, clarifiers, priors, handoff_below, degraded,
             knowledge_version=knowledge_version, topic={r.knowledge_point: r for r in topic},
+            same_space=ranking is base and not isinstance(base, NullEncoder),
         )
 
     @property
@@ -396,7 +399,9 @@ class ReplyService:
         # Replies come from the points close enough to the best one; the others are listed, not offered.
         offered = [p for p in match.points if p.confidence >= w.offer_share * top]
         candidates: list[Candidate] = []
+        query = reading.match_doc.vector if self.same_space else None
         for found in offered:
+            own: list[Candidate] = []
             for reply in index.points[found.id].replies:
                 candidate = self._candidate(reply, found, top, reading, advice, state, values, emotion)
                 if candidate is None:
@@ -405,7 +410,8 @@ class ReplyService:
                     if found.id not in asked_again:
                         continue  # said already in this conversation
                     candidate = dataclasses.replace(candidate, score=candidate.score - w.asked_again, why=candidate.why + " · 已发过")
-                candidates.append(candidate)
+                own.append(candidate)
+            candidates += self._relevant(own, query, index)
         intent_sure = reading.intents[0][1] >= self.handoff_below
         # Nothing fits well, unless the shop's own data answers.
         handoff = (not match.points or (match.points[0].confidence < 0.3 and not intent_sure)) and not generated
@@ -454,6 +460,23 @@ class ReplyService:
                 needs_check=c.needs_check,
             ))
         return Offer(replies, handoff, match, dict(slots or {}))
+
+    def _relevant(self, own: list[Candidate], query: np.ndarray | None, index: ReplyIndex) -> list[Candidate]:
+        """One point's candidates, its answers each moved by how close its text is to the message (e5 reads a
+        query against a passage): among one point's answers, the one answering these words leads. The best
+        answer's score stays what it was, so the points keep their order in the offer; questions, apologies
+        and the like are chosen by the message's tone, not its words, and stay as they are."""
+        answers = [i for i, c in enumerate(own) if c.reply.category in ANSWER_CATEGORIES]
+        if query is None or len(answers) < 2 or not np.any(query):
+            return own
+        scores = np.array([own[i].score for i in answers])
+        cosines = index.text_vectors[[index.rows[own[i].reply.id] for i in answers]] @ query
+        moved = scores + self.weights.relevance * cosines
+        moved += scores.max() - moved.max()
+        out = list(own)
+        for i, m in zip(answers, moved):
+            out[i] = dataclasses.replace(own[i], score=float(m))
+        return out
 
     def _clarifier(self, match: Match, reading: Reading, index: ReplyIndex) -> StandardReply:
         """A clarifying question about the likely topic: the likely point's own, one naming it, or the intent's."""
