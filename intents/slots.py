@@ -152,3 +152,25 @@ def conversation_slots(message: str, earlier: Iterable[str | tuple[str, str]] = 
             if role == "customer" or name in AGENT_SLOTS:
                 slots.setdefault(name, value)
     return {name: slots[name] for name in SLOT_NAMES if name in slots}
+
+
+# What a customer gave that is no slot: a phone (personal: never put in a reply), a photo or a screenshot (no
+# text), an invoice's tax id. A reply must not ask for them again.
+_GAVE = {
+    "photo": re.compile(
+        r"\[(?:图片|照片|视频|截图)\]|(?:图|照片|截图|视频)[^,。!?，！？]{0,4}(?:发|传)(?:你|您|给你|过去|过来)?了"
+        r"|(?:发|传)(?:了|过)[^,。!?，！？]{0,4}(?:图|照片|截图|视频)|拍给你了"
+    ),
+    "tax_id": re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])"),
+}
+
+
+def customer_gave(message: str, earlier: Iterable[str] = ()) -> frozenset[str]:
+    """What the customer's normalised message and earlier turns gave that is no slot: "phone", "photo", "tax_id"."""
+    gave = set()
+    for text in [message, *earlier]:
+        numbers = _GROUPED.sub(_joined, text)
+        if any(_PHONE.match(m.group(1)) for m in _DIGITS.finditer(numbers)):
+            gave.add("phone")
+        gave.update(name for name, pattern in _GAVE.items() if pattern.search(text))
+    return frozenset(gave)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from intents.normalize import normalize
-from intents.slots import conversation_slots
+from intents.slots import conversation_slots, customer_gave
 from intents.state import read_state
 from service.replies.matcher import Match, PointMatch
 
@@ -26,7 +26,9 @@ def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_con
     turns = [(role, normalize(text)) for role, text in said] + [("customer", reading.doc.text)]
     values = conversation_slots(reading.doc.text, turns[:-1])
     agent = [t for role, t in turns if role == "agent"]
-    return replies.offer(reading, guidance.for_reading(reading), match, read_state(turns), values, sent, agent, 10, values, asked)
+    gave = customer_gave(reading.doc.text, [t for role, t in turns[:-1] if role == "customer"])
+    return replies.offer(reading, guidance.for_reading(reading), match, read_state(turns), values, sent, agent, 10, values, asked,
+                         gave=gave)
 
 
 def presuming(parts, point, fact):
@@ -99,8 +101,9 @@ def test_the_request_carries_sent_replies_and_the_answer_names_points_and_slots(
 
 def test_among_one_points_answers_the_one_closest_to_the_message_leads(parts):
     """Replies of one point scored alike were offered in corpus order; with the replies and the message read
-    by one encoder, the answer whose text is nearest the message leads, the point's best score stays (so the
-    points keep their order), and questions and apologies are left as they were."""
+    by one encoder, the answer whose text is nearest the message leads among the point's answers, and the
+    best answer's score stays (so the points keep their order); a reply of another kind (a question) is not
+    compared with the answers."""
     import dataclasses
     from types import SimpleNamespace
 
@@ -124,6 +127,25 @@ def test_among_one_points_answers_the_one_closest_to_the_message_leads(parts):
     scores = [c.score for c in moved]
     assert max(scores[:3]) == pytest.approx(0.7) and scores[1] == pytest.approx(0.7)
     assert scores[1] > scores[2] > scores[0]
-    assert scores[3] == 0.6  # the clarifying question: chosen by tone, not by its words
+    assert scores[3] == 0.6  # the only clarifying question: nothing of its kind to be compared with
     assert service._relevant(own, None, index) == own  # no vector for the message: as before
     assert not replies.same_space  # the fake analyzer has no encoder: its replies are never moved
+
+
+@pytest.mark.parametrize(
+    "point, message, asks",
+    [
+        ("complaint.unclear-problem", "[图片] 图发你了 你自己看", r"照片|图片|截图|视频|拍张|拍一下"),
+        ("invoice.company-title", "杭州某某贸易有限公司 税号91330106MA2H7K5Q3X 抬头开错了", r"税号[^。？?！!]{0,10}发我"),
+    ],
+)
+def test_a_reply_asking_for_what_the_customer_just_sent_yields(parts, point, message, asks):
+    """A photo, a phone, a tax id are no slots (nothing to put in a reply), so a reply asking for them again was
+    offered as if nothing had come: a clarifying question asking for it is dropped, an answer asking for it
+    goes below those that do not."""
+    import re
+
+    offered = offer(parts, message, point).replies
+    asking = [r for r in offered if re.search(asks, r.text)]
+    assert offered and not any(r.category == "holding" for r in asking)
+    assert not re.search(asks, offered[0].text)

@@ -3,7 +3,7 @@
 import pytest
 
 from intents.normalize import normalize
-from intents.slots import conversation_slots, read_slots
+from intents.slots import conversation_slots, customer_gave, read_slots
 from intents.state import read_state
 
 
@@ -100,3 +100,21 @@ def test_read_state(turns, facts):
         assert state.holds(fact) is value, fact
     if not facts:
         assert state.facts == {}
+
+
+@pytest.mark.parametrize(
+    "message, earlier, gave",
+    [
+        ("[图片]截图发你了", [], {"photo"}),
+        ("图已经发过去了 看下吧", [], {"photo"}),
+        ("能发图片吗", [], set()),  # asks to send one: not sent yet
+        ("15902116483", [], {"phone"}),
+        ("新号码 159 0211 6483", [], {"phone"}),
+        ("杭州某某贸易有限公司 税号91330106MA2H7K5Q3X", [], {"tax_id"}),
+        ("那什么时候能开", ["杭州某某贸易有限公司 91330106MA2H7K5Q3X"], {"tax_id"}),
+        ("订单号3829104475562018", [], set()),
+    ],
+)
+def test_what_the_customer_gave_that_is_no_slot(message, earlier, gave):
+    """A phone, a photo, a tax id: never reused in a reply (personal, or no text), but never to be asked again."""
+    assert customer_gave(normalize(message), [normalize(t) for t in earlier]) == gave

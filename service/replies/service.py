@@ -10,6 +10,7 @@ nor one already sent unless the customer asks again. The API and the CLI's evalu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import tomllib
@@ -25,7 +26,7 @@ from intents.encoder import EncoderError, NullEncoder, load_ranking_encoder
 from intents.labels import INTENTS
 from intents.normalize import normalize
 from intents.resources import Source, packaged
-from intents.slots import conversation_slots, read_slots
+from intents.slots import conversation_slots, customer_gave, read_slots
 from intents.state import OPPOSITES, ConversationState, read_state
 from service.errors import Conflict, InvalidReply, NotFound, Unprocessable
 from service.replies.corpus import CONVERSATION_VARIABLES, SHOP_FACTS, CorpusError, ReplyCorpus, StandardReply, fill, parse_reply as parse_record
@@ -178,6 +179,14 @@ ASKS_FOR = {
         "colour": "什么颜色|哪个颜色|哪个色",
         "height_cm": _ASKS_BODY,
         "weight_kg": _ASKS_BODY + r"|体重[^。，,？?]{0,6}(?:多少|多重)",
+        # what the customer gives that is no slot (intents.slots.customer_gave)
+        "phone": r"(?:发|告诉|提供|报)(?:我|给我)?(?:一下)?(?:您的|你的)?(?:新的?)?(?:联系)?(?:电话|手机号|(?<!单)号码)"
+                 r"|(?:电话|手机号|(?<!单)号码)[^。？?！!]{0,6}(?:发我|发给我|告诉我)|留(?:个|一下)?(?:您的)?(?:联系)?(?:电话|手机号|号码)"
+                 r"|(?:(?<!单)号码|手机号|电话)是多少",
+        "photo": r"(?:照片|图片|截图|视频|图)[^。，,？?！!]{0,8}(?:给我|发我|发给我)"
+                 r"|(?:拍|发)(?:张|个|几张|一张|一下)[^。，,？?！!]{0,12}(?:给我|发我|发给我)"
+                 r"|(?:发|拍)一下[^。，,？?！!]{0,8}(?:照片|图片|截图|视频)",
+        "tax_id": r"(?:发|告诉|提供)[^。，,？?！!]{0,8}税号|税号[^。？?！!]{0,10}(?:发我|发给我|告诉我)",
     }.items()
 }
 
@@ -343,7 +352,10 @@ class ReplyService:
         agent_said = {text for role, text in turns if role == "agent"}
         asked_before = self._asked_before(reading.doc.text, history)
         generated = self._generated(reading, match, product, chart, size_advice, slots)
-        offer = self.offer(reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated)
+        gave = customer_gave(reading.doc.text, [text for role, text in turns[:-1] if role == "customer"])
+        offer = self.offer(
+            reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave
+        )
         return dataclasses.replace(offer, measurements=measurements, size_advice=size_advice, product=product)
 
     def _generated(
@@ -383,6 +395,7 @@ class ReplyService:
         self, reading: Reading, advice: Advice, match: Match, state: ConversationState, values: Mapping[str, str],
         sent: Iterable[str] = (), agent_said: Iterable[str] = (), top_k: int = 5, slots: Mapping[str, str] | None = None,
         asked_before: Iterable[str] = (), generated: Sequence[tuple[StandardReply, PointMatch]] = (),
+        gave: Iterable[str] = (),
     ) -> Offer:
         """The replies to offer for a matched message. A reply already sent (by id, or its text in an agent
         turn) comes back only when the customer asks the same thing again: the message on its own asks a
@@ -390,6 +403,7 @@ class ReplyService:
         index = self.index  # one snapshot for the whole request
         w = self.weights
         emotion = reading.emotion.level
+        scored = functools.partial(self._candidate, gave=frozenset(gave))
         sent = set(sent)
         agent_said = {normalize(t) for t in agent_said}
         asked_again = set()
@@ -403,7 +417,7 @@ class ReplyService:
         for found in offered:
             own: list[Candidate] = []
             for reply in index.points[found.id].replies:
-                candidate = self._candidate(reply, found, top, reading, advice, state, values, emotion)
+                candidate = scored(reply, found, top, reading, advice, state, values, emotion)
                 if candidate is None:
                     continue
                 if reply.id in sent or normalize(candidate.text) in agent_said:
@@ -422,13 +436,13 @@ class ReplyService:
                 venting = PointMatch(FEELING_POINT, index.points[FEELING_POINT].label, 0.0)
                 feelings = [
                     c for r in index.points[FEELING_POINT].replies if r.category in FEELING_CATEGORIES
-                    for c in [self._candidate(r, venting, 1.0, reading, advice, state, values, emotion)] if c is not None
+                    for c in [scored(r, venting, 1.0, reading, advice, state, values, emotion)] if c is not None
                 ]
             if feelings:
                 first.append(max(feelings, key=lambda c: c.score))
         if handoff:
             for clarifier in (self._clarifier(match, reading, index), self.clarifiers[reading.intent]):
-                asked = self._candidate(clarifier, PointMatch(clarifier.knowledge_point or "", "", 1.0), 1.0,
+                asked = scored(clarifier, PointMatch(clarifier.knowledge_point or "", "", 1.0), 1.0,
                                         reading, advice, state, values, emotion, why="澄清：没有把握的知识点")
                 if asked is not None:  # not one asking for what the customer already said
                     first.append(asked)
@@ -437,10 +451,10 @@ class ReplyService:
                 guess = PointMatch(match.leaning, index.points[match.leaning].label, 0.0)
                 candidates += [
                     c for r in index.points[match.leaning].replies if r.category != "holding" and r.id not in sent
-                    for c in [self._candidate(r, guess, 1.0, reading, advice, state, values, emotion)] if c is not None
+                    for c in [scored(r, guess, 1.0, reading, advice, state, values, emotion)] if c is not None
                 ]
         for reply, found in generated:  # the shop's own facts answer before any general wording
-            made = self._candidate(reply, found, top, reading, advice, state, values, emotion,
+            made = scored(reply, found, top, reading, advice, state, values, emotion,
                                    why=f"本店数据：{'尺码表' if reply.source == 'size' else '商品信息'}")
             if made is None or ((reply.id in sent or normalize(made.text) in agent_said) and found.id not in asked_again):
                 continue
@@ -462,20 +476,27 @@ class ReplyService:
         return Offer(replies, handoff, match, dict(slots or {}))
 
     def _relevant(self, own: list[Candidate], query: np.ndarray | None, index: ReplyIndex) -> list[Candidate]:
-        """One point's candidates, its answers each moved by how close its text is to the message (e5 reads a
-        query against a passage): among one point's answers, the one answering these words leads. The best
-        answer's score stays what it was, so the points keep their order in the offer; questions, apologies
-        and the like are chosen by the message's tone, not its words, and stay as they are."""
-        answers = [i for i, c in enumerate(own) if c.reply.category in ANSWER_CATEGORIES]
-        if query is None or len(answers) < 2 or not np.any(query):
+        """One point's candidates, each moved by how close its text is to the message (e5 reads a query
+        against a passage), among those of its kind (answers, questions, apologies, …): of one point's
+        answers, the one answering these words leads; of its questions, the one asking about this message.
+        Each kind's best score stays what it was, so the points and the kinds keep their order in the offer."""
+        if query is None or len(own) < 2 or not np.any(query):
             return own
-        scores = np.array([own[i].score for i in answers])
-        cosines = index.text_vectors[[index.rows[own[i].reply.id] for i in answers]] @ query
-        moved = scores + self.weights.relevance * cosines
-        moved += scores.max() - moved.max()
+        kinds: dict[str, list[int]] = {}
+        for i, c in enumerate(own):
+            category = c.reply.category
+            kind = "answer" if category in ANSWER_CATEGORIES else "feeling" if category in FEELING_CATEGORIES else category
+            kinds.setdefault(kind, []).append(i)
         out = list(own)
-        for i, m in zip(answers, moved):
-            out[i] = dataclasses.replace(own[i], score=float(m))
+        cosines = index.text_vectors[[index.rows[c.reply.id] for c in own]] @ query
+        for members in kinds.values():
+            if len(members) < 2:
+                continue
+            scores = np.array([own[i].score for i in members])
+            moved = scores + self.weights.relevance * cosines[members]
+            moved += scores.max() - moved.max()
+            for i, m in zip(members, moved):
+                out[i] = dataclasses.replace(own[i], score=float(m))
         return out
 
     def _clarifier(self, match: Match, reading: Reading, index: ReplyIndex) -> StandardReply:
@@ -493,6 +514,7 @@ class ReplyService:
     def _candidate(
         self, reply: StandardReply, found: PointMatch, top: float, reading: Reading, advice: Advice,
         state: ConversationState, values: Mapping[str, str], emotion: str, why: str | None = None,
+        gave: frozenset[str] = frozenset(),
     ) -> Candidate | None:
         """A reply scored for this message, or None when the conversation contradicts what it presumes."""
         w = self.weights
@@ -517,7 +539,7 @@ class ReplyService:
         score += adoption - w.needs_check * bool(unchecked) - w.missing * len(missing)
         known = [
             name for name, asks in ASKS_FOR.items()
-            if values.get(name) and f"{{{name}" not in reply.text and asks.search(reply.text)
+            if (values.get(name) or name in gave) and f"{{{name}" not in reply.text and asks.search(reply.text)
         ]
         if known and reply.category == "holding":
             return None  # a question for what the customer already said
