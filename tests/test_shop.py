@@ -347,6 +347,15 @@ def test_demo_shop_with_the_real_models(demo_real):
     assert later["product"]["id"] == "JN-5102" and "98%棉" in later["replies"][0]["text"]
 
 
+@pytest.mark.slow
+def test_the_shops_facts_lead_over_a_general_wording_of_the_same_answer(demo_real):
+    """Ranking a point's answers by how near their words are to the message put "我们默认发合作快递，具体是哪一家
+    以发货后订单里显示的为准" above the reply stating the shop's own courier: the shop's wording and facts are
+    compared only among themselves."""
+    first = suggest(demo_real, "几天能发货 用什么快递", top_k=3)["replies"][0]
+    assert FACT.search(first["text"]) and not first["needs_edit"], first["text"]
+
+
 # What states a shop-specific fact in plain words: a number of hours, days or yuan, or a courier's name.
 FACT = re.compile(r"[0-9０-９一二两三四五六七八九十百]+ *(个)?(小时|天|日|工作日|元|块钱|块)|顺丰|中通|圆通|申通|韵达|京东快递|邮政|EMS|极兔|德邦")
 

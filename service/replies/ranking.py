@@ -60,6 +60,7 @@ class Candidate:
     missing: tuple[str, ...]
     needs_check: str | None
     why: str
+    own_facts: bool = False  # the shop's own reply, or one stating a fact of the shop's profile
 
 
 def category_fit(category: str, emotion: str, weights: RankingWeights = RankingWeights()) -> float:

@@ -477,16 +477,17 @@ class ReplyService:
 
     def _relevant(self, own: list[Candidate], query: np.ndarray | None, index: ReplyIndex) -> list[Candidate]:
         """One point's candidates, each moved by how close its text is to the message (e5 reads a query
-        against a passage), among those of its kind (answers, questions, apologies, …): of one point's
-        answers, the one answering these words leads; of its questions, the one asking about this message.
-        Each kind's best score stays what it was, so the points and the kinds keep their order in the offer."""
+        against a passage), among those of its kind (answers, questions, apologies, …; the shop's own wording
+        and facts apart from general ones): of one point's answers, the one answering these words leads; of
+        its questions, the one asking about this message. Each kind's best score stays what it was, so the
+        points and the kinds keep their order in the offer (the shop's facts before a general wording)."""
         if query is None or len(own) < 2 or not np.any(query):
             return own
         kinds: dict[str, list[int]] = {}
         for i, c in enumerate(own):
             category = c.reply.category
             kind = "answer" if category in ANSWER_CATEGORIES else "feeling" if category in FEELING_CATEGORIES else category
-            kinds.setdefault(kind, []).append(i)
+            kinds.setdefault(f"{kind}/{c.own_facts}", []).append(i)
         out = list(own)
         cosines = index.text_vectors[[index.rows[c.reply.id] for c in own]] @ query
         for members in kinds.values():
@@ -547,14 +548,18 @@ class ReplyService:
         # What the customer said is reused: a reply that puts a named value (their order, courier, size) in.
         reused = {name for name, _ in reply.slots if name in CONVERSATION_VARIABLES and name != "nickname" and values.get(name)}
         score += w.reuse * min(len(reused), 2)
-        if any(name in SHOP_FACTS and values.get(name) for name, _ in reply.slots):
+        shop_fact = any(name in SHOP_FACTS and values.get(name) for name, _ in reply.slots)
+        if shop_fact:
             score += w.shop_fact
         if why is None:
             why = f"知识点「{found.label}」{found.confidence:.2f}" if found.label else "知识点"
             positive, negative = self.priors.counts(reply.id, reply.intents[0])
             if positive or negative:
                 why += f" · 采纳 {prior:.2f}"
-        return Candidate(reply, found.id, float(score), text, tuple(missing), "；".join(unchecked) or None, why)
+        return Candidate(
+            reply, found.id, float(score), text, tuple(missing), "；".join(unchecked) or None, why,
+            own_facts=shop_fact or reply.source == SHOP,
+        )
 
     # --- feedback and shop replies ------------------------------------------------------------------
 
