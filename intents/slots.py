@@ -154,7 +154,7 @@ def conversation_slots(message: str, earlier: Iterable[str | tuple[str, str]] = 
     return {name: slots[name] for name in SLOT_NAMES if name in slots}
 
 
-# What a customer gave that is no slot: a phone (personal: never put in a reply), a photo or a screenshot (no
+# What a customer gave that is no slot: a phone or an address (personal: never put in a reply), a photo or a screenshot (no
 # text), an invoice's tax id. A reply must not ask for them again.
 _GAVE = {
     "photo": re.compile(
@@ -162,11 +162,14 @@ _GAVE = {
         r"|(?:发|传)(?:了|过)[^,。!?，！？]{0,4}(?:图|照片|截图|视频)|拍给你了"
     ),
     "tax_id": re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])"),
+    # a street address: a district, town or road, then a number, building or room ("双桥东路12号院3号楼")
+    "address": re.compile(r"[省市区县镇路街巷弄村][^,。!?，！？\s]{0,14}\d+\s?(?:号(?!线)|栋|幢|单元|室|弄|楼)"),
 }
 
 
 def customer_gave(message: str, earlier: Iterable[str] = ()) -> frozenset[str]:
-    """What the customer's normalised message and earlier turns gave that is no slot: "phone", "photo", "tax_id"."""
+    """What the customer's normalised message and earlier turns gave that is no slot: "phone", "photo", "tax_id",
+    "address"."""
     gave = set()
     for text in [message, *earlier]:
         numbers = _GROUPED.sub(_joined, text)

@@ -113,6 +113,11 @@ def test_read_state(turns, facts):
         ("杭州某某贸易有限公司 税号91330106MA2H7K5Q3X", [], {"tax_id"}),
         ("那什么时候能开", ["杭州某某贸易有限公司 91330106MA2H7K5Q3X"], {"tax_id"}),
         ("订单号3829104475562018", [], set()),
+        ("那你们重新给我发啊 地址我补全了 朝阳区双桥东路12号院3号楼", [], {"address"}),
+        ("改到浙江省杭州市西湖区文三路90号", [], {"address"}),
+        ("地址写错了 能改吗", [], set()),
+        ("我在北京 几天能到", [], set()),
+        ("不知道3号能不能到 住市区2号线附近", [], set()),
     ],
 )
 def test_what_the_customer_gave_that_is_no_slot(message, earlier, gave):
