@@ -61,6 +61,11 @@ from intents.state import read_state
         ("其中一件有线头", {}),
         ("我要给老公买一件", {"quantity": "1件"}),
         ("15号以后再发吧", {"date": "15号"}),
+        # the size a customer changes to is the one they want, not the one they ordered
+        ("昨天下的单选的M码 想换成L 应该还没发货吧", {"size": "L"}),
+        ("拍的XL 能改M吗", {"size": "M"}),
+        ("M码偏大吗", {"size": "M"}),
+        ("支持一件代发不", {}),  # dropshipping, not a count
     ],
 )
 def test_read_slots(message, expected):
