@@ -35,8 +35,8 @@ class RankingWeights:
     asks_known: float = 0.20  # asks the customer for a value the conversation already gave
     reuse: float = 0.06  # per value of the conversation the reply puts in (up to two)
     shop_fact: float = 0.10  # states a fact the shop's profile gives (over a general wording of the same answer)
-    # × (the reply's cosine to the message as a query − the mean of its point's replies): among the replies of
-    # one point, the one whose words answer this message's words (e5 reads a query against a passage).
+    # × the reply's cosine to the message (e5: the message as a query, the reply as a passage), among the replies
+    # of one kind of one point, shifted so the kind's best score stays: the one answering these words leads.
     relevance: float = 5.0
     mmr_lambda: float = 0.75  # 1 = relevance only, 0 = diversity only
     # e5 cosines between unrelated Chinese shop sentences sit near 0.85; for redundancy between two

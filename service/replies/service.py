@@ -444,7 +444,7 @@ class ReplyService:
         if handoff:
             for clarifier in (self._clarifier(match, reading, index), self.clarifiers[reading.intent]):
                 asked = scored(clarifier, PointMatch(clarifier.knowledge_point or "", "", 1.0), 1.0,
-                                        reading, advice, state, values, emotion, why="澄清：没有把握的知识点")
+                               reading, advice, state, values, emotion, why="澄清：没有把握的知识点")
                 if asked is not None:  # not one asking for what the customer already said
                     first.append(asked)
                     break
@@ -456,7 +456,7 @@ class ReplyService:
                 ]
         for reply, found in generated:  # the shop's own facts answer before any general wording
             made = scored(reply, found, top, reading, advice, state, values, emotion,
-                                   why=f"本店数据：{'尺码表' if reply.source == 'size' else '商品信息'}")
+                          why=f"本店数据：{'尺码表' if reply.source == 'size' else '商品信息'}")
             if made is None or ((reply.id in sent or normalize(made.text) in agent_said) and found.id not in asked_again):
                 continue
             first.append(made)
