@@ -261,3 +261,20 @@ def test_a_copy_that_fails_part_way_leaves_postgresql_as_it_was(tmp_path, pg_url
     missing = _copy(tmp_path / "nothing-here.db", pg_url)
     assert missing.exit_code == 2 and "no SQLite store" in missing.output
     assert not (tmp_path / "nothing-here.db").exists()
+
+
+def test_a_write_breaking_a_unique_key_is_a_409_with_nothing_written(fake_settings, make_fake_app, pg_url):
+    """Rows put into PostgreSQL by hand (a restore, a copy by other means) without moving the id sequence made the
+    next feedback break `feedback_pkey`: an unhandled 500. Now it is refused as a conflict, and the service goes on."""
+    with serving(make_fake_app(on_postgres(fake_settings, pg_url))) as client:
+        suggestion = client.post("/v1/suggest", json={"message": MESSAGE}).json()
+        body = {"request_id": suggestion["request_id"], "reply_id": suggestion["replies"][0]["id"], "action": "sent"}
+        with psycopg.connect(pg_url) as conn:  # the id the sequence will hand out next, taken by hand
+            conn.execute("insert into feedback (id, request_id, reply_id, intent, action) values (1, %s, %s, 'logistics', 'clicked')",
+                         [body["request_id"], body["reply_id"]])
+        refused = client.post("/v1/feedback", json=body)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"] == "conflict" and "feedback_pkey" in refused.json()["message"]
+        assert PASSWORD not in refused.text
+        assert client.post("/v1/feedback", json=body).status_code == 201  # the sequence moved on: the next one is stored
+        assert client.get("/readyz").status_code == 200

@@ -123,6 +123,15 @@ def test_feedback_and_reviews_on_a_row_deleted_meanwhile_are_not_found(store):
     assert store.qa.adoption(None, None)["reply_actions"] == {}
 
 
+def test_a_write_breaking_a_unique_key_is_a_conflict_with_nothing_written(store):
+    store.audit.record([entry("dup")])
+    with pytest.raises(Conflict, match="nothing was written"):
+        with store.database.writing() as db:
+            db.execute("update requests set intent = 'other' where id = ?", ["dup"])
+            db.insert("requests", {"id": "dup", "message": "again"})
+    assert store.records.get_request("dup")["intent"] == "product"  # the whole transaction was rolled back
+
+
 def test_the_review_queue_pages_without_skipping_rows_reviewed_meanwhile(store):
     store.audit.record([entry(f"q{i:03d}", f"消息{i}", intents=(("product", 0.3 + i / 1000), ("other", 0.1))) for i in range(60)])
     total, page, cursor = store.qa.queue(25)

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence
 
 import sqlite_utils
 
-from service.errors import StoreUnavailable, TimedOut
+from service.errors import Conflict, StoreUnavailable, TimedOut
 from service.store.migrations.sqlite import migrations
 
 log = logging.getLogger("huashu")
@@ -255,15 +255,25 @@ class Database(BaseDatabase):
     @contextmanager
     def writing(self) -> Iterator[SqliteConnection]:
         """One write transaction, or StoreUnavailable (503) with nothing written: the lock not free within
-        `lock_timeout`, or the file refusing the write (read-only, full). A write that commits is never
-        interrupted by the request's deadline: it is answered."""
+        `lock_timeout`, or the file refusing the write (read-only, full); Conflict (409) with nothing written
+        when it breaks a unique or foreign key. A write that commits is never interrupted by the request's
+        deadline: it is answered."""
         if not self.lock.acquire(timeout=self.lock_timeout):
             raise StoreUnavailable(f"the store is busy (waited {self.lock_timeout:g} s); nothing was written, retry")
         token = DEADLINE.set(None)
         try:
+            conn = self.db.conn
+            if conn.in_transaction:  # a write inside another on this thread (the lock is re-entrant): part of it
+                yield self.connection
+                return
             try:
-                with self.db.conn:
+                with conn:
+                    # Opened here: sqlite-utils commits each write statement by itself unless a transaction is open,
+                    # which left a write that failed half-way half-written.
+                    conn.execute("BEGIN IMMEDIATE")
                     yield self.connection
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"the write conflicts with a row already stored ({exc}); nothing was written") from None
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
                     raise StoreUnavailable(f"the store is busy ({exc}); nothing was written, retry") from None

@@ -22,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from service.errors import StoreUnavailable, TimedOut
+from service.errors import Conflict, StoreUnavailable, TimedOut
 from service.store.db import DEADLINE, BaseDatabase, Connection, StoreError, insert_sql
 from service.store.migrations.postgres import migrate
 
@@ -245,8 +245,9 @@ class PostgresDatabase(BaseDatabase):
     @contextmanager
     def writing(self) -> Iterator[PostgresConnection]:
         """One write transaction, or StoreUnavailable (503) with nothing written: no connection or lock within
-        `lock_timeout`, the server gone or refusing the write. A write is never cut by the request's deadline:
-        it commits and is answered, or fails."""
+        `lock_timeout`, the server gone or refusing the write; Conflict (409) with nothing written when it breaks
+        a unique or foreign key. A write is never cut by the request's deadline: it commits and is answered, or
+        fails."""
         held = getattr(self._local, "conn", None)
         if held is not None:
             yield held
@@ -259,6 +260,8 @@ class PostgresDatabase(BaseDatabase):
                     yield conn
             except _BUSY + _FAILING as exc:
                 raise self._refuse(exc) from None
+            except psycopg.IntegrityError as exc:
+                raise Conflict(f"the write conflicts with a row already stored ({self.say(exc)}); nothing was written") from None
             self.recovered()
         finally:
             DEADLINE.reset(token)
