@@ -172,6 +172,10 @@ def test_the_dev_set_shares_no_sentence_with_the_phrasings(points):
     training |= {key(t) for texts in read_unmatched().values() for t in texts}
     shared = [(name, lineno, text) for name, lineno, text, _ in _dev_texts() if key(text) in training]
     assert shared == []
+    # Nor the held-out set of messages outside the shop's service and their look-alikes.
+    outside = (HELDOUT / "outside.tsv").read_text(encoding="utf-8").splitlines()
+    rows = [line.split("\t", 1)[1] for line in outside if line and not line.startswith("#")]
+    assert len(rows) >= 180 and [text for text in rows if key(text) in training] == []
 
 def test_no_written_reply_takes_an_id_kept_for_the_shops_data(points):
     from service.shop.products import GENERATED_ID_PREFIXES

@@ -17,12 +17,14 @@ def parts(fake_client):
     return state.replies, state.analyzer, state.guidance
 
 
-def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_context=False, leaning=None, asked=()):
-    """The replies offered for `message` matched to `point` after the turns `said` ((role, text), oldest first)."""
+def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_context=False, leaning=None, asked=(), outside=None):
+    """The replies offered for `message` matched to `point` (or to none, and `outside` the shop's service) after
+    the turns `said` ((role, text), oldest first)."""
     replies, analyzer, guidance = parts
     reading = analyzer.read_batch([message])[0]
     points = (PointMatch(point, replies.index.points[point].label, confidence),) if point else ()
-    match = Match(points, leaning or point, from_context)
+    outside = PointMatch(outside, replies.index.points[outside].label, 0.8) if outside else None
+    match = Match(points, leaning or point, from_context, outside)
     turns = [(role, normalize(text)) for role, text in said] + [("customer", reading.doc.text)]
     values = conversation_slots(reading.doc.text, turns[:-1])
     agent = [t for role, t in turns if role == "agent"]
@@ -81,6 +83,66 @@ def test_nothing_fits_asks_about_the_likely_topic_not_a_generic_question(parts):
     assert all(r.category == "holding" for r in asked)
     assert asked[0].text != asked[1].text
     assert asked[0].knowledge_point == "logistics.locker-station" and asked[1].knowledge_point == "size.between-sizes"
+
+
+def test_a_message_outside_the_shops_service_gets_its_polite_answer_first_not_a_question(parts):
+    """A homework question or a message meant for someone else: no point fits, yet asking "您是想问「能开发票吗」
+    的事吗" (the likeliest point, at a few per cent) is no help. The outside point's answer leads, the intent's own
+    question follows in case it was the shop's business after all, and nothing is handed off."""
+    replies = parts[0]
+    declined = offer(parts, "帮我查下周六去杭州的高铁票", leaning="invoice.can-issue", outside="outside.unrelated")
+    assert not declined.handoff and not declined.match.points
+    first = declined.replies[0]
+    assert first.knowledge_point == "outside.unrelated" and first.category == "answer" and first.why == "店铺客服范围之外"
+    assert first.id in {r.id for r in replies.index.points["outside.unrelated"].replies}
+    assert "{" not in first.text and first.text.startswith("亲")
+    assert any(r.category == "holding" for r in declined.replies[1:])  # the intent's question, after it
+    assert not any(r.knowledge_point == "invoice.can-issue" for r in declined.replies)  # the likeliest point is not guessed
+    # Each kind of outside message has its own answer.
+    misfire = offer(parts, "妈 我到家了", outside="outside.misfire").replies[0]
+    other_shop = offer(parts, "别家买的快递帮我查下", outside="outside.other-shop").replies[0]
+    assert len({first.text, misfire.text, other_shop.text}) == 3
+    # Sent already: not offered again.
+    again = offer(parts, "帮我查下周六去杭州的高铁票", outside="outside.unrelated", sent={first.id}).replies
+    assert first.id not in {r.id for r in again}
+    # Without an outside reading, none fitting is handed off with a question, as before.
+    unsure = offer(parts, "那个呢", leaning="invoice.can-issue")
+    assert unsure.handoff and unsure.replies[0].category == "holding"
+
+
+def test_an_outside_answer_is_not_preceded_by_an_apology_nor_repeated_and_with_none_left_is_handed_off(parts):
+    angry = offer(parts, "你们客服都是死人吗 帮我查个高铁票都不会 气死了", outside="outside.unrelated")
+    assert angry.replies[0].knowledge_point == "outside.unrelated"  # "您说完我马上处理" would contradict it
+    assert not any(r.category in ("apology", "empathy") for r in angry.replies)
+    assert all("订单号" not in r.text for r in angry.replies[1:])  # the general question asks for nothing
+    polite = [r.id for r in parts[0].index.points["outside.platform"].replies]
+    shown = offer(parts, "淘宝登录密码怎么改", outside="outside.platform").replies[0]
+    said = [("customer", "淘宝登录密码怎么改"), ("agent", shown.text)]
+    again = offer(parts, "那实名认证呢 怎么改", said=said, outside="outside.platform", sent=set(polite[1:]))
+    assert not set(polite) & {r.id for r in again.replies}  # sent by id, or said word for word
+    assert again.handoff and again.replies[0].category == "holding" and again.outside is None
+
+
+def test_when_nothing_fits_and_every_question_asks_for_what_was_given_the_general_one_is_asked(parts):
+    """No likely point to ask about, and the intent's question asks for the order number the customer just
+    gave: the list still opens with a question, the general one, never empty."""
+    message = "我电话13812345678 订单号3356789012345678 顺丰SF1234567890123 还没到"
+    assert parts[1].read_batch([message])[0].intent == "logistics"  # whose question asks for the order number
+    asked = offer(parts, message).replies
+    assert asked and asked[0].category == "holding" and "订单号" not in asked[0].text
+
+
+def test_outside_points_are_never_listed_and_a_bare_code_is_never_a_misfire(fake_client):
+    """The outside points are learnt like the others (the fake model: nearest phrasing) but listed never: the
+    answer names no knowledge point. A number or a code alone answers a question the agent asked."""
+    body = fake_client.post("/v1/suggest", json={"message": "帮我写个请假条"}).json()
+    assert body["knowledge_points"] == [] and body["handoff"] is False
+    assert body["replies"][0]["knowledge_point"] == "outside.unrelated"
+    audited = fake_client.get(f"/v1/audit/{body['request_id']}").json()
+    assert audited["knowledge_point"] == "outside.unrelated"  # a QA lead can find the wrong ones
+    code = fake_client.post("/v1/suggest", json={"message": "qwerty123"}).json()  # a phrasing of outside.misfire
+    assert not any((r["knowledge_point"] or "").startswith("outside.") for r in code["replies"])
+    assert all(not p["id"].startswith("outside.") for p in code["knowledge_points"])
 
 
 def test_the_request_carries_sent_replies_and_the_answer_names_points_and_slots(fake_client):

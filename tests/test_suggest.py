@@ -59,9 +59,29 @@ def test_greeting_gets_an_opening_phrase(client):
 
 
 def test_when_no_point_fits_the_list_opens_with_a_clarifying_question_and_handoff(client):
-    body = suggest(client, "你觉得明天股市会涨吗 我买的那只一直跌")
+    body = suggest(client, "这个怎么弄")
     assert body["knowledge_points"] == [] and body["handoff"] is True
     assert body["replies"][0]["category"] == "holding"
+
+
+def test_a_request_outside_the_shops_service_is_answered_politely_without_a_point(client):
+    body = suggest(client, "你觉得明天股市会涨吗 我买的那只一直跌")
+    assert body["knowledge_points"] == [] and body["handoff"] is False
+    assert body["replies"][0]["knowledge_point"] == "outside.unrelated"
+
+
+def test_outside_messages_are_mostly_declined_and_shop_questions_that_look_like_them_never(client):
+    """On the held-out set: requests the shop cannot help with, messages meant for someone else, the customer's
+    platform account and other shops' orders, beside shop questions that look like them (can a kitten eat it,
+    a pasted order number, the same brand's other store). Declining a shop question is the costly mistake."""
+    rows = [line.split("\t") for line in (HELDOUT / "outside.tsv").read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    declined = {"outside": [], "inscope": []}
+    for label, message in rows:
+        first = suggest(client, message)["replies"][0]
+        declined[label].append((first["knowledge_point"] or "").startswith("outside."))
+    assert len(declined["outside"]) >= 90 and len(declined["inscope"]) >= 90
+    assert sum(declined["outside"]) / len(declined["outside"]) >= 0.55
+    assert sum(declined["inscope"]) <= 2
 
 
 def test_confident_message_is_not_handed_off(client):

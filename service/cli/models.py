@@ -310,12 +310,14 @@ def _dev_records(path: Path) -> list[dict]:
 
 def score_replies(analyzer, replies, guidance, records: list[dict]) -> dict:
     """Knowledge-point accuracy of the service on labelled messages (with their conversations): top-1 and top-3
-    of the matched points, "none" precision and recall, the first reply's point, and the replies' intent fit."""
+    of the matched points, "none" precision and recall, the first reply's point, the replies' intent fit, and how
+    often the first reply says the message is outside the shop's service (where none fits, and wrongly)."""
     from intents.analyzer import Turn
     from service.replies.service import Conversation
 
     n = top1 = top3 = reply1 = intent1 = intent3 = handoffs = 0
     none_tp = none_fp = none_fn = 0
+    outside_none = outside_wrong = 0
     misses = []
     for record in records:
         history = [Turn(t["role"], t["text"]) for t in record.get("history", [])]
@@ -325,6 +327,9 @@ def score_replies(analyzer, replies, guidance, records: list[dict]) -> dict:
         accept = set(record["accept"])
         n += 1
         handoffs += offer.handoff
+        declined = offer.outside is not None
+        outside_none += declined and not accept
+        outside_wrong += declined and bool(accept)
         if not accept:
             right = not found
             none_tp += right
@@ -355,6 +360,10 @@ def score_replies(analyzer, replies, guidance, records: list[dict]) -> dict:
         "top1_intent_fit": ratio(intent1, n),
         "top3_intent_fit": ratio(intent3, n),
         "handoff_rate": ratio(handoffs, n),
+        # The first reply is an outside point's (a polite "this is not something I can help with"): of the messages
+        # no point fits, and the count of those a point fits (declined wrongly).
+        "outside_of_none": ratio(outside_none, none_tp + none_fn),
+        "outside_with_point": outside_wrong,
         "misses": misses,
     }
 
@@ -397,7 +406,8 @@ def evaluate_replies(
         print(f"{name}: {r['n']} messages: knowledge point top-1 {r['top1_point']:.3f}, top-3 {r['top3_point']:.3f}; "
               f"first reply's point {r['first_reply_point']:.3f}; none precision {r['none_precision']:.3f}, recall "
               f"{r['none_recall']:.3f}; intent fit top-1 {r['top1_intent_fit']:.3f}, top-3 {r['top3_intent_fit']:.3f}; "
-              f"handoff {r['handoff_rate']:.3f}")
+              f"handoff {r['handoff_rate']:.3f}; answered as outside the shop's service: {r['outside_of_none']:.3f} of those "
+              f"no point fits, {r['outside_with_point']} that a point fits")
         for miss in r.get("misses", []):
             print(f"  miss: {miss['message']!r} accept {miss['accept']} found {miss['found']}")
 

@@ -20,7 +20,7 @@ from intents.encoder import DiskCachedEncoder, Encoder
 from intents.labels import INTENTS
 from service.errors import Conflict, InvalidReply
 from service.replies.corpus import ReplyCorpus, StandardReply
-from service.replies.knowledge import KnowledgePoint
+from service.replies.knowledge import KnowledgePoint, is_outside
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,8 @@ class ReplyIndex:
         if cache_dir and point_encoder is not None:
             phrasings = DiskCachedEncoder(point_encoder, cache_dir)
         known = set(known)
-        extra = [(p.id, t) for p in by_id.values() if p.id not in known for t in p.phrasings]
+        # An outside point is never matched by its phrasings: a model trained before it existed leaves it out.
+        extra = [(p.id, t) for p in by_id.values() if p.id not in known and not is_outside(p.id) for t in p.phrasings]
         extra_vectors = phrasings.encode([t for _, t in extra]) if extra else np.zeros((0, phrasings.dim), np.float32)
         ids = tuple(r.id for r in replies)
         return cls(

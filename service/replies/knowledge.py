@@ -35,6 +35,9 @@ PRESUMES = {
     "agreed": "先确认已经和客户商定",
     "action_done": "先确认这件事已经办好",
 }
+# The group of points for messages outside what the shop's service answers (`outside.toml`): learnt like the
+# others, but matching one means no point fits (the API lists none), and its replies say so politely.
+OUTSIDE_GROUP = "outside"
 _POINT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+(?:-[a-z0-9]+)*$")
 _REPLY_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _POINT_FIELDS = {"id", "label", "intents", "stage", "scope", "phrasings", "reply"}
@@ -55,6 +58,11 @@ class KnowledgePoint:
     phrasings: tuple[str, ...]
     replies: tuple[StandardReply, ...]
     source: str = "corpus"  # corpus | shop | product
+
+
+def is_outside(point_id: str) -> bool:
+    """Whether a point (or a model class) is one of the `outside.*` points."""
+    return point_id.startswith(OUTSIDE_GROUP + ".")
 
 
 class _Lines:
@@ -218,7 +226,8 @@ def load_knowledge(source: Source = KNOWLEDGE_DIR) -> list[KnowledgePoint]:
 
 def read_unmatched(source: Source = KNOWLEDGE_DIR / "unmatched.tsv") -> dict[str, list[str]]:
     """Messages no point should answer on their own, by kind: `followup` (they lean on the conversation)
-    and `offtopic` (outside shop service). The matcher learns "none" from them."""
+    and `offtopic` (outside shop service, yet what a shop selling food, medicine, pets or phones might be
+    asked; the clearly outside ones are the `outside.*` points). The matcher learns "none" from them."""
     kinds: dict[str, list[str]] = {"followup": [], "offtopic": []}
     for lineno, raw in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
         if not raw.strip() or raw.lstrip().startswith("#"):

@@ -5,7 +5,10 @@ embedding and a vote of the nearest phrasings, with a `none` class learnt from m
 scores the message on its own. A follow-up that leans on the conversation ("那怎么弄?", "顺丰呢", a pasted
 order number) is also scored together with the customer's previous turn, and the point of that turn and of
 the agent's last reply weigh in; a message clear on its own keeps its own reading. "None fits" is a real
-outcome: the `none` class, or no point confident enough.
+outcome: the `none` class, or no point confident enough. The `outside.*` points (requests the shop cannot
+help with, messages sent to the wrong chat, the customer's platform account, other shops' orders) are learnt
+like the others but never listed: when one of them is the best reading none fits, and the match names it so
+the reply can say so politely.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from intents.encoder import Encoder, encode_mixed
 from intents.models import NO_POINT
 from intents.normalize import normalize
 from intents.segment import Segmenter
-from service.replies.knowledge import KnowledgePoint
+from service.replies.knowledge import KnowledgePoint, is_outside
 
 # A message that is nothing but a number, a code or a phone (the answer to "方便发一下订单号吗？").
 _ONLY_DATA = re.compile(r"^[\s\d\-+()（）a-zA-Z:：#]{6,}$")
@@ -48,6 +51,11 @@ class MatchWeights:
     follow_up: float = 1.0
     standalone: float = 0.4
     min_confidence: float = 0.15  # below this the best point is not offered as a match
+    # Below this the likeliest point is not even what a clarifying question asks about (on the dev sets, where
+    # none fitted, the likeliest points under it were nearly all wrong: "嗯那然后呢" asked about 退货单号).
+    lean_floor: float = 0.1
+    # An `outside.*` point this sure, and the likeliest reading of all, is what a message no point fits is about.
+    outside: float = 0.3
     listed: float = 0.03  # points listed in the answer: at least this confident
     max_listed: int = 3
 
@@ -64,6 +72,7 @@ class Match:
     points: tuple[PointMatch, ...]  # best first; empty when none fits
     leaning: str | None  # the most likely point even when none fits (what a clarifying reply asks about)
     from_context: bool = False  # the conversation changed the reading of the message
+    outside: PointMatch | None = None  # none fits, and the message is outside the shop's service: this `outside.*` point
 
 
 class KnowledgeMatcher:
@@ -85,7 +94,10 @@ class KnowledgeMatcher:
         self.classes = [str(c) for c in model.classes_]
         self._none = self.classes.index(NO_POINT)
         self._column = {c: j for j, c in enumerate(self.classes)}
-        self._listable = np.array([j != self._none and c in points for j, c in enumerate(self.classes)], dtype=bool)
+        # `none` and the `outside.*` points: together, the chance that no point fits.
+        self._unlisted = np.array([j == self._none or is_outside(c) for j, c in enumerate(self.classes)], dtype=bool)
+        self._outside = np.flatnonzero(self._unlisted & (np.arange(len(self.classes)) != self._none))
+        self._listable = np.array([not self._unlisted[j] and c in points for j, c in enumerate(self.classes)], dtype=bool)
         # The agent's replies, by point, to tell which point the agent's last turn belonged to.
         self._reply_vectors = reply_vectors
         self._reply_owner = np.array([self._column.get(p, -1) for p in reply_points], dtype=int)
@@ -163,8 +175,10 @@ class KnowledgeMatcher:
         best = np.full(len(self.classes), -1.0)
         known = self._reply_owner >= 0
         np.maximum.at(best, self._reply_owner[known], sims[known])
+        if self._unlisted[int(np.argmax(best))]:
+            return None  # the agent's turn was an outside point's polite answer: no topic to lean on
         weights = np.where(best > -1, np.exp((best - best.max()) / 0.02), 0.0)
-        weights[self._none] = 0.0
+        weights[self._unlisted] = 0.0
         total = weights.sum()
         return weights / total if total > 0 else None
 
@@ -226,7 +240,7 @@ class KnowledgeMatcher:
         """The point a normalised text asks about on its own, or None when none fits."""
         probs = self._text(text)
         j = int(np.argmax(probs))
-        return None if j == self._none or probs[j] < self.weights.min_confidence else self.classes[j]
+        return None if self._unlisted[j] or probs[j] < self.weights.min_confidence else self.classes[j]
 
     def match(self, reading: Reading, history: Sequence[Turn] = (), weigh=None) -> Match:
         """The points the message asks about. `weigh(point id)` (optional) scales a point's probability,
@@ -243,9 +257,19 @@ class KnowledgeMatcher:
         if not len(order):
             return Match((), None, from_context)
         best = int(order[0])
-        leaning = self.classes[best]
-        if probs[self._none] >= probs[best] or probs[best] < w.min_confidence:
-            return Match((), leaning, from_context)
+        leaning = self.classes[best] if probs[best] >= w.lean_floor else None
+        if probs[self._unlisted].sum() >= probs[best] or probs[best] < w.min_confidence:
+            outside = None
+            # A number or a code alone is the answer to a question (an order number), never a misfire.
+            text = reading.doc.text
+            code = bool(_ONLY_DATA.match(text)) and any(ch.isdigit() for ch in text)
+            if len(self._outside) and not code:
+                j = int(self._outside[np.argmax(probs[self._outside])])
+                # The likeliest reading of all, and the message's own too: an earlier homework question does
+                # not make an unsure shop question outside.
+                if probs[j] >= w.outside and probs[j] >= probs.max() and alone[j] >= w.outside:
+                    outside = PointMatch(self.classes[j], self.points[self.classes[j]].label, round(float(probs[j]), 4))
+            return Match((), leaning, from_context, outside)
         listed = [int(j) for j in order[: w.max_listed] if probs[j] >= w.listed] or [best]
         if max(p for j, p in enumerate(alone) if j != self._none) >= w.own_sure:
             # Sure on its own: the conversation may reorder the message's points, not add its own topic.

@@ -21,6 +21,7 @@ from service.replies.priors import AdoptionPriors
 @dataclass(frozen=True)
 class RankingWeights:
     point: float = 0.6  # × the point's confidence relative to the best point's
+    intent: float = 0.05  # × the top intent's confidence, if the reply is written for that intent
     answer: float = 0.10  # answer, solution, reassurance: what the customer asked for
     feeling: float = 0.10  # apology, empathy: for an upset or angry customer (else −feeling / 2)
     holding: float = -0.12  # a clarifying question, when an answer is at hand

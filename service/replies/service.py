@@ -3,7 +3,9 @@
 It matches the message to knowledge points (`matcher`), reads what the conversation has established
 (`intents.state`) and the values it named (`intents.slots`), and offers the best replies of the matched
 points: an apology or empathy reply first for an angry customer; when no point fits, a clarifying question
-about the likely topic first (a handoff); never a reply whose presumption the conversation contradicts,
+about the likely topic first (a handoff), or, for a message outside the shop's service (homework, a message
+meant for someone else, the customer's platform account, another shop's order), that outside point's polite
+answer; never a reply whose presumption the conversation contradicts,
 nor one already sent unless the customer asks again. The API and the CLI's evaluation both ask it.
 """
 
@@ -83,6 +85,7 @@ class Offer:
     measurements: dict[str, float | int | str] = field(default_factory=dict)
     size_advice: SizeAdvice | None = None
     product: Product | None = None
+    outside: PointMatch | None = None  # the list opens with this `outside.*` point's polite answer
 
 
 @dataclass(frozen=True)
@@ -428,10 +431,20 @@ class ReplyService:
                 own.append(candidate)
             candidates += self._relevant(own, query, index)
         intent_sure = reading.intents[0][1] >= self.handoff_below
+        # Outside what the shop's service answers (a homework question, a message meant for someone else, the
+        # customer's platform account, another shop's order): its polite answer leads, not sent yet in this
+        # conversation; with none left, it is handed off like any message no point fits.
+        polite: list[Candidate] = []
+        if match.outside is not None and match.outside.id in index.points and not match.points and not generated:
+            polite = [
+                c for r in index.points[match.outside.id].replies
+                for c in [scored(r, match.outside, 1.0, reading, advice, state, values, emotion, why="店铺客服范围之外")]
+                if c is not None and r.id not in sent and normalize(c.text) not in agent_said
+            ]
         # Nothing fits well, unless the shop's own data answers.
-        handoff = (not match.points or (match.points[0].confidence < 0.3 and not intent_sure)) and not generated
+        handoff = (not match.points or (match.points[0].confidence < 0.3 and not intent_sure)) and not generated and not polite
         first: list[Candidate] = []
-        if emotion == "angry":
+        if emotion == "angry" and not polite:  # "您说完我马上处理" and then "帮不上忙" would contradict each other
             feelings = [c for c in candidates if c.reply.category in FEELING_CATEGORIES]
             if not feelings and FEELING_POINT in index.points:
                 venting = PointMatch(FEELING_POINT, index.points[FEELING_POINT].label, 0.0)
@@ -441,8 +454,18 @@ class ReplyService:
                 ]
             if feelings:
                 first.append(max(feelings, key=lambda c: c.score))
+        if polite:
+            first += sorted(self._relevant(polite, query, index), key=lambda c: -c.score)
+            # In case the message is the shop's business after all: the general question (it asks for nothing the
+            # customer may have given, and apologises for nothing another shop did).
+            asked = scored(self.clarifiers["other"], PointMatch("", "", 1.0), 1.0, reading, advice, state, values, emotion,
+                           why="澄清：也可能是店里的事")
+            if asked is not None:
+                first.append(asked)
         if handoff:
-            for clarifier in (self._clarifier(match, reading, index), self.clarifiers[reading.intent]):
+            # The likely topic's question, else the intent's, else the general one (which asks for nothing the
+            # customer can have given already): the list is never empty.
+            for clarifier in (self._clarifier(match, reading, index), self.clarifiers[reading.intent], self.clarifiers["other"]):
                 asked = scored(clarifier, PointMatch(clarifier.knowledge_point or "", "", 1.0), 1.0,
                                reading, advice, state, values, emotion, why="澄清：没有把握的知识点")
                 if asked is not None:  # not one asking for what the customer already said
@@ -474,7 +497,7 @@ class ReplyService:
                 source=c.reply.source if c.reply.source in (SHOP, *GENERATED) else "corpus", presumes=c.reply.presumes,
                 needs_check=c.needs_check,
             ))
-        return Offer(replies, handoff, match, dict(slots or {}))
+        return Offer(replies, handoff, match, dict(slots or {}), outside=match.outside if polite else None)
 
     def _relevant(self, own: list[Candidate], query: np.ndarray | None, index: ReplyIndex) -> list[Candidate]:
         """One point's candidates, each moved by how close its text is to the message (e5 reads a query
@@ -530,6 +553,8 @@ class ReplyService:
         text, missing = fill(reply.text, dict(values))
         relative = found.confidence / top if top > 0 else 0.0
         score = w.point * relative + category_fit(reply.category, emotion, w)
+        if w.intent and reading.intents and reading.intents[0][0] in reply.intents:
+            score += w.intent * reading.intents[0][1]
         psychology = reading.psychology
         if psychology.id and psychology.id in reply.psychology:
             score += w.psychology * psychology.confidence

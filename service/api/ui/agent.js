@@ -737,7 +737,9 @@
       if (p) rows.push(...whyRow("心理", `${p.label || label("psychology", p.id)} ${percent(p.confidence)}`));
       rows.push(...whyRow("情绪分", `${fixed(answer.emotion.score)}（0.3 起算不满，0.6 起算愤怒）`));
       const points = (answer.knowledge_points || []).map((k) => `${k.label} ${percent(k.confidence)}`).join(" · ");
-      rows.push(...whyRow("问的是", points || "没有把握的知识点"));
+      // No point, and the first reply says the message is outside the shop's service (homework, a misfire …).
+      const outside = (answer.replies || []).slice(0, 1).some((r) => (r.knowledge_point || "").startsWith("outside."));
+      rows.push(...whyRow("问的是", points || (outside ? "店铺客服范围之外的事" : "没有把握的知识点")));
       const slots = Object.entries(answer.slots || {}).map(([name, value]) => `${label("variables", name)} ${value}`).join(" · ");
       if (slots) rows.push(...whyRow("识别到", slots));
       if (answer.size_advice && answer.size_advice.missing && answer.size_advice.missing.length) {
