@@ -24,10 +24,11 @@ class Cue:
     by: tuple[str, ...] = ("customer", "agent")  # who can establish it
     negatable: bool = True
     value: bool = True  # what saying it establishes (False: the words themselves deny the fact)
+    recent: bool = False  # only the customer's last two turns count
 
 
-def _cue(fact: str, words: str, by=("customer", "agent"), negatable=True, value=True) -> Cue:
-    return Cue(fact, re.compile(words), tuple(by), negatable, value)
+def _cue(fact: str, words: str, by=("customer", "agent"), negatable=True, value=True, recent=False) -> Cue:
+    return Cue(fact, re.compile(words), tuple(by), negatable, value, recent)
 
 
 CUES: tuple[Cue, ...] = (
@@ -47,6 +48,13 @@ CUES: tuple[Cue, ...] = (
     _cue("refund_done", r"退款成功|已退款|钱退了|已经退款|退款到账|已原路退回"),
     _cue("shop_fault", r"是我们的(失误|问题|责任|疏忽)|我们发错了|我们漏发了|是我们没", by=("agent",), negatable=False),
     _cue("action_done", r"已经?(帮您|为您|给您)|已提交|已经提交|已备注|已经备注|已催|已经催|已登记|已补发|已经补发", by=("agent",)),
+    # The customer already looked, asked or tried (问过了, 查不到, 没有那个按钮, 试了还是不行): a reply telling them
+    # to do it is no answer. Said in the customer's last two turns only: an old attempt was about something else.
+    _cue("not_tried", r"(问|找|查|看|试|翻|搜|重启|重装)过了?|(问|找|查|试|翻|搜)了(半天|好几遍|好多遍|几次|一圈|个遍|.{0,3}(没|不|还是|也))"
+                      r"|都(问|找|查|试|翻|看)(了|过|遍)|翻遍|找遍|(找|查|搜|看)(不到|不着)|没(找|查|搜|看)(到|着)"
+                      r"|还是(不行|没有|查不到|找不到|不亮|没反应)|(都|也)没有(?=$|[\s，,。.!！~啊呀哦])"
+                      r"|没有?(那个|这个)?(按钮|选项|入口|短信|取件码|验证码)|没收到(短信|取件码|验证码)",
+         by=("customer",), value=False, recent=True),
 )
 # Facts that cannot both hold.
 OPPOSITES = {"shipped": "not_shipped", "not_shipped": "shipped", "in_stock": "out_of_stock", "out_of_stock": "in_stock"}
@@ -92,9 +100,11 @@ def read_state(turns: Sequence[tuple[str, str]]) -> ConversationState:
     """The facts established by `turns` ((role, normalised text), oldest first, the newest message last)."""
     state = ConversationState()
     last_agent = ""
-    for role, text in turns:
+    customer_turns = [i for i, (role, _) in enumerate(turns) if role == "customer"]
+    recent = set(customer_turns[-2:])
+    for i, (role, text) in enumerate(turns):
         for cue in CUES:
-            if role not in cue.by:
+            if role not in cue.by or (cue.recent and i not in recent):
                 continue
             for negated in _statements(text, cue):
                 state.set(cue.fact, cue.value != negated)

@@ -52,6 +52,20 @@ def test_a_reply_presuming_shipped_is_not_offered_when_the_order_has_not_shipped
     assert set(shipped) & set(told) and all(told[i].needs_check is None for i in set(shipped) & set(told))
 
 
+def test_a_reply_telling_the_customer_to_do_what_they_already_did_is_not_offered(parts):
+    """"问过了 都没有" after "有可能放在门卫或者驿站了": the reply sending them to the 门卫 and 驿站 is no answer. When
+    nobody said, it is offered as it is (no check asked for: the customer presumably has not looked yet)."""
+    look = "logistics-signed-not-received-018"
+    said = [("customer", "物流上写已签收 我根本没拿到东西"), ("agent", "亲，别着急，有可能放在门卫或者驿站了，您方便先问一下吗？")]
+    asked = offer(parts, "问过了 都没有", "logistics.delivered-not-received", said).replies
+    assert asked and look not in {r.id for r in asked}
+    fresh = {r.id: r for r in offer(parts, "物流上写已签收 我根本没拿到东西", "logistics.delivered-not-received").replies}
+    assert look in fresh and fresh[look].needs_check is None
+    # The chart is not found: the reply sending them to the detail page yields to one that sends the chart.
+    chart = offer(parts, "表在哪 没找到", "size.chart", [("customer", "这个码偏大吗"), ("agent", "亲，您可以参考一下尺码表哦")]).replies
+    assert "size-chart-001" not in {r.id for r in chart} and chart
+
+
 def test_a_reply_already_sent_is_not_offered_again_unless_asked_again(parts):
     first = offer(parts, "能放快递柜吗", "logistics.locker-station").replies[0]
     again = offer(parts, "那放驿站呢", "logistics.locker-station", sent={first.id}, from_context=True).replies

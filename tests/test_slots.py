@@ -97,6 +97,18 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
         ([("agent", "亲，快递已经到您那边的网点了")], {"shipped": True}),
         ([("customer", "物流显示到驿站了 但我没收到短信")], {"shipped": True}),
         ([("customer", "到我们城市了吗")], {}),  # a question establishes nothing
+        # The customer already looked or tried: a reply telling them to is no answer.
+        ([("agent", "亲，可能放门卫或驿站了，您先问一下"), ("customer", "问过了 都没有")], {"not_tried": False}),
+        ([("customer", "可我手机上没有取件码短信")], {"not_tried": False}),
+        ([("customer", "表在哪 没找到")], {"not_tried": False}),
+        ([("customer", "试了 还是不行")], {"not_tried": False}),
+        ([("customer", "都一天了還是查不到")], {"not_tried": False}),
+        ([("customer", "你们查过了吗")], {}),  # asked, not said
+        ([("customer", "试了一下挺合适的")], {"delivered": True}),  # tried it on: nothing failed
+        ([("customer", "我还没找过 在哪看")], {"not_tried": True}),
+        # Only the customer's last two turns: an old attempt was about something else.
+        ([("customer", "快递柜找过了 没有"), ("agent", "亲，我帮您联系快递"), ("customer", "好的 谢谢"),
+          ("agent", "亲，快递说明天送"), ("customer", "尺码表在哪看")], {}),
     ],
 )
 def test_read_state(turns, facts):

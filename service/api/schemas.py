@@ -328,7 +328,7 @@ class ReplyRecord(Request):
         None, description="The knowledge point the reply answers (for a shop reply: one that exists, or none to be matched by "
         "its triggers; it is then listed as `shop.<id>`)."
     )
-    presumes: Annotated[list[Annotated[str, _enum(PRESUMES)]], Field(max_length=13)] = Field(
+    presumes: Annotated[list[Annotated[str, _enum(PRESUMES)]], Field(max_length=len(PRESUMES))] = Field(
         default_factory=list, description="What the reply takes for granted (see the knowledge points' README)."
     )
     source: Literal["corpus", "shop"] | None = Field(None, description="Set in answers; ignored in requests.")

@@ -34,7 +34,11 @@ PRESUMES = {
     "shop_fault": "先核实确实是我们的差错",
     "agreed": "先确认已经和客户商定",
     "action_done": "先确认这件事已经办好",
+    "not_tried": "先确认客户还没自己找过、试过",
 }
+# Presumed unless the conversation says otherwise (no check is asked for when nobody said): that the customer
+# has not already done what a reply tells them to do themselves (look at the 驿站, find the button, re-pair).
+ASSUMED = frozenset({"not_tried"})
 # The group of points for messages outside what the shop's service answers (`outside.toml`): learnt like the
 # others, but matching one means no point fits (the API lists none), and its replies say so politely.
 OUTSIDE_GROUP = "outside"

@@ -34,7 +34,7 @@ from service.errors import Conflict, InvalidReply, NotFound, Unprocessable
 from service.replies.corpus import CONVERSATION_VARIABLES, SHOP_FACTS, CorpusError, ReplyCorpus, StandardReply, fill, parse_reply as parse_record
 from service.replies.guidance import Advice
 from service.replies.index import ReplyIndex, ReplyLibrary, attach
-from service.replies.knowledge import KNOWLEDGE_DIR, PRESUMES, KnowledgePoint, load_knowledge
+from service.replies.knowledge import ASSUMED, KNOWLEDGE_DIR, PRESUMES, KnowledgePoint, load_knowledge
 from service.replies.matcher import KnowledgeMatcher, Match, MatchWeights, PointMatch
 from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
@@ -548,7 +548,7 @@ class ReplyService:
             holds = state.holds(fact)
             if holds is False:
                 return None  # the conversation says otherwise: never offered
-            if holds is None:
+            if holds is None and fact not in ASSUMED:
                 unchecked.append(PRESUMES[fact])
         text, missing = fill(reply.text, dict(values))
         relative = found.confidence / top if top > 0 else 0.0
