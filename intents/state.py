@@ -37,12 +37,19 @@ CUES: tuple[Cue, ...] = (
     _cue("shipped", r"已经?到达?了?(您|你)?(所在的?|那边的?|当地的?)?(城市|网点|驿站|快递点)|今天会派送|正在安排派送|派件中"),
     _cue("not_shipped", r"(还)?没(有)?发(货|出)?|未发货|尚未发货|还没寄|没动静", negatable=False),
     _cue("delivered", r"收到了|收到货|签收了|拿到了|到货了|已签收|拆开|穿了|用了|戴了|洗了|试了"),
+    # "收到有点小", "收到的衣服…": what the customer found on receiving it.
+    _cue("delivered", r"收到(后|以后|之后)?(有点|发现|感觉|一看|打开)|收到的(衣服|东西|货|宝贝|裤子|鞋|包裹)"),
     _cue("delivered", r"(还)?没(有)?(收到(?!钱|退款)|到货|拿到)|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
     _cue("refund_done", r"(还)?没(有)?(退款|到账|退回来)|退款.{0,4}没到|钱.{0,3}没(收到|到)", negatable=False, value=False),
     _cue("has_order", r"拍了|拍下|下单了|下了单|付款了|付了款|已付款|买了|我的订单|订单号|刚拍|已下单"),
+    # Talking about a purchase already made: "按你们推荐的码买的", "这单", "质量问题退货" (a question, "能退货吗", says nothing).
+    _cue("has_order", r"买的(?!话)|拍的(?!话)|这单|我的单|那单|上一单|退货|换货|寄回|申请了?退款", by=("customer",)),
     _cue("in_stock", r"有货|现货|还有的|库存充足", by=("agent",)),
     _cue("out_of_stock", r"断货|没货|缺货|售罄|卖完了|没有库存", by=("agent",), negatable=False),
     _cue("return_sent", r"寄回(去)?了|已经寄回|退货寄出|退回去了|寄出去了|退货单号|已经寄了"),
+    _cue("return_sent", r"寄回的(东西|包裹|货|衣服)|退货寄错", by=("customer",)),
+    # The customer reading the tracking ("物流怎么显示退回了", "查物流说是问题件"): the parcel has left.
+    _cue("shipped", r"物流.{0,3}(显示|说|写)|查物流", by=("customer",)),
     _cue("return_received", r"(仓库|我们)(已经)?收到(了)?(您的)?退货|退货(已)?签收|退回的包裹.{0,4}收到", by=("agent",)),
     _cue("refund_approved", r"(已经?|这边)?同意(了)?(您的)?(退款|退货|申请)|审核通过|申请通过了", by=("agent",)),
     _cue("refund_done", r"退款成功|已退款|钱退了|已经退款|退款到账|已原路退回"),
@@ -109,6 +116,9 @@ def read_state(turns: Sequence[tuple[str, str]]) -> ConversationState:
             for negated in _statements(text, cue):
                 state.set(cue.fact, cue.value != negated)
         if role == "customer" and last_agent and _OFFER.search(last_agent) and _AGREE.match(text.strip()):
+            state.set("agreed", True)
+        # The agent agreeing to what was asked ("亲，好的，您先拍下不付款，我这边帮您改价哦"): agreed too.
+        if role == "agent" and _OFFER.search(text) and _AGREE.match(re.sub(r"^(亲+|您好)[，,~！!\s]*", "", text.strip())):
             state.set("agreed", True)
         if role == "agent":
             last_agent = text

@@ -97,6 +97,18 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
         ([("agent", "亲，快递已经到您那边的网点了")], {"shipped": True}),
         ([("customer", "物流显示到驿站了 但我没收到短信")], {"shipped": True}),
         ([("customer", "到我们城市了吗")], {}),  # a question establishes nothing
+        ([("customer", "收到有点小 能换大一码吗")], {"delivered": True, "shipped": True}),
+        ([("customer", "按你们推荐的码买的 穿上根本扣不上")], {"has_order": True}),
+        ([("customer", "质量问题退货 邮费得你们出吧")], {"has_order": True}),
+        ([("customer", "不合适能退货吗")], {}),  # a question before buying
+        ([("customer", "查物流说是问题件？？这啥情况")], {"shipped": True}),
+        ([("customer", "退货寄错地址了 寄到发货地那边了")], {"return_sent": True, "has_order": True}),
+        ([("customer", "买的话能便宜点吗")], {}),
+        ([("customer", "什么时候能收到")], {}),
+        ([("customer", "还没收到的货能退吗")], {"delivered": False}),
+        # The agent agreeing to a price change asked for: agreed.
+        ([("customer", "改好价我再付款哈"), ("agent", "亲，好的，您先拍下不付款，我这边帮您改价哦")], {"agreed": True}),
+        ([("customer", "帮我查下物流"), ("agent", "亲，好的，我这就帮您查一下")], {}),
         # The customer already looked or tried: a reply telling them to is no answer.
         ([("agent", "亲，可能放门卫或驿站了，您先问一下"), ("customer", "问过了 都没有")], {"not_tried": False}),
         ([("customer", "可我手机上没有取件码短信")], {"not_tried": False}),

@@ -30,7 +30,7 @@ class RankingWeights:
     severity: float = 0.05  # a complaint reply written for this severity
     shop: float = 0.05  # the shop's own reply (where one says what a corpus reply says, it wins)
     adoption: float = 0.25  # × (2·prior − 1), the smoothed adoption rate for the point's intent
-    needs_check: float = 0.15  # it presumes what the conversation has not shown
+    needs_check: float = 0.25  # it presumes what the conversation has not shown
     missing: float = 0.08  # per template value still to fill
     asked_again: float = 0.30  # already sent, offered again because the customer asked again
     asks_known: float = 0.20  # asks the customer for a value the conversation already gave
