@@ -146,6 +146,12 @@ def test_when_nothing_fits_and_every_question_asks_for_what_was_given_the_genera
     assert asked and asked[0].category == "holding" and "订单号" not in asked[0].text
 
 
+def test_when_every_reply_of_the_point_was_sent_already_the_general_question_is_offered(parts):
+    ids = {r.id for r in parts[0].index.points["logistics.locker-station"].replies}
+    offered = offer(parts, "能放快递柜吗", "logistics.locker-station", sent=ids).replies
+    assert offered and offered[0].category == "holding" and not ids & {r.id for r in offered}
+
+
 def test_outside_points_are_never_listed_and_a_bare_code_is_never_a_misfire(fake_client):
     """The outside points are learnt like the others (the fake model: nearest phrasing) but listed never: the
     answer names no knowledge point. A number or a code alone answers a question the agent asked."""

@@ -408,6 +408,11 @@ class ReplyService:
         w = self.weights
         emotion = reading.emotion.level
         scored = functools.partial(self._candidate, gave=frozenset(gave))
+
+        def general(why: str) -> Candidate | None:
+            """The general clarifying question (it asks for nothing the customer may have given)."""
+            return scored(self.clarifiers["other"], PointMatch("", "", 1.0), 1.0, reading, advice, state, values, emotion, why=why)
+
         sent = set(sent)
         agent_said = {normalize(t) for t in agent_said}
         asked_again = set()
@@ -458,8 +463,7 @@ class ReplyService:
             first += sorted(self._relevant(polite, query, index), key=lambda c: -c.score)
             # In case the message is the shop's business after all: the general question (it asks for nothing the
             # customer may have given, and apologises for nothing another shop did).
-            asked = scored(self.clarifiers["other"], PointMatch("", "", 1.0), 1.0, reading, advice, state, values, emotion,
-                           why="澄清：也可能是店里的事")
+            asked = general("澄清：也可能是店里的事")
             if asked is not None:
                 first.append(asked)
         if handoff:
@@ -486,6 +490,9 @@ class ReplyService:
         taken = {c.reply.id for c in first}
         rest = pick([c for c in candidates if c.reply.id not in taken], index, top_k - len(first), w, single=len(offered) <= 1)
         chosen = [*first, *rest][:top_k]
+        if not chosen:  # every reply was left out (sent already, or its presumption contradicted): the general question
+            asked = general("澄清：没有能发的回复")
+            chosen = [asked] if asked is not None else []
         replies, seen = [], set()
         for c in chosen:
             if c.text in seen:
