@@ -220,6 +220,8 @@ def test_among_one_points_answers_the_one_closest_to_the_message_leads(parts):
         ("complaint.unclear-problem", "[图片] 图发你了 你自己看", r"照片|图片|截图|视频|拍张|拍一下"),
         ("invoice.company-title", "杭州某某贸易有限公司 税号91330106MA2H7K5Q3X 抬头开错了", r"税号[^。？?！!]{0,10}发我"),
         ("logistics.change-address", "地址写错了 改成杭州市西湖区文三路90号3幢", r"地址[^。？?！!]{0,6}发|确认一下[^。]{0,4}地址"),
+        # Said they cannot: the screenshot of the promise is not asked for again.
+        ("bargain.gift-promised", "当时的截图早删了 你们后台自己查记录", r"截图|照片|图片"),
     ],
 )
 def test_a_reply_asking_for_what_the_customer_just_sent_yields(parts, point, message, asks):

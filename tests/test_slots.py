@@ -147,6 +147,11 @@ def test_read_state(turns, facts):
         ("地址写错了 能改吗", [], set()),
         ("我在北京 几天能到", [], set()),
         ("不知道3号能不能到 住市区2号线附近", [], set()),
+        # Said they cannot give it: never to be asked for again either.
+        ("当时的截图早删了 你们后台自己查", [], {"photo"}),
+        ("东西已经扔了 拍不了照片", [], {"photo"}),
+        ("聊天记录找不到了", [], {"photo"}),
+        ("截图要怎么截", [], set()),  # asks how: not refused
     ],
 )
 def test_what_the_customer_gave_that_is_no_slot(message, earlier, gave):
