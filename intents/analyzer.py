@@ -99,6 +99,7 @@ class Analyzer:
         *,
         shop_dict: Source = SHOP_DICT,
         encoder_threads: int = 0,
+        encoder_solo: bool = False,
         cache_size: int = 8192,
         max_batch: int = 64,
         batch_window: float = 0.002,
@@ -113,7 +114,7 @@ class Analyzer:
         psych_model, psych_metadata = load_psychology_model(model_dir / "psychology", ENCODER_NAME)
         degraded = None
         try:
-            base: Encoder = load_default_encoder(model_dir, encoder_threads)
+            base: Encoder = load_default_encoder(model_dir, encoder_threads, encoder_solo)
         except Exception as exc:  # noqa: BLE001 - a missing folder, a broken engine, no memory …
             # Degraded mode: serve from words and characters rather than not at all; /readyz says so.
             degraded = (

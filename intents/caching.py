@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
+from contextvars import ContextVar
 from typing import Callable, Sequence
 
 import numpy as np
@@ -19,6 +20,11 @@ from cachetools import LRUCache
 from intents import telemetry
 from intents.classifier import Document
 from intents.encoder import Encoder, encode_mixed
+
+
+# Set by a request that has the machine to itself (no other suggestion in progress): a text it alone sends
+# the encoder may run on every core (`OnnxE5Encoder.encode_spare`). Under load each text keeps to one core.
+SPARE_CORES: ContextVar[bool] = ContextVar("spare_cores", default=False)
 
 
 def _ready(vectors: np.ndarray) -> Callable[[], np.ndarray]:
@@ -85,7 +91,8 @@ class BatchingEncoder:
     A single thread owns the encoder. It takes the first waiting call, then every call already
     queued behind it; when more than one request was waiting (the service is under load), it
     also waits up to `window` seconds for more, up to `max_batch` texts. A lone request never
-    waits. Errors reach every caller of the failed batch.
+    waits. Errors reach every caller of the failed batch. A call made with SPARE_CORES set that
+    finds nothing queued with it goes to the encoder's `encode_spare` where it has one.
     """
 
     def __init__(self, encoder: Encoder, max_batch: int = 64, window: float = 0.002):
@@ -110,7 +117,7 @@ class BatchingEncoder:
         if not texts:
             return _ready(np.zeros((0, self.dim), dtype=np.float32))
         future: Future = Future()
-        self._queue.put((list(texts), list(passages), future))
+        self._queue.put((list(texts), list(passages), future, SPARE_CORES.get()))
         return future.result
 
     def _gather(self, first) -> list:
@@ -134,15 +141,19 @@ class BatchingEncoder:
         while True:
             batch = self._gather(self._queue.get())
             texts = [t for item in batch for t in item[0]]
+            passages = [p for item in batch for p in item[1]]
             telemetry.ENCODER_BATCH.observe(len(texts))
             try:
-                vectors = encode_mixed(self.encoder, texts, [p for item in batch for p in item[1]])
+                if len(batch) == 1 and batch[0][3] and self._queue.empty() and hasattr(self.encoder, "encode_spare"):
+                    vectors = self.encoder.encode_spare(texts, passages)
+                else:
+                    vectors = encode_mixed(self.encoder, texts, passages)
             except BaseException as exc:  # noqa: BLE001 - handed to the callers, who raise it
-                for _, _, future in batch:
+                for _, _, future, _ in batch:
                     future.set_exception(exc)
                 continue
             start = 0
-            for texts_of, _, future in batch:
+            for texts_of, _, future, _ in batch:
                 future.set_result(vectors[start : start + len(texts_of)])
                 start += len(texts_of)
 

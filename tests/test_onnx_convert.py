@@ -56,6 +56,18 @@ def test_a_text_gets_the_same_vector_alone_and_among_others(int8):
 
 
 @pytest.mark.slow
+def test_a_text_run_on_every_core_gets_the_same_vector_bit_for_bit(onnx_dir):
+    """The solo session (one text on two cores, for a request with the machine to itself) splits the work,
+    never a sum: every vector is the one-core session's, whichever session a message meets."""
+    both = OnnxE5Encoder(onnx_dir, threads=2, solo=True)
+    texts = _shop_texts()[::40] + ["收到的衣服有色差😡 " * 30, "", "Ａ" * 3000]
+    for text in texts:
+        for passage in (False, True):
+            assert np.array_equal(both.encode_spare([text], [passage]), both.encode([text], passage=passage)), text
+    assert OnnxE5Encoder(onnx_dir, threads=1, solo=True)._solo is None  # one core: nothing to spare
+
+
+@pytest.mark.slow
 def test_empty_and_odd_inputs(int8):
     assert int8.encode([]).shape == (0, 384)
     odd = int8.encode(["", " ", "😀😀😀", "Ａ" * 3000])  # the long one is cut at 512 tokens

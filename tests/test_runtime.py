@@ -9,7 +9,7 @@ import pytest
 
 from intents.classifier import EMBED_MAX_CHARS, make_documents
 from intents.models import load_intent_model
-from intents.caching import BatchingEncoder, CachedProbabilities, MemoryCachedEncoder
+from intents.caching import SPARE_CORES, BatchingEncoder, CachedProbabilities, MemoryCachedEncoder
 from service.store import AuditEntry, Store
 
 MESSAGES = ["在吗", "能便宜点吗", "亲 我165 110斤穿什么码", "快递到哪了 怎么还没到", "质量太差了 我要退货", "在吗"]
@@ -121,6 +121,58 @@ def test_documents_are_segmented_while_the_encoder_works(segmenter):
     encoder = MemoryCachedEncoder(BatchingEncoder(FakeMixedEncoder(gate)), size=10)
     (doc,) = make_documents(["这件165穿M码可以吗"], segment_then_open, encoder)
     assert doc.tokens and doc.vector is not None
+
+
+class FakeSpareEncoder(FakeMixedEncoder):
+    """Records which calls came to `encode_spare` (all cores) and which to `encode_mixed` (one core a text)."""
+
+    def __init__(self, delay: float = 0.0):
+        super().__init__()
+        self.spare_calls: list[list[str]] = []
+        self.delay = delay
+
+    def encode_mixed(self, texts, passages):
+        time.sleep(self.delay)
+        return super().encode_mixed(texts, passages)
+
+    def encode_spare(self, texts, passages):
+        with self._lock:
+            self.spare_calls.append(list(texts))
+        time.sleep(self.delay)
+        return np.vstack([FakeEncoder().encode([t], passage=p) for t, p in zip(texts, passages)])
+
+
+def test_a_lone_request_with_spare_cores_gets_every_core_and_others_do_not():
+    fake = FakeSpareEncoder()
+    encoder = MemoryCachedEncoder(BatchingEncoder(fake), size=100)
+    encoder.encode(["在吗"])  # no request said the cores are spare
+    token = SPARE_CORES.set(True)
+    try:
+        vector = encoder.encode(["能便宜点吗"])
+    finally:
+        SPARE_CORES.reset(token)
+    np.testing.assert_array_equal(vector, FakeEncoder().encode(["能便宜点吗"]))
+    assert fake.spare_calls == [["能便宜点吗"]] and fake.mixed_calls == [[("在吗", False)]]
+
+
+def test_under_load_no_call_takes_every_core_even_if_it_says_the_cores_are_spare():
+    """Calls queued together share one encoder call, each text on one core: encode_spare only serves a call
+    that finds nothing queued with it."""
+    fake = FakeSpareEncoder(delay=0.05)  # while the first call runs the others queue up
+    batching = BatchingEncoder(fake, max_batch=64, window=0.01)
+    texts = [f"消息{i}" for i in range(12)]
+
+    def call(text):
+        SPARE_CORES.set(True)  # each thread its own context
+        batching.encode([text])
+
+    threads = [threading.Thread(target=call, args=(t,)) for t in texts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    spare = [t for call in fake.spare_calls for t in call]
+    assert len(spare) <= 1 and sum(len(call) for call in fake.mixed_calls) == len(texts) - len(spare)
 
 
 def test_batching_encoder_hands_an_error_to_its_callers_and_keeps_working():

@@ -86,6 +86,7 @@ def load_models(settings: Settings, library: Library) -> Loaded:
         settings.model_dir,
         shop_dict=settings.data_file("shop_dict"),
         encoder_threads=settings.encoder_threads,
+        encoder_solo=settings.encoder_solo,
         cache_size=settings.cache_size,
         max_batch=settings.max_batch,
         batch_window=settings.batch_window_ms / 1000,

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from intents.analyzer import Analyzer, Reading, Turn
+from intents.caching import SPARE_CORES
 from intents.labels import COMPLAINT_PSYCHOLOGY, INTENT_LABELS, PSYCHOLOGY_LABELS
 from intents.measurements import conversation_measurements
 from intents.normalize import mask_pii, normalize
@@ -135,7 +136,12 @@ def suggest(
     body: SuggestRequest, analyzer: Analyzer, guidance: Guidance, replies: ReplyService, store: Store, shop: Shop
 ) -> SuggestResponse:
     with SUGGESTING.one() as alone:
-        return _suggest(body, analyzer, guidance, replies, store, shop, alone)
+        # the only suggestion in progress: a text it alone sends the encoder may run on every core
+        token = SPARE_CORES.set(alone)
+        try:
+            return _suggest(body, analyzer, guidance, replies, store, shop, alone)
+        finally:
+            SPARE_CORES.reset(token)
 
 
 def _suggest(
