@@ -9,7 +9,10 @@ through the same bench, one after the other, with the same built models:
 
 The older commit is checked out into a temporary git worktree (removed at the end) with this checkout's
 models linked in (its intent and psychology models are today's; its replies are its own corpus), and each
-version's own bench/run.py drives its own `huashu serve`.
+version's own bench/run.py drives its own `huashu serve`. Where the encoder's revision moved on without
+changing the model the older code reads (revision 4 added the sentencepiece files beside the same
+model.onnx and tokenizer.json), the build record and the models' metadata are relabelled with the older
+revision in the worktree; the weights and model files are the same files.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,6 +31,41 @@ ROOT = Path(__file__).resolve().parent.parent
 # The last commit before the knowledge points (d06ef9a): replies by intent from the old corpus.
 BEFORE = "152e07a"
 MODELS = ("e5-int8", "intent", "psychology", "cache")
+# Encoder revisions whose model.onnx and tokenizer.json are those of the revision before (what changed is
+# read from other files): the older code may take them under its own revision's name.
+SAME_MODEL_AS_BEFORE = {4: 3}
+RECORDS = {"e5-int8": ("e5_int8_build.json", "encoder_name"), "intent": ("metadata.json", "encoder"),
+           "psychology": ("metadata.json", "encoder")}
+
+
+def revision(checkout: Path) -> int:
+    return int(re.search(r"^ONNX_REVISION = (\d+)", (checkout / "intents" / "encoder.py").read_text(encoding="utf-8"), re.M)[1])
+
+
+def link_models(old: Path) -> None:
+    """This checkout's models in the older worktree; relabelled with the older encoder revision when only
+    the files beside the model changed since (SAME_MODEL_AS_BEFORE)."""
+    ours, theirs = revision(ROOT), revision(old)
+    relabel = ours != theirs
+    if relabel and SAME_MODEL_AS_BEFORE.get(ours) != theirs:
+        raise SystemExit(f"{old} reads encoder revision {theirs}, this checkout builds {ours}: build its own models")
+    for name in MODELS:
+        target = old / "models" / name
+        if target.exists():
+            continue
+        if not relabel or name not in RECORDS:
+            target.symlink_to(ROOT / "models" / name)
+            continue
+        target.mkdir()
+        record, key = RECORDS[name]
+        for path in (ROOT / "models" / name).iterdir():
+            if path.name != record:
+                (target / path.name).symlink_to(path)
+        data = json.loads((ROOT / "models" / name / record).read_text(encoding="utf-8"))
+        data[key] = data[key].replace(f"-r{ours}", f"-r{theirs}")
+        if "converter_revision" in data:
+            data["converter_revision"] = theirs
+        (target / record).write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 def run_bench(checkout: Path, seconds: float, out: Path) -> dict:
@@ -51,10 +90,7 @@ def main() -> int:
         old = Path(tmp) / "before"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(old), args.commit], cwd=ROOT, check=True)
         try:
-            for name in MODELS:
-                target = old / "models" / name
-                if not target.exists():
-                    target.symlink_to(ROOT / "models" / name)
+            link_models(old)
             print(f"before ({args.commit}):", flush=True)
             before = run_bench(old, args.seconds, Path(tmp) / "before.json")
             print(f"now ({head}):", flush=True)
