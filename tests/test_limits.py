@@ -107,7 +107,7 @@ def test_purge_deletes_old_rows_with_their_feedback_and_reviews(app_with, tmp_pa
 
 @pytest.mark.slow
 def test_without_the_encoder_the_service_runs_degraded(settings, tmp_path, monkeypatch):
-    def broken(model_dir, threads=0):
+    def broken(model_dir, threads=0, solo=False):
         raise EncoderError("the engine library is missing")
 
     monkeypatch.setattr(intents.analyzer, "load_default_encoder", broken)
