@@ -265,8 +265,12 @@ class OnnxE5Encoder:
         session), several as `encode_mixed` runs them (`threads` at once)."""
         if self._solo is None or len(texts) != 1:
             return self.encode_mixed(texts, passages)
-        (ids,) = self._tokenizer.encode_batch([("passage: " if passages[0] else "query: ") + texts[0]])
+        (ids,) = self._ids(texts, passages)
         return self._run(ids, self._solo)[None, :]
+
+    def _ids(self, texts: list[str], passages: list[bool]) -> list[list[int]]:
+        """Lean ids of each text with e5's prefix for its kind."""
+        return self._tokenizer.encode_batch([("passage: " if passage else "query: ") + t for t, passage in zip(texts, passages)])
 
     def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
         """Shape (len(texts), dim); an empty list gives shape (0, dim)."""
@@ -278,8 +282,7 @@ class OnnxE5Encoder:
         """Queries and passages in one call (run `threads` at once); rows in the order given."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        prefixed = [("passage: " if passage else "query: ") + t for t, passage in zip(texts, passages)]
-        ids = self._tokenizer.encode_batch(prefixed)
+        ids = self._ids(texts, passages)
         if self._pool is None or len(ids) == 1:
             return np.vstack([self._run(i) for i in ids])
         # Longest first: the threads take the texts in turn, so the last to start is a short one and they
