@@ -89,7 +89,6 @@ def write_lean_tokenizer(folder: Path) -> int:
 # What `LeanTokenizer` reproduces of e5's tokenizer.json around the Unigram model; anything else is refused.
 EXPECTED_PRE_TOKENIZER = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}
 EXPECTED_REPLACE = {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}
-SPECIAL_PIECES = ("<s>", "<pad>", "</s>", "<mask>")
 
 
 def write_lean_sentencepiece(folder: Path) -> None:
@@ -120,11 +119,12 @@ def write_lean_sentencepiece(folder: Path) -> None:
                          + "; ".join(problems))
     proto = spm_model.ModelProto()
     kinds = spm_model.ModelProto.SentencePiece
+    added = {token["content"] for token in lean.get("added_tokens", [])}
     for i, (piece, score) in enumerate(model["vocab"]):
         entry = proto.pieces.add()
         entry.piece, entry.score = piece, score
-        # <s> </s> <pad> <mask> are matched in the text as whole pieces, as `tokenizers` does with added tokens
-        entry.type = kinds.UNKNOWN if i == model["unk_id"] else kinds.USER_DEFINED if piece in SPECIAL_PIECES else kinds.NORMAL
+        # the added tokens (<s> </s> <pad> <mask>) are matched in the text as whole pieces, as `tokenizers` does
+        entry.type = kinds.UNKNOWN if i == model["unk_id"] else kinds.USER_DEFINED if piece in added else kinds.NORMAL
     proto.trainer_spec.model_type = spm_model.TrainerSpec.UNIGRAM
     proto.trainer_spec.unk_id = model["unk_id"]
     proto.trainer_spec.bos_id = proto.trainer_spec.eos_id = proto.trainer_spec.pad_id = -1  # added by LeanTokenizer
