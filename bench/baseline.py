@@ -31,9 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # The last commit before the knowledge points (d06ef9a): replies by intent from the old corpus.
 BEFORE = "152e07a"
 MODELS = ("e5-int8", "intent", "psychology", "cache")
-# Encoder revisions whose model.onnx and tokenizer.json are those of the revision before (what changed is
-# read from other files): the older code may take them under its own revision's name.
-SAME_MODEL_AS_BEFORE = {4: 3}
+# Encoder revisions whose model.onnx and tokenizer.json the older code reads as its own revision's (the same
+# inputs and output; 4 added files beside them, 5 fused the graph's operators): it takes them under its own
+# revision's name, so both sides run on today's models and only the code differs.
+SAME_MODEL_AS_BEFORE = {5: 3}
 RECORDS = {"e5-int8": ("e5_int8_build.json", "encoder_name"), "intent": ("metadata.json", "encoder"),
            "psychology": ("metadata.json", "encoder")}
 
@@ -43,8 +44,8 @@ def revision(checkout: Path) -> int:
 
 
 def link_models(old: Path) -> None:
-    """This checkout's models in the older worktree; relabelled with the older encoder revision when only
-    the files beside the model changed since (SAME_MODEL_AS_BEFORE)."""
+    """This checkout's models in the older worktree; relabelled with the older encoder revision when the older
+    code can read today's encoder (SAME_MODEL_AS_BEFORE)."""
     ours, theirs = revision(ROOT), revision(old)
     relabel = ours != theirs
     if relabel and SAME_MODEL_AS_BEFORE.get(ours) != theirs:

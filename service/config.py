@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         True,
         description="When one suggestion is in progress and nothing else waits for the e5-int8 encoder, run its "
         "message on all of the encoder's threads (a second onnxruntime session, about 80 MB more; a message "
-        "takes about 3.3 ms instead of 4.8). Off, or with one encoder thread, each text runs on one core.",
+        "takes about 3.5 ms instead of 5.2). Off, or with one encoder thread, each text runs on one core.",
     )
     cache_size: int = Field(
         8192, ge=0, le=1_000_000,

