@@ -234,3 +234,25 @@ def test_a_reply_asking_for_what_the_customer_just_sent_yields(parts, point, mes
     asking = [r for r in offered if re.search(asks, r.text)]
     assert offered and not any(r.category == "holding" for r in asking)
     assert not re.search(asks, offered[0].text)
+
+
+def test_replies_scored_alike_keep_their_order_whatever_the_rounding(parts):
+    """An answer still missing two values (+0.10 − 2 × 0.08) and a waiting reply (−0.06) score alike; summed
+    in floating point their scores differed in the 16th digit, which way turning on the point's confidence,
+    so a retrained model swapped them. Scores that agree to 1e-9 are a tie, kept in candidate order."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from service.replies.ranking import Candidate, pick
+
+    replies = parts[0]
+    first, second = replies.index.points["size.bra"].replies[:2]
+    index = SimpleNamespace(text_vectors=np.eye(2, dtype=np.float32), rows={first.id: 0, second.id: 1})
+    for nudge in (1e-15, -1e-15):
+        alike = [Candidate(first, "size.bra", 0.7336, first.text, (), None, ""),
+                 Candidate(second, "size.bra", 0.7336 + nudge, second.text, (), None, "")]
+        assert [c.reply.id for c in pick(alike, index, 2)] == [first.id, second.id]
+    apart = [Candidate(first, "size.bra", 0.73, first.text, (), None, ""),
+             Candidate(second, "size.bra", 0.74, second.text, (), None, "")]
+    assert [c.reply.id for c in pick(apart, index, 2)] == [second.id, first.id]

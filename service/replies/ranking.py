@@ -81,7 +81,9 @@ def pick(
     other (`single`: one point only, all its replies may come)."""
     if not candidates:
         return []
-    scores = np.array([c.score for c in candidates])
+    # Scores that agree to 1e-9 are a tie (kept in candidate order): an answer missing two values and a waiting
+    # reply score alike, and floating-point sums of the same terms differ in their last digits.
+    scores = np.round(np.array([c.score for c in candidates]), 9)
     vectors = index.text_vectors[[index.rows[c.reply.id] for c in candidates]]
     span = weights.redundancy_ceiling - weights.redundancy_floor
     best_point = candidates[int(scores.argmax())].point
@@ -91,7 +93,7 @@ def pick(
         mmr = scores.copy()
         if chosen:
             redundancy = np.clip(((vectors @ vectors[chosen].T).max(axis=1) - weights.redundancy_floor) / span, 0.0, 1.0)
-            mmr = weights.mmr_lambda * scores - (1 - weights.mmr_lambda) * redundancy
+            mmr = np.round(weights.mmr_lambda * scores - (1 - weights.mmr_lambda) * redundancy, 9)
         for i, c in enumerate(candidates):
             cap = k if single else weights.per_point if c.point == best_point else 2
             if i in chosen or taken.get(c.point, 0) >= cap:
