@@ -16,6 +16,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from intents.labels import INTENTS
+from intents.neighbours import Similarities
 from intents.normalize import normalize
 
 if TYPE_CHECKING:
@@ -324,43 +325,41 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         return [(token, start) for _, token, start in found[:top]]
 
     def _neighbor_votes(self, vectors: np.ndarray) -> np.ndarray:
-        """What `neighbors_.predict_proba` returns (cosine distance, votes weighted by 1/distance),
-        as one matrix product over the normalised training vectors: sklearn's general path spends
-        milliseconds per message on checks and chunking that a request cannot afford."""
+        """What `neighbors_.predict_proba` returns (cosine distance, votes weighted by 1/distance), from the
+        exact similarities of the rows that can be among the nearest (`intents.neighbours`): sklearn's general
+        path spends milliseconds per message on checks and chunking that a request cannot afford."""
         cache = self.__dict__.get("_neighbors_cache")
         if cache is None:
             fitted = np.asarray(self.neighbors_._fit_X, dtype=np.float32)
             norms = np.linalg.norm(fitted, axis=1, keepdims=True)
-            # Held dimension-major (384 × rows, contiguous): a message's product then streams the matrix once
-            # in order, half the time of the row-major layout when the encoder has just evicted it from cache.
-            columns = np.ascontiguousarray((fitted / np.maximum(norms, 1e-12)).T)
-            cache = self.__dict__["_neighbors_cache"] = (columns, np.asarray(self.neighbors_._y))
-        columns, labels = cache
+            rows = fitted / np.maximum(norms, 1e-12)
+            cache = self.__dict__["_neighbors_cache"] = (
+                Similarities(rows, self.neighbors_.n_neighbors), np.asarray(self.neighbors_._y)
+            )
+        similarities, labels = cache
         queries = np.asarray(vectors, dtype=np.float32)
         queries = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
         k = self.neighbors_.n_neighbors
-        # One row at a time: BLAS's matrix-vector product reads the matrix at memory speed, its small-matrix
-        # product with 2–3 rows is slower than that many single products.
-        sims = np.vstack([query @ columns for query in queries]) if len(queries) > 1 else queries @ columns
-        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        for row, (scores, chosen) in enumerate(zip(sims, nearest)):
+        classes = len(self.neighbors_.classes_)
+        out = np.empty((len(queries), classes))
+        for row, query in enumerate(queries):
+            near, scores = similarities(query)  # in row order
+            chosen = np.argpartition(-scores, k - 1)[:k]
             # Twin rows (one text, two labels) can tie for the k-th place; argpartition's pick among them
             # turns on rounding elsewhere in the row, so the lowest-numbered rows are taken, every time.
             kth = scores[chosen].min()
             if np.count_nonzero(scores == kth) > np.count_nonzero(scores[chosen] == kth):
                 above = np.flatnonzero(scores > kth)
-                nearest[row] = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
-        distance = (1.0 - np.take_along_axis(sims, nearest, axis=1)).astype(np.float64)
-        # A training text identical to the message (float32 rounding leaves ~1e-7) takes the whole
-        # vote, shared equally with its twins (a record with two intents is two rows), as sklearn
-        # does for a distance of exactly 0 — rounding noise must not decide between the twins.
-        same = distance < 1e-6
-        weight = np.where(same, 1.0, 1.0 / np.maximum(distance, 1e-6))
-        exact = same.any(axis=1)
-        weight[exact] = same[exact].astype(np.float64)
-        one_hot = labels[nearest][:, :, None] == np.arange(len(self.neighbors_.classes_))
-        votes = np.einsum("nk,nkc->nc", weight, one_hot)
-        return votes / votes.sum(axis=1, keepdims=True)
+                chosen = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+            distance = (1.0 - scores[chosen]).astype(np.float64)
+            # A training text identical to the message (float32 rounding leaves ~1e-7) takes the whole
+            # vote, shared equally with its twins (a record with two intents is two rows), as sklearn
+            # does for a distance of exactly 0 — rounding noise must not decide between the twins.
+            same = distance < 1e-6
+            weight = same.astype(np.float64) if same.any() else 1.0 / np.maximum(distance, 1e-6)
+            votes = np.bincount(labels[near[chosen]], weights=weight, minlength=classes)
+            out[row] = votes / votes.sum()
+        return out
 
     def prepare(self) -> "IntentClassifier":
         """Ready a loaded model for serving, holding one copy of its arrays: the SVM's weights in single
@@ -375,7 +374,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         self._linear()
         if self.neighbors_ is not None:
             self._neighbor_votes(np.zeros((1, self.neighbors_._fit_X.shape[1]), dtype=np.float32))
-            self.neighbors_._fit_X = self.__dict__["_neighbors_cache"][0].T  # a view: one copy of the vectors
+            self.neighbors_._fit_X = self.__dict__["_neighbors_cache"][0].rows  # one float32 copy of the vectors
         return self
 
     def _linear(self) -> _LinearScorer:

@@ -219,10 +219,10 @@ def test_neighbour_vote_equals_sklearns(intent_model, docs):
     np.testing.assert_allclose(ours[~tied], theirs[~tied], atol=1e-4)
     assert (ours[~tied].argmax(axis=1) == theirs[~tied].argmax(axis=1)).all()
     assert tied.sum() < len(docs) / 5
-    columns, labels = intent_model._neighbors_cache
+    similarities, labels = intent_model._neighbors_cache
     for row in np.flatnonzero(tied):
         query = vectors[row] / np.linalg.norm(vectors[row])
-        scores = query @ columns
+        scores = similarities.rows @ query
         chosen = np.argsort(-scores, kind="stable")[:k]
         weight = 1.0 / np.maximum(1.0 - scores[chosen].astype(np.float64), 1e-6)
         # labels are sklearn's class codes (neighbors_._y), 0 … n_classes - 1
@@ -261,7 +261,7 @@ def test_a_loaded_model_keeps_one_copy_of_its_weights_and_scores_as_trained(task
     assert svm.coef_.dtype == np.float32 and svm.coef_.flags.f_contiguous
     blocks = [block.coef if kind == "tfidf" else block[1] for kind, block in model._linear().blocks]
     assert all(np.shares_memory(b, svm.coef_) for b in blocks)
-    assert np.shares_memory(model.neighbors_._fit_X, model._neighbors_cache[0])
+    assert np.shares_memory(model.neighbors_._fit_X, model._neighbors_cache[0].rows)
     as_trained = joblib.load(model_dir / task / MODEL_FILE)
     assert as_trained.pipeline_.named_steps["model"].calibrated_classifiers_[0].estimator.coef_.dtype == np.float64
     np.testing.assert_allclose(model.predict_proba(docs), as_trained.predict_proba(docs), rtol=0, atol=1e-6)
