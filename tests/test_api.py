@@ -235,3 +235,22 @@ def test_a_query_parameter_given_twice_is_refused(fake_client):
     response = fake_client.get("/v1/products?category=a&category=b")
     assert response.status_code == 422 and "category" in response.json()["message"]
     assert fake_client.get("/v1/products?category=a").status_code == 200
+
+
+def test_no_dependency_takes_a_trip_through_the_thread_pool(fake_client, monkeypatch):
+    """FastAPI runs a plain-function dependency in its thread pool: a hop per request before the endpoint
+    (the query check did so on every route, suggest included). Every dependency is a coroutine."""
+    import fastapi.dependencies.utils as solving
+
+    hops = []
+    real = solving.run_in_threadpool
+
+    async def counted(func, *args, **kwargs):
+        hops.append(getattr(func, "__qualname__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(solving, "run_in_threadpool", counted)
+    assert fake_client.post("/v1/suggest", json={"message": "在吗"}).status_code == 200
+    assert fake_client.get("/v1/products?category=a").status_code == 200
+    assert fake_client.get("/v1/audit").status_code == 200
+    assert hops == []

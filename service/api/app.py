@@ -118,9 +118,10 @@ def check_models(settings: Settings) -> None:
         )
 
 
-def single_query_values(request: Request) -> None:
+async def single_query_values(request: Request) -> None:
     """Every query parameter of the API takes one value: ?category=a&category=b is refused (422), not
-    silently read as its last value."""
+    silently read as its last value. (async: as a plain function FastAPI ran it in its thread pool, a hop
+    per request for a loop over a few parameters.)"""
     seen: set[str] = set()
     for key, _ in request.query_params.multi_items():
         if key in seen:
