@@ -36,7 +36,6 @@ class Similarities:
 
         self.rows = np.ascontiguousarray(rows, dtype=np.float32)
         self.k = k
-        n, dim = self.rows.shape
         scale = np.abs(self.rows).max(axis=1) / 127.0
         scale[scale == 0] = 1.0  # a zero row: any scale stores it exactly
         # The session reads these arrays in place (not copied): they live as long as it does.
@@ -50,7 +49,6 @@ class Similarities:
         options.add_initializer("rows", self._values[0])
         options.add_initializer("scales", self._values[1])
         self._session = ort.InferenceSession(GRAPH_FILE.read_bytes(), options, providers=["CPUExecutionProvider"])
-        self._dim = dim
 
     def __call__(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, their exact similarity to the unit `query`): every row that can be among the k nearest, in
