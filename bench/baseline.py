@@ -9,10 +9,11 @@ through the same bench, one after the other, with the same built models:
 
 The older commit is checked out into a temporary git worktree (removed at the end) with this checkout's
 models linked in (its intent and psychology models are today's; its replies are its own corpus), and each
-version's own bench/run.py drives its own `huashu serve`. Where the encoder's revision moved on without
-changing the model the older code reads (revision 4 added the sentencepiece files beside the same
-model.onnx and tokenizer.json), the build record and the models' metadata are relabelled with the older
-revision in the worktree; the weights and model files are the same files.
+version's own bench/run.py drives its own `huashu serve`. Where the encoder's revision moved on and the
+older code can still read today's model.onnx and tokenizer.json (revision 4 added the sentencepiece files
+beside them; revision 5 fused the graph's operators, the same inputs and output), the build record and the
+models' metadata are relabelled with the older revision in the worktree; the weights and model files are
+today's files, so both sides run on the same models.
 """
 
 from __future__ import annotations
