@@ -58,6 +58,15 @@ ST_REQUIRED_FILES = ("modules.json", "config.json", "model.safetensors", "tokeni
 BUILD_COMMAND = "huashu build-encoder"
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: the machine's, narrowed by its CPU affinity (docker --cpuset-cpus,
+    a pinned Kubernetes pod) and its cgroup's CPU quota (a container's CPU limit, rounded up), as joblib's
+    loky counts them; LOKY_MAX_CPU_COUNT lowers it further. os.cpu_count() sees every core of the node."""
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count()))
+
+
 class Encoder(Protocol):
     """Anything that turns normalised texts into L2-normalised sentence vectors."""
 
@@ -233,7 +242,7 @@ class OnnxE5Encoder:
         folder = Path(folder)
         try:
             self._tokenizer = LeanTokenizer(folder, self.MAX_TOKENS)
-            self.threads = threads or min(os.cpu_count() or 1, 4)
+            self.threads = threads or min(usable_cores(), 4)
             self._session = self._load_session(ort, folder, 1)
             # Spinning threads between a run's steps: only worth it with several cores for one text
             self._solo = self._load_session(ort, folder, self.threads) if solo and self.threads > 1 else None

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     )
     encoder_threads: int = Field(
         0, ge=0, le=64,
-        description="How many texts the e5-int8 encoder runs at once, each on one core (0: one per core, up to four).",
+        description="How many texts the e5-int8 encoder runs at once, each on one core (0: one per core the process "
+        "may use, up to four: its CPU affinity and its container's CPU limit count, not the node's cores).",
     )
     encoder_solo: bool = Field(
         True,

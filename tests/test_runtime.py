@@ -1,6 +1,9 @@
 """The request-time fast paths give the answers of the plain ones: caches, micro-batching,
 the vectorised nearest-neighbour vote, the buffered audit writer. (Speed is `make bench`'s job.)"""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -173,6 +176,20 @@ def test_under_load_no_call_takes_every_core_even_if_it_says_the_cores_are_spare
         t.join()
     spare = [t for call in fake.spare_calls for t in call]
     assert len(spare) <= 1 and sum(len(call) for call in fake.mixed_calls) == len(texts) - len(spare)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs a machine with two cores or more")
+def test_the_encoder_uses_the_cores_the_process_may_run_on_not_the_machines(encoder, models_root):
+    """A container limited to one core (docker --cpuset-cpus, a Kubernetes pod pinned by the CPU manager) still
+    saw every core of its node in os.cpu_count(), and its encoder ran one thread per core it could not use."""
+    script = (
+        "import os, sys; from pathlib import Path; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from intents.encoder import load_default_encoder; "
+        "e = load_default_encoder(Path(sys.argv[1]), solo=True); print(e.threads, e._solo is None)"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(models_root)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "True"]  # one thread, and no second session for a core it does not have
 
 
 def test_batching_encoder_hands_an_error_to_its_callers_and_keeps_working():

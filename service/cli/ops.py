@@ -147,6 +147,7 @@ def serve(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from intents.encoder import usable_cores
     from intents.models import ModelLoadError
     from service.api.app import check_models
     from service.api.server import Protocol
@@ -174,7 +175,7 @@ def serve(
         os.environ.setdefault("HUASHU_AUDIT_FLUSH_MS", "0")
         # A worker whose master dies (SIGKILL, OOM) exits too instead of serving on as an orphan.
         os.environ["HUASHU_EXIT_WITH_PARENT"] = "1"
-        share = str(max(1, (os.cpu_count() or 1) // settings.workers))
+        share = str(max(1, usable_cores() // settings.workers))
         os.environ.setdefault("OMP_NUM_THREADS", share)
         os.environ.setdefault("HUASHU_ENCODER_THREADS", share)
     # Our own log lines (model loading, errors) go through uvicorn's handler.
