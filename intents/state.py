@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
+# In the rest of a cue's clause, a question: "穿上会显胖吗", "穿上后会不会起球".
+_ASKED_LATER = re.compile(r"[吗么嘛?？]|会不会|是不是|能不能|有没有|怎么样|咋样|如何")
 # Words that turn a statement into its negation when they come just before it.
 _NEGATION = re.compile(r"(没有|还没|没|未|不|尚未|并未|别)\s?$")
-_QUESTION = re.compile(r"^[^。！!，,]{0,6}(吗|么|没有?|了没|呢)?\s*[?？]|^(吗|么|没有?|了没|了吗)")
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,11 @@ class Cue:
     negatable: bool = True
     value: bool = True  # what saying it establishes (False: the words themselves deny the fact)
     recent: bool = False  # only the customer's last two turns count
+    clause: bool = False  # a question anywhere later in its clause ("穿上会显胖吗") makes it asked, not said
 
 
-def _cue(fact: str, words: str, by=("customer", "agent"), negatable=True, value=True, recent=False) -> Cue:
-    return Cue(fact, re.compile(words), tuple(by), negatable, value, recent)
+def _cue(fact: str, words: str, by=("customer", "agent"), negatable=True, value=True, recent=False, clause=False) -> Cue:
+    return Cue(fact, re.compile(words), tuple(by), negatable, value, recent, clause)
 
 
 CUES: tuple[Cue, ...] = (
@@ -39,6 +41,13 @@ CUES: tuple[Cue, ...] = (
     _cue("delivered", r"收到了|收到货|签收了|拿到了|到货了|已签收|拆开|穿了|用了|戴了|洗了|试了"),
     # "收到有点小", "收到的衣服…": what the customer found on receiving it.
     _cue("delivered", r"收到(后|以后|之后)?(有点|发现|感觉|一看|打开)|收到的(衣服|东西|货|宝贝|裤子|鞋|包裹)"),
+    # The thing itself arrived ("热水器到了", "东西今天到了"; at a station or a locker it is only on its way), or is
+    # worn, fitted or unboxed ("穿上有点紧", "上脚有点挤"). Pre-sale worries say these words too ("穿上会显胖吗"):
+    # said in a question, they establish nothing.
+    _cue("delivered", r"(东西|货|快递|包裹|宝贝|衣服|裤子|鞋子?|裙子|外套|商品|热水器|机器|电器)(已经|今天|昨天|刚刚?|终于)?都?"
+                      r"(到了|送到了|到家了)(?!驿站|快递柜|丰巢|菜鸟|网点|城市|哪)|(今天|昨天|刚刚?)到的|刚到货", clause=True),
+    _cue("delivered", r"穿上(了|后|以后|之后|去)|穿上(有点|太|很|根本|挺|特别|还)|上脚(了|后|有点|太|很|挺|特别)|试穿了|装上了|安装好了|开箱了?",
+         by=("customer",), clause=True),
     _cue("delivered", r"(还)?没(有)?(收到(?!钱|退款)|到货|拿到)|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
     _cue("refund_done", r"(还)?没(有)?(退款|到账|退回来)|退款.{0,4}没到|钱.{0,3}没(收到|到)", negatable=False, value=False),
     _cue("has_order", r"拍了|拍下|下单了|下了单|付款了|付了款|已付款|买了|我的订单|订单号|刚拍|已下单"),
@@ -99,6 +108,8 @@ def _statements(text: str, cue: Cue):
         after = text[match.end() : match.end() + 6]
         if re.match(r"\s*(吗|么|没有?|了没|了吗|没\?|\?|？)", after):
             continue  # a question establishes nothing
+        if cue.clause and _ASKED_LATER.search(re.split(r"[，,。.!！~\s]", text[match.end() :], maxsplit=1)[0]):
+            continue
         negated = cue.negatable and bool(_NEGATION.search(text[max(0, match.start() - 3) : match.start()]))
         yield negated
 

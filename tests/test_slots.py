@@ -118,6 +118,17 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
         ([("customer", "你们查过了吗")], {}),  # asked, not said
         ([("customer", "试了一下挺合适的")], {"delivered": True}),  # tried it on: nothing failed
         ([("customer", "我还没找过 在哪看")], {"not_tried": True}),
+        # The thing itself arrived, or is worn, fitted or unboxed: delivered. Asked about, nothing.
+        ([("customer", "热水器到了 怎么安装")], {"delivered": True, "shipped": True}),
+        ([("customer", "东西今天到了，但是少了个配件")], {"delivered": True}),
+        ([("customer", "快递到了吗")], {}),
+        ([("customer", "衣服什么时候到")], {}),
+        ([("customer", "快递到了驿站 我还没去拿")], {}),
+        ([("customer", "穿上有点紧 能换大一码吗")], {"delivered": True}),
+        ([("customer", "鞋子上脚有点挤")], {"delivered": True}),
+        ([("customer", "穿上会显胖吗")], {}),
+        ([("customer", "这款穿上很显瘦吗")], {}),
+        ([("customer", "穿上后会不会起球")], {}),
         # Only the customer's last two turns: an old attempt was about something else.
         ([("customer", "快递柜找过了 没有"), ("agent", "亲，我帮您联系快递"), ("customer", "好的 谢谢"),
           ("agent", "亲，快递说明天送"), ("customer", "尺码表在哪看")], {}),
