@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -84,4 +86,35 @@ def test_without_redis_requests_go_ahead_and_the_log_says_so_once(fake_settings,
         with caplog.at_level(logging.WARNING, logger="huashu"):
             codes = [client.post("/v1/segment", json={"text": "在吗"}).status_code for _ in range(5)]
     assert codes == [200] * 5
+    assert sum("rate-limit store cannot be reached" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_redis_that_stops_answering_does_not_stop_the_service(fake_settings, make_fake_app, tmp_path, redis_url, caplog):
+    """Found by an operator's audit: with Redis frozen (up but not answering: SIGSTOP, a hung host) every
+    request waited on it with the event loop blocked, /healthz included, for as long as Redis stayed frozen.
+    Now a call to the store gives up after a quarter of a second, and the store is left alone for a few seconds
+    after a failure: requests go ahead unlimited, as with Redis gone."""
+    url, process = redis_url
+    settings = fake_settings.model_copy(update={
+        "db_path": tmp_path / "h.db", "rate_limit": 1.0, "rate_burst": 2, "rate_limit_storage": url,
+    })
+    with serving(make_fake_app(settings)) as client:
+        assert client.post("/v1/segment", json={"text": "在吗"}).status_code == 200  # connected while Redis answers
+        codes: list[int] = []
+
+        def traffic():
+            for _ in range(5):
+                codes.append(client.post("/v1/segment", json={"text": "在吗"}).status_code)
+            codes.append(client.get("/healthz").status_code)
+
+        process.send_signal(signal.SIGSTOP)
+        try:
+            with caplog.at_level(logging.WARNING, logger="huashu"):
+                worker = threading.Thread(target=traffic, daemon=True)
+                worker.start()
+                worker.join(15)  # before: the first request was still waiting on Redis
+                assert not worker.is_alive(), f"requests hang while Redis is frozen ({len(codes)} answered)"
+        finally:
+            process.send_signal(signal.SIGCONT)
+    assert codes == [200] * 5 + [200]
     assert sum("rate-limit store cannot be reached" in r.getMessage() for r in caplog.records) == 1

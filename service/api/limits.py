@@ -116,10 +116,18 @@ class TokenBuckets:
         return wait
 
 
+# How long a call to the shared store may take before the request goes ahead without it (the check runs on the
+# event loop: a frozen Redis held every request, the probes included), and how long the store is then left alone
+# before it is tried again (a request each few seconds pays the timeout, not every request).
+STORE_TIMEOUT_S = 0.25
+STORE_RETRY_S = 5.0
+
+
 class SharedBuckets:
     """The same limit kept in a store every process and replica shares (Redis, through `limits`): `burst`
     requests per window of `burst / rate` seconds (whole seconds), as a sliding-window counter. When the store
-    cannot be reached the request goes ahead (limiting is not worth an outage), said once in the log."""
+    cannot be reached, or does not answer within STORE_TIMEOUT_S, the request goes ahead (limiting is not worth
+    an outage), said once in the log; the store is tried again STORE_RETRY_S later."""
 
     def __init__(self, rate: float, burst: int, storage_uri: str, namespace: str = "huashu"):
         from limits import RateLimitItemPerSecond
@@ -129,20 +137,27 @@ class SharedBuckets:
         self.rate = rate
         self.burst = max(burst, 1)
         self.item = RateLimitItemPerSecond(self.burst, max(1, round(self.burst / rate)), namespace=namespace)
-        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
+        # redis-py waits forever by default, on connecting and on each answer
+        options = {"socket_timeout": STORE_TIMEOUT_S, "socket_connect_timeout": STORE_TIMEOUT_S}
+        scheme = storage_uri.split("://", 1)[0]
+        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri, **(options if scheme in ("redis", "rediss") else {})))
         self._failing = False
+        self._retry_at = 0.0
 
     def _wait(self, client: str) -> float:
         stats = self.limiter.get_window_stats(self.item, client)
         return max(1.0 / self.rate, stats.reset_time - time.time())
 
     def _guarded(self, step, client: str) -> float:
+        if self._failing and time.monotonic() < self._retry_at:
+            return 0.0
         try:
             wait = step(client)
         except Exception as exc:  # noqa: BLE001 - any storage failure: let the request through
             if not self._failing:
                 log.error("the rate-limit store cannot be reached (%s): requests are not limited until it can", exc)
             self._failing = True
+            self._retry_at = time.monotonic() + STORE_RETRY_S
             return 0.0
         if self._failing:
             log.warning("the rate-limit store answers again")
