@@ -370,3 +370,25 @@ def test_the_loaded_models_are_left_out_of_the_collectors_full_walks(fake_settin
         assert client.get("/readyz").status_code == 200
         assert gc.get_freeze_count() > 10_000
     assert gc.get_freeze_count() == 0
+
+
+def test_the_store_gauge_follows_the_store_when_no_audit_row_is_written(read_only_app):
+    """Found by an operator's audit: with the database down, /readyz said unavailable but
+    huashu_store_writable stayed 1, as the gauge moved only when an audit row was queued or written, and
+    requests were refused before that (an alert on the gauge never fired)."""
+    app, client = read_only_app
+    first = client.post("/v1/suggest", json={"message": "这件有货吗"}).json()
+    while client.get("/readyz").json()["store"]["audit_pending"]:
+        time.sleep(0.02)
+    _refuse_writes(app, True)
+    try:
+        feedback = client.post("/v1/feedback", json={"request_id": first["request_id"], "reply_id": first["replies"][0]["id"], "action": "sent"})
+        assert feedback.status_code == 503
+        assert "huashu_store_writable 0.0" in client.get("/metrics").text.splitlines()
+    finally:
+        _refuse_writes(app, False)
+    deadline = time.monotonic() + 10
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert "huashu_store_writable 1.0" in client.get("/metrics").text.splitlines()

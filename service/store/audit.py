@@ -135,6 +135,7 @@ class AuditWriter:
         self._closing = threading.Event()
         self._writer = None
         self.observe = None  # called with (store writable, rows pending) as they change: the metrics
+        self.database.listeners.append(self._observed)
         if flush_interval > 0:
             self._writer = threading.Thread(target=self._write_loop, name="audit-writer", daemon=True)
             self._writer.start()

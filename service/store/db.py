@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import sqlite_utils
 
@@ -141,6 +141,9 @@ class BaseDatabase:
     def __init__(self) -> None:
         self.failure: str | None = None  # why writes fail now, or None
         self._probed = 0.0
+        # called when the store turns unavailable or takes writes again (the audit log's metrics): a request
+        # refused for it writes no audit row that would tell them
+        self.listeners: list[Callable[[], None]] = []
 
     def _write_probe(self) -> str | None:
         """None when the database takes writes, else why not."""
@@ -152,12 +155,19 @@ class BaseDatabase:
             log.error("the store %s cannot be written, requests needing it answer 503 until it can: %s", self.where, reason)
         elif self.failure != reason:
             log.debug("the store still cannot be written: %s", reason)
-        self.failure = reason
+        changed, self.failure = self.failure is None, reason
+        if changed:
+            self._tell()
 
     def recovered(self) -> None:
         if self.failure is not None:
             log.warning("the store takes writes again")
-        self.failure = None
+            self.failure = None
+            self._tell()
+
+    def _tell(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     def probe(self, every: float = 1.0) -> str | None:
         """While writes fail, try again (at most once per `every` seconds): the store recovers by itself once
