@@ -123,6 +123,21 @@ def test_feedback_and_reviews_on_a_row_deleted_meanwhile_are_not_found(store):
     assert store.qa.adoption(None, None)["reply_actions"] == {}
 
 
+def test_a_nul_character_in_an_id_or_a_text_is_no_error(store):
+    """Found by an operator's audit: PostgreSQL's text cannot hold a NUL character, so an id or a text with one
+    (GET /v1/audit/ab%00c, an edited reply, a reviewer's name) was a database error, a 500; on SQLite, not
+    found or stored. Both backends now find no such id, and keep the text (NUL as U+FFFD on PostgreSQL)."""
+    store.audit.record([entry("n1"), entry("n\x00ul", "在吗\x00")])
+    assert store.records.get_request("n1\x00") is None and store.qa.audit_item("ab\x00c") is None
+    with pytest.raises(NotFound):
+        store.records.record_feedback("n1\x00", "product.in-stock-01", "product", "sent", None)
+    store.records.record_feedback("n1", "product.in-stock-01", "product", "edited", "好的\x00亲")
+    store.qa.add_reviews(["n1"], ["product"], None, "qa\x00lead", "看过\x00")
+    item = store.qa.audit_item("n1")
+    assert item["agent"]["final_texts"][0]["text"] in ("好的\x00亲", "好的\ufffd亲")
+    assert store.records.get_request("n\x00ul") is not None or store.records.get_request("n\ufffdul") is not None
+
+
 def test_a_write_breaking_a_unique_key_is_a_conflict_with_nothing_written(store):
     store.audit.record([entry("dup")])
     with pytest.raises(Conflict, match="nothing was written"):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from service.store.db import Database, StoreError
-from service.store.postgres import PostgresDatabase
+from service.store.postgres import PostgresDatabase, without_nul
 
 # The store's tables, parents before the rows that reference them (feedback and reviews name a request).
 TABLES = (
@@ -85,7 +85,7 @@ def _copy_table(conn, raw, table: str, columns: list[str], total: int, progress:
     with raw.cursor() as cursor, cursor.copy(f"copy {table} ({listed}) from stdin") as copy:
         while batch := rows.fetchmany(BATCH):
             for row in batch:
-                copy.write_row(row)
+                copy.write_row(without_nul(row))
             done += len(batch)
             if progress:
                 progress(table, done, total)

@@ -49,18 +49,26 @@ def _sql(statement: str) -> str:
     return statement.replace("%", "%%").replace("?", "%s")
 
 
+def without_nul(values: Sequence) -> list:
+    """`values` with every NUL character of their texts as U+FFFD. PostgreSQL's text cannot hold NUL (SQLite's
+    can), and one in a value (a pasted id, a client's stray byte) was a database error, a 500. Replaced, a text
+    keeps its length and shows where the character was, and an id holding it matches no real id: not found,
+    as on SQLite."""
+    return [v.replace("\x00", "\ufffd") if isinstance(v, str) and "\x00" in v else v for v in values]
+
+
 class PostgresConnection(Connection):
     def execute(self, sql: str, params: Sequence = ()):
-        return self.raw.execute(_sql(sql), params)
+        return self.raw.execute(_sql(sql), without_nul(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
         if rows:
             with self.raw.cursor() as cursor:
-                cursor.executemany(_sql(sql), rows)
+                cursor.executemany(_sql(sql), [without_nul(row) for row in rows])
 
     def query(self, sql: str, params: Sequence = ()) -> list[dict]:
         with self.raw.cursor(row_factory=dict_row) as cursor:
-            return cursor.execute(_sql(sql), params).fetchall()
+            return cursor.execute(_sql(sql), without_nul(params)).fetchall()
 
     def insert(self, table: str, row: dict, unique: str | None = None) -> Any:
         columns = list(row)
