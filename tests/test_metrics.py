@@ -54,9 +54,10 @@ def test_feedback_stored_by_another_instance_reaches_this_ones_priors(fake_setti
     with serving(make_fake_app(settings)) as a, serving(make_fake_app(settings)) as b:
         suggestion = a.post("/v1/suggest", json={"message": "快递到哪了"}).json()
         reply = suggestion["replies"][-1]["id"]
-        for _ in range(20):
+        for _ in range(20):  # twenty conversations in which an agent sent it
             sent = b.post("/v1/feedback", json={"request_id": suggestion["request_id"], "reply_id": reply, "action": "sent"})
             assert sent.status_code == 201, sent.text  # B finds the row A wrote before answering
+            suggestion = a.post("/v1/suggest", json={"message": "快递到哪了"}).json()
         priors_a = a.app.state.replies.priors
         priors_b = b.app.state.replies.priors
         intent = suggestion["intent"]["id"]
@@ -66,3 +67,21 @@ def test_feedback_stored_by_another_instance_reaches_this_ones_priors(fake_setti
             assert time.monotonic() < deadline, priors_a.counts(reply, intent)
             time.sleep(0.05)
         assert priors_a.counts(reply, intent) == priors_b.counts(reply, intent)
+
+
+def test_the_same_feedback_sent_again_moves_the_ranking_once(fake_settings, make_fake_app, tmp_path):
+    """Found by an operator's audit: 40 "sent" for one reply of one suggestion, without an Idempotency-Key (a
+    client retrying, a double click), were 40 in the priors: the reply rose from 5th to 2nd on every replica,
+    while the adoption report counted one."""
+    settings = fake_settings.model_copy(update={"db_path": tmp_path / "h.db"})
+    with serving(make_fake_app(settings)) as client:
+        suggestion = client.post("/v1/suggest", json={"message": "快递到哪了"}).json()
+        reply, intent = suggestion["replies"][-1]["id"], suggestion["intent"]["id"]
+        body = {"request_id": suggestion["request_id"], "reply_id": reply, "action": "sent"}
+        assert client.post("/v1/feedback", json=body).status_code == 201
+        once = client.app.state.replies.priors.counts(reply, intent)
+        for _ in range(10):
+            assert client.post("/v1/feedback", json=body).status_code == 201  # stored: the log keeps every row
+        assert client.app.state.replies.priors.counts(reply, intent) == once
+    with serving(make_fake_app(settings)) as restarted:  # and replayed at start-up the same way
+        assert restarted.app.state.replies.priors.counts(reply, intent) == once

@@ -40,8 +40,9 @@ def test_replicas_find_each_others_rows_feedback_and_shop_changes(fake_settings,
         retry = a.post("/v1/feedback", json=body, headers={"Idempotency-Key": "k-1"})  # the retry reaches the other
         assert retry.status_code == 200 and retry.json()["id"] == first.json()["id"]
         assert b.get(f"/v1/audit/{suggestion['request_id']}").json()["agent"]["sent"] == [reply]
-        for _ in range(9):
-            assert a.post("/v1/feedback", json=body).status_code == 201
+        for _ in range(9):  # nine more conversations in which an agent sent it
+            more = a.post("/v1/suggest", json={"message": "快递到哪了 怎么还没到"}).json()
+            assert a.post("/v1/feedback", json={**body, "request_id": more["request_id"]}).status_code == 201
         priors_a, priors_b = a.app.state.replies.priors, b.app.state.replies.priors
         assert priors_a.counts(reply, intent)[0] == 10  # A's own (and B's one, read with them) at once
         deadline = time.monotonic() + 5
@@ -57,7 +58,7 @@ def test_replicas_find_each_others_rows_feedback_and_shop_changes(fake_settings,
             assert time.monotonic() < deadline, b.get("/v1/shop/profile").text
             time.sleep(0.05)
         report = b.get("/v1/reports/intents").json()
-        assert report["requests"] == 1 and report["adoption_per_intent"][intent]["sent"] == 1
+        assert report["requests"] == 10 and report["adoption_per_intent"][intent]["sent"] == 10
 
 
 def test_a_server_gone_is_503_with_nothing_written_and_the_service_recovers(fake_settings, make_fake_app, pg_cluster, pg_url, caplog):
@@ -227,7 +228,8 @@ def test_a_sqlite_store_copied_to_postgresql_keeps_its_history_priors_and_shop(f
         for path, body in before.items():
             assert client.get(path).json() == body, path
         assert client.get("/v1/audit").json()["items"] == audit_before["items"]
-        assert priors_before[0] == 6 and client.app.state.replies.priors.counts(reply, intent) == priors_before
+        # six rows of one (request, reply, action): one "sent" in the priors, as in the adoption report
+        assert priors_before[0] == 1 and client.app.state.replies.priors.counts(reply, intent) == priors_before
         feedback = client.post("/v1/feedback", json={"request_id": rid, "reply_id": reply, "action": "edited", "final_text": "好的亲"})
         assert feedback.status_code == 201, feedback.text
         assert feedback.json()["id"] > 6  # after the copied ids, not a clash with them

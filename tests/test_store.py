@@ -103,9 +103,13 @@ def test_feedback_is_idempotent_counts_once_and_moves_the_row_up_the_queue(store
     assert adoption["shown"] == {"product.in-stock-01": 2, "product.in-stock-02": 2}
     assert adoption["intent_actions"][("product", "sent")] == 1 and adoption["requests"] == 2
     events, cursor = store.records.feedback_events()
-    assert events == [("product.in-stock-01", "product", "sent"), ("product.in-stock-01", "product", "sent"),
+    # and for the priors too (found by an operator's audit: 40 "sent" on one request moved the ranking 40 times)
+    assert events == [("product.in-stock-01", "product", "sent"),
                       ("product.in-stock-02", "product", "clicked"), ("product.in-stock-02", "logistics", "dismissed")]
     assert store.records.feedback_since(cursor)[0] == []
+    store.records.record_feedback("f1", "product.in-stock-02", "product", "clicked", None)  # again, after the read
+    events, cursor = store.records.feedback_since(cursor)
+    assert events == [] and store.records.feedback_since(cursor)[0] == []
     store.records.record_feedback("f2", "product.in-stock-01", "product", "edited", "好的")
     assert store.records.feedback_since(cursor)[0] == [("product.in-stock-01", "product", "edited")]
 

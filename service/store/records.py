@@ -102,20 +102,29 @@ class Records:
 
     def feedback_since(self, after: int | FeedbackCursor) -> tuple[list[tuple[str, str, str]], FeedbackCursor]:
         """The (reply_id, intent, action) of the feedback rows not read yet (`after`: a cursor from the last
-        call, or an id: every row up to it was read), in id order, and the cursor to pass next time."""
+        call, or an id: every row up to it was read), in id order, and the cursor to pass next time. A row
+        repeating an earlier one's (request, reply, action) is read but is no event: the priors count what an
+        agent did with a suggestion once, as the adoption report does (a retry without an Idempotency-Key, or a
+        double click, moved the ranking on every replica). Feedback on one request is stored one row at a
+        time, so the first of them has the lowest id."""
         cursor = after if isinstance(after, FeedbackCursor) else FeedbackCursor(horizon=after)
         read_to = max([cursor.horizon, *(m for _, m in cursor.marks[-1:])])
         # Of the ids up to the last read's highest, only those not seen can still appear (usually none, or the
         # few a rolled-back insert used): asked for by id, so a read costs the new rows, not the last minute's.
         gaps = [i for i in range(cursor.horizon + 1, read_to + 1) if i not in cursor.seen]
-        query, params = "select id, reply_id, intent, action, created from feedback where id > ?", [read_to]
+        query = (
+            "select f.id, f.reply_id, f.intent, f.action, f.created, exists (select 1 from feedback e where"
+            " e.request_id = f.request_id and e.reply_id = f.reply_id and e.action = f.action and e.id < f.id)"
+            " from feedback f where f.id > ?"
+        )
+        params = [read_to]
         if len(gaps) > self.MAX_GAPS:
             params = [cursor.horizon]
         elif gaps:
-            query += f" or id in ({', '.join('?' * len(gaps))})"
+            query += f" or f.id in ({', '.join('?' * len(gaps))})"
             params += gaps
         with self.database.reading() as db:
-            rows = db.execute(query + " order by id", params).fetchall()
+            rows = db.execute(query + " order by f.id", params).fetchall()
         settle = self.database.late_commit_s
         fresh = [row for row in rows if row[0] not in cursor.seen]
         clock = time.monotonic()
@@ -131,5 +140,5 @@ class Records:
             horizon = max(horizon, marks[0][1])
             marks = marks[1:]
         seen = frozenset(i for i in (cursor.seen | {row[0] for row in fresh}) if i > horizon)
-        events = [(reply, intent, action) for _, reply, intent, action, _ in fresh]
+        events = [(reply, intent, action) for _, reply, intent, action, _, repeat in fresh if not repeat]
         return events, FeedbackCursor(horizon, seen, marks)
