@@ -451,6 +451,57 @@ def test_a_server_gone_and_back_is_unavailable_then_recovers(pg_cluster, pg_url,
         store.close()
 
 
+def test_a_server_that_stops_answering_is_unavailable_within_seconds_then_recovers(pg_cluster, pg_url):
+    """Found by an operator's audit: a PostgreSQL up but not answering (frozen: its sockets open, nothing said)
+    went unnoticed; the store said ok, and every write waited on it for as long as it stayed frozen. A heartbeat
+    query on a connection of its own now says within seconds that the server does not answer: the store is
+    unavailable (503 at once, nothing written) until it answers again."""
+    store = Store(pg_url)
+    try:
+        store.audit.record([entry("z1")])
+        pg_cluster.freeze(True)
+        try:
+            deadline = time.monotonic() + 15
+            while store.database.probe(every=0) is None:
+                assert time.monotonic() < deadline, "the frozen server was not noticed"
+                time.sleep(0.2)
+            assert "not answering" in store.database.probe(every=0)
+            refused = {}
+
+            def write():
+                try:
+                    store.records.record_feedback("z1", "product.in-stock-01", "product", "sent", None)
+                except StoreUnavailable as exc:
+                    refused["message"] = str(exc)
+
+            writer = threading.Thread(target=write, daemon=True)
+            writer.start()
+            writer.join(5)  # refused at once, not left waiting on the frozen server
+            assert not writer.is_alive() and "nothing was written" in refused["message"]
+            reader = threading.Thread(target=lambda: refused.update(read=_refused_read(store)), daemon=True)
+            reader.start()
+            reader.join(5)
+            assert not reader.is_alive() and refused["read"]
+        finally:
+            pg_cluster.freeze(False)
+        deadline = time.monotonic() + 15
+        while store.database.probe(every=0) is not None:
+            assert time.monotonic() < deadline, store.database.failure
+            time.sleep(0.2)
+        store.records.record_feedback("z1", "product.in-stock-01", "product", "sent", None)
+        assert store.records.feedback_events()[0] == [("product.in-stock-01", "product", "sent")]
+    finally:
+        store.close()
+
+
+def _refused_read(store) -> bool:
+    try:
+        store.records.get_request("z1")
+    except StoreUnavailable:
+        return True
+    return False
+
+
 def test_a_url_that_does_not_work_is_named_without_its_password(pg_cluster):
     unused = pg_cluster.url("huashu_template").replace(f":{pg_cluster.port}/", ":1/")
     with pytest.raises(StoreError) as refused:

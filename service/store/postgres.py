@@ -4,7 +4,14 @@ per process, the same interface as the SQLite file (`db.Database`), its own migr
 Failures are the store's state, as with SQLite: a server that cannot be reached, refuses writes (read-only,
 disk full) or drops the connection makes the request 503 with nothing written, is logged once, and is probed
 about once a second until it answers again. A read past the request's deadline is cancelled by the server
-(statement_timeout from the time left) and answered 504."""
+(statement_timeout from the time left) and answered 504.
+
+A server up but not answering (a hung host, a paused VM: its sockets open, nothing said) gives no error to
+notice: a heartbeat (`select 1` every HEARTBEAT_S on a connection of its own) that has had no answer for
+SILENT_AFTER_S makes the store unavailable, so that /readyz says so and new requests needing the store are
+refused at once (503, nothing written) instead of waiting on it; it is available again once the heartbeat is
+answered. A transaction already waiting when the server stopped answering waits until it answers or the
+connection breaks: whether its commit was taken cannot be known before."""
 
 from __future__ import annotations
 
@@ -30,6 +37,9 @@ log = logging.getLogger("huashu")
 
 SETTING = "HUASHU_DATABASE_URL"
 UNREACHABLE = "cannot be reached"
+NOT_ANSWERING = "not answering"
+HEARTBEAT_S = 1.0
+SILENT_AFTER_S = 3.0
 # psycopg_pool logs every failed reconnection attempt as a warning; the store says it once itself.
 logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
@@ -141,6 +151,46 @@ class PostgresDatabase(BaseDatabase):
         failure = self._write_probe()
         if failure:
             self.failed(failure)
+        self._asked_at = self._answered_at = time.monotonic()
+        self._stopping = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="store-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def _beat(self) -> None:
+        """Ask the server `select 1` every HEARTBEAT_S on a connection of its own (the pool's may all be taken),
+        noting when each question was asked and answered. A server that refuses or drops the connection is the
+        pool's and the probes' to notice: here only the silence counts."""
+        conn = None
+        while not self._stopping.wait(HEARTBEAT_S):
+            self._asked_at = time.monotonic()
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(self.url, **{**self._kwargs, "autocommit": True})
+                conn.execute("select 1")
+            except psycopg.Error:
+                if conn is not None:
+                    conn.close()
+                conn = None
+            self._answered_at = time.monotonic()
+        if conn is not None:
+            conn.close()
+
+    def _silent(self) -> str | None:
+        """Why the server counts as not answering (its heartbeat unanswered for SILENT_AFTER_S), or None."""
+        waited = time.monotonic() - self._asked_at
+        if self._asked_at > self._answered_at and waited > SILENT_AFTER_S:
+            return f"{NOT_ANSWERING}: a query has had no answer for {waited:.0f} s"
+        return None
+
+    def probe(self, every: float = 1.0) -> str | None:
+        silent = self._silent()
+        if silent:  # the write probe would wait on the server too
+            self.failed(silent)
+            return self.failure
+        if self.failure is not None and self.failure.startswith(NOT_ANSWERING):
+            self.recovered()  # answering again: the probe below says whether it takes writes
+            self._probed = 0.0
+        return super().probe(every)
 
     def _configure(self, conn: psycopg.Connection) -> None:
         """Each new connection: writes wait at most `lock_timeout` for a lock (then 503, as SQLite's busy
@@ -247,7 +297,7 @@ class PostgresDatabase(BaseDatabase):
 
     def _known_down(self) -> None:
         """While the store is failing, answer at once rather than wait on the pool (probed once a second)."""
-        if self.failure is not None and self.probe():
+        if (self.failure is not None or self._silent()) and self.probe():
             raise StoreUnavailable(f"the store cannot be written ({self.failure}); nothing was written")
 
     @contextmanager
@@ -283,7 +333,7 @@ class PostgresDatabase(BaseDatabase):
             yield held
             return
         deadline = DEADLINE.get()
-        if self._unreachable:  # (a read-only server still answers reads)
+        if self._unreachable or self._silent():  # (a read-only server still answers reads)
             self._known_down()
         wait = None
         if deadline is not None:
@@ -306,4 +356,5 @@ class PostgresDatabase(BaseDatabase):
 
     def close(self) -> None:
         """Close the pool (waiting for the connections in use); a later use raises psycopg_pool.PoolClosed."""
+        self._stopping.set()
         self.pool.close()
