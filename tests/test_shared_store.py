@@ -89,6 +89,28 @@ def test_a_server_gone_is_503_with_nothing_written_and_the_service_recovers(fake
         assert client.get(f"/v1/audit/{suggestion['request_id']}").json()["agent"]["sent"] == [body["reply_id"]]
 
 
+def test_the_background_readers_say_once_that_the_store_is_gone_and_once_that_it_is_back(fake_settings, make_fake_app, pg_cluster, pg_url, caplog):
+    """Found by an operator's audit: while the database was down the log repeated "reading other processes'
+    feedback failed" with a traceback every 2 s and "shop refresh failed" every 5 s, for as long as it lasted."""
+    settings = on_postgres(fake_settings, pg_url, priors_refresh_s=0.1, shop_refresh_s=0.1)
+    with serving(make_fake_app(settings)):
+        with caplog.at_level(logging.INFO, logger="huashu"):
+            pg_cluster.stop()
+            try:
+                time.sleep(2.5)  # some twenty rounds of each
+            finally:
+                pg_cluster.start()
+            deadline = time.monotonic() + 20
+            while not any("works again" in r.getMessage() and "shop" in r.getMessage() for r in caplog.records) or not any(
+                "works again" in r.getMessage() and "feedback" in r.getMessage() for r in caplog.records
+            ):
+                assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+                time.sleep(0.1)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("reading other processes' feedback failed" in m for m in messages) == 1, messages
+    assert sum("shop refresh failed" in m for m in messages) == 1, messages
+
+
 def test_serve_stops_on_a_database_url_that_does_not_work(pg_cluster, monkeypatch):
     """Like a bad SQLite path: `huashu serve` stops before anything starts, naming the variable, never the password."""
     url = pg_cluster.url("no_such_database")

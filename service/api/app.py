@@ -168,6 +168,28 @@ def _leave_out_of_full_collections(stop: threading.Event) -> None:
         gc.freeze()
 
 
+class _SaidOnce:
+    """A background task that fails round after round (the store down) says so once, with the traceback, and
+    once when it works again: not at every round for as long as the outage lasts."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.failing = False
+
+    def failed(self, message: str) -> None:
+        """Called from an except block."""
+        if self.failing:
+            log.debug("%s", message, exc_info=True)
+        else:
+            log.warning("%s (said once until it works again)", message, exc_info=True)
+            self.failing = True
+
+    def worked(self) -> None:
+        if self.failing:
+            log.info("%s works again", self.what)
+            self.failing = False
+
+
 def create_app(settings: Settings | None = None, loader: Loader | None = None) -> FastAPI:
     settings = settings or get_settings()
     load = loader or load_models
@@ -203,14 +225,18 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
 
     def refresh_shop(keeper: ShopKeeper, stop: threading.Event) -> None:
         """Pick up shop changes made elsewhere (the CLI, another replica) every few seconds."""
+        said = _SaidOnce("shop refresh")
         while not stop.wait(settings.shop_refresh_s):
             try:
                 keeper.refresh()
             except Exception:  # noqa: BLE001 - a bad stored change is logged; the current shop stays
-                log.exception("shop refresh failed; the current shop stays")
+                said.failed("shop refresh failed; the current shop stays")
+            else:
+                said.worked()
 
     def follow_feedback(app: FastAPI, stop: threading.Event) -> None:
         """Feedback from the other processes and replicas into this one's priors, every few seconds."""
+        said = _SaidOnce("reading other processes' feedback")
         while not stop.wait(settings.priors_refresh_s):
             follower = getattr(app.state, "follower", None)
             if follower is None:
@@ -218,7 +244,9 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             try:
                 follower.catch_up()
             except Exception:  # noqa: BLE001 - the store may be busy or failing; the next round tries again
-                log.warning("reading other processes' feedback failed; trying again in %g s", settings.priors_refresh_s, exc_info=True)
+                said.failed(f"reading other processes' feedback failed; trying again every {settings.priors_refresh_s:g} s")
+            else:
+                said.worked()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
