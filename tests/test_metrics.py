@@ -85,3 +85,36 @@ def test_the_same_feedback_sent_again_moves_the_ranking_once(fake_settings, make
         assert client.app.state.replies.priors.counts(reply, intent) == once
     with serving(make_fake_app(settings)) as restarted:  # and replayed at start-up the same way
         assert restarted.app.state.replies.priors.counts(reply, intent) == once
+
+
+def test_metrics_files_of_killed_processes_do_not_pile_up_or_count(tmp_path, monkeypatch):
+    """Found by an operator's audit: every `HUASHU_WORKERS>1` start left a /tmp/huashu-metrics-* folder behind,
+    and the live gauges of a worker killed with SIGKILL were never marked dead (its last values counted)."""
+    import os
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from service.api.metrics import forget_dead_workers
+    from service.cli.ops import metrics_folder
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    for name, master in (("huashu-metrics-killed", dead.pid), ("huashu-metrics-running", os.getpid()), ("huashu-metrics-foreign", None)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "counter_1.db").write_bytes(b"")
+        if master is not None:
+            (tmp_path / name / "master.pid").write_text(str(master))
+    folder, own = metrics_folder()
+    assert own and Path(folder).parent == tmp_path and (Path(folder) / "master.pid").read_text() == str(os.getpid())
+    assert sorted(p.name for p in tmp_path.iterdir() if p != Path(folder)) == ["huashu-metrics-foreign", "huashu-metrics-running"]
+
+    workers = tmp_path / "workers"
+    workers.mkdir()
+    for name in (f"gauge_livemin_{dead.pid}.db", f"gauge_livesum_{dead.pid}.db", f"counter_{dead.pid}.db", f"gauge_livemin_{os.getpid()}.db"):
+        (workers / name).write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(workers))
+    forget_dead_workers()  # as a worker starting in a killed one's place does
+    assert sorted(p.name for p in workers.iterdir()) == sorted([f"counter_{dead.pid}.db", f"gauge_livemin_{os.getpid()}.db"])

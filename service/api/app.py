@@ -252,6 +252,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     async def lifespan(app: FastAPI):
         if os.environ.get("HUASHU_EXIT_WITH_PARENT") == "1":
             exit_with_parent()
+        metrics.forget_dead_workers()  # with several workers: one killed before this one started
         counts = {role: len(keys) for role, keys in app.state.keys.items()}
         check_open(settings, app.state.keys)
         if not any(counts.values()):

@@ -3,15 +3,19 @@ and suggested (intents, knowledge points, handoffs, escalations), agents' adopti
 sent → edited → dismissed), the audit queue and the store's state; with the reading's caches and encoder
 batches (intents.telemetry).
 
-Several worker processes: `huashu serve` sets PROMETHEUS_MULTIPROC_DIR (an empty folder of its own)
-before the app is imported; every process then writes its values there and a scrape of any worker adds
-them up (prometheus-client's multiprocess mode). One process: the default registry as it is.
+Several worker processes: `huashu serve` sets PROMETHEUS_MULTIPROC_DIR (an empty folder of its own,
+removed when it stops) before the app is imported; every process then writes its values there and a scrape
+of any worker adds them up (prometheus-client's multiprocess mode). A worker starting marks dead those that
+were killed without a word, so that only the living count in the live gauges. One process: the default
+registry as it is.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
+from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -25,6 +29,8 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+
+from service.api.server import alive
 
 REQUEST_SECONDS = Histogram(
     "huashu_request_duration_seconds", "Time from request to the end of the answer, per route.", ["route", "method"],
@@ -76,6 +82,19 @@ class Metrics:
             method = scope.get("method", "GET")
             REQUEST_SECONDS.labels(template, method).observe(time.perf_counter() - started)
             RESPONSES.labels(template, method, str(status)).inc()
+
+
+def forget_dead_workers() -> None:
+    """Mark dead the worker processes whose live gauges are still in the multiprocess folder: a worker killed
+    (SIGKILL, out of memory) never marks itself, and its last values would count for ever. Each worker calls
+    this as it starts (the master starts a new one in place of one killed)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    pids = {int(match.group(1)) for path in Path(folder).glob("gauge_live*_*.db") if (match := re.search(r"_(\d+)\.db$", path.name))}
+    for pid in pids:
+        if not alive(pid):
+            multiprocess.mark_process_dead(pid, folder)
 
 
 def store_state(writable: bool, pending: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -24,6 +25,17 @@ except ImportError:  # pragma: no cover
 log = logging.getLogger("huashu")
 
 _header_timeout: float | None = None
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this id exists (someone else's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def header_timeout() -> float:

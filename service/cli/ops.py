@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -164,8 +165,10 @@ def serve(
     # Each worker process has its own encoder: share the cores among them, not oversubscribe. Their metrics
     # meet in a folder of files that GET /metrics on any worker adds up (prometheus-client multiprocess
     # mode); it must be empty at start.
+    created = None
     if settings.workers > 1:
-        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="huashu-metrics-")
+        folder, own = metrics_folder()
+        created = folder if own else None
         os.makedirs(folder, exist_ok=True)
         for stale in Path(folder).glob("*.db"):
             stale.unlink()
@@ -183,14 +186,42 @@ def serve(
     log_config["loggers"]["huashu"] = {"handlers": ["default"], "level": settings.log_level.upper(), "propagate": False}
     log_config.setdefault("filters", {})["no_query"] = {"()": "service.api.server.DropQueryStrings"}
     log_config["handlers"]["access"]["filters"] = ["no_query"]
-    uvicorn.run(
-        "service.main:app",
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        log_config=log_config,
-        http=Protocol,
-        timeout_keep_alive=settings.keep_alive_s,
-        timeout_graceful_shutdown=settings.shutdown_timeout_s,
-    )
+    try:
+        uvicorn.run(
+            "service.main:app",
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            log_config=log_config,
+            http=Protocol,
+            timeout_keep_alive=settings.keep_alive_s,
+            timeout_graceful_shutdown=settings.shutdown_timeout_s,
+        )
+    finally:
+        if created:  # this master's folder: nothing reads it once the workers are gone
+            shutil.rmtree(created, ignore_errors=True)
+
+
+MASTER_FILE = "master.pid"  # not *.db: the metrics collector reads only those
+
+
+def metrics_folder() -> tuple[str, bool]:
+    """The folder the workers' metrics meet in: PROMETHEUS_MULTIPROC_DIR as the operator set it (False), or a
+    new temporary folder of this master's (True: removed when it stops). Folders an earlier master made and
+    could not remove (it was killed) go first: each holds its master's pid."""
+    from service.api.server import alive
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        return given, False
+    for old in Path(tempfile.gettempdir()).glob("huashu-metrics-*"):
+        try:
+            master = int((old / MASTER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not one of ours to judge
+        if not alive(master):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix="huashu-metrics-")
+    (Path(folder) / MASTER_FILE).write_text(str(os.getpid()))
+    return folder, True
