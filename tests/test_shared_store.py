@@ -78,6 +78,10 @@ def test_a_server_gone_is_503_with_nothing_written_and_the_service_recovers(fake
             assert [r.status_code for r in refused] == [503, 503, 503], [r.text for r in refused]
             assert {r.json()["error"] for r in refused} == {"store_unavailable"}
             assert ready.status_code == 503 and ready.json()["store"]["status"] == "unavailable"
+            # Found by an operator's audit: a read was told "cannot be written … nothing was written", and every
+            # client (agents, the open /readyz) was shown the database's address. The log has it, for operators.
+            assert "cannot be read" in refused[2].json()["message"] and "written" not in refused[2].json()["message"]
+            assert all(str(pg_cluster.port) not in text for text in [r.text for r in refused] + [ready.text])
             deadline = time.monotonic() + 20
             while client.get("/readyz").status_code != 200:
                 assert time.monotonic() < deadline, client.get("/readyz").text

@@ -183,14 +183,23 @@ class PostgresDatabase(BaseDatabase):
         return None
 
     def probe(self, every: float = 1.0) -> str | None:
+        """The failure as clients are told it (`shown`), or None."""
         silent = self._silent()
         if silent:  # the write probe would wait on the server too
             self.failed(silent)
-            return self.failure
+            return self.shown(self.failure)
         if self.failure is not None and self.failure.startswith(NOT_ANSWERING):
             self.recovered()  # answering again: the probe below says whether it takes writes
             self._probed = 0.0
-        return super().probe(every)
+        return self.shown(super().probe(every))
+
+    @staticmethod
+    def shown(failure: str | None) -> str | None:
+        """A failure as an answer may say it: without the driver's words on the connection, which name the
+        server's address (the log has them, for the operator)."""
+        if failure and failure.startswith((UNREACHABLE, NOT_ANSWERING)):
+            return failure.split(":", 1)[0]
+        return failure
 
     def _configure(self, conn: psycopg.Connection) -> None:
         """Each new connection: writes wait at most `lock_timeout` for a lock (then 503, as SQLite's busy
@@ -279,26 +288,27 @@ class PostgresDatabase(BaseDatabase):
             self._local.conn = None
             self.pool.putconn(conn)
 
-    def _refuse(self, exc: psycopg.Error) -> StoreUnavailable:
+    def _refuse(self, exc: psycopg.Error, reading: bool = False) -> StoreUnavailable:
         """The StoreUnavailable (503) for a driver error, marking the store failing when it is."""
+        done = "" if reading else "; nothing was written"
         if isinstance(exc, _BUSY):
-            return StoreUnavailable(f"the store is busy ({self.say(exc)}); nothing was written, retry")
+            return StoreUnavailable(f"the store is busy ({self.say(exc)}){done}, retry")
         if isinstance(exc, PoolTimeout):
             why = self._why_no_connection()
             if why is None:
-                return StoreUnavailable(
-                    f"the store is busy (every connection in use for {self.lock_timeout:g} s); nothing was written, retry"
-                )
+                return StoreUnavailable(f"the store is busy (every connection in use for {self.lock_timeout:g} s){done}, retry")
             reason = f"{UNREACHABLE}: {why}"
         else:
             reason = self._reason(exc)
         self.failed(reason)
-        return StoreUnavailable(f"the store cannot be written ({reason}); nothing was written")
+        return StoreUnavailable(f"the store cannot be {'read' if reading else 'written'} ({self.shown(reason)}){done}")
 
-    def _known_down(self) -> None:
+    def _known_down(self, reading: bool = False) -> None:
         """While the store is failing, answer at once rather than wait on the pool (probed once a second)."""
         if (self.failure is not None or self._silent()) and self.probe():
-            raise StoreUnavailable(f"the store cannot be written ({self.failure}); nothing was written")
+            if reading:
+                raise StoreUnavailable(f"the store cannot be read now ({self.shown(self.failure)}); retry")
+            raise StoreUnavailable(f"the store cannot be written ({self.shown(self.failure)}); nothing was written")
 
     @contextmanager
     def writing(self) -> Iterator[PostgresConnection]:
@@ -334,7 +344,7 @@ class PostgresDatabase(BaseDatabase):
             return
         deadline = DEADLINE.get()
         if self._unreachable or self._silent():  # (a read-only server still answers reads)
-            self._known_down()
+            self._known_down(reading=True)
         wait = None
         if deadline is not None:
             wait = deadline - time.monotonic()
@@ -352,7 +362,7 @@ class PostgresDatabase(BaseDatabase):
         except _BUSY + _FAILING as exc:
             if isinstance(exc, PoolTimeout) and deadline is not None and time.monotonic() >= deadline:
                 raise TimedOut("no connection to the store was free before the request's deadline") from None
-            raise self._refuse(exc) from None
+            raise self._refuse(exc, reading=True) from None
 
     def close(self) -> None:
         """Close the pool (waiting for the connections in use); a later use raises psycopg_pool.PoolClosed."""
