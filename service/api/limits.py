@@ -137,10 +137,12 @@ class SharedBuckets:
         self.rate = rate
         self.burst = max(burst, 1)
         self.item = RateLimitItemPerSecond(self.burst, max(1, round(self.burst / rate)), namespace=namespace)
-        # redis-py waits forever by default, on connecting and on each answer
+        # redis-py waits 5 s by default, on connecting and on each answer (and may retry): every scheme of Redis
+        # and Valkey that `limits` knows (plain, TLS, unix socket, cluster, sentinel) passes these to its client
         options = {"socket_timeout": STORE_TIMEOUT_S, "socket_connect_timeout": STORE_TIMEOUT_S}
-        scheme = storage_uri.split("://", 1)[0]
-        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri, **(options if scheme in ("redis", "rediss") else {})))
+        scheme = storage_uri.split("://", 1)[0].lower()
+        ours = scheme.startswith(("redis", "valkey"))
+        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri, **(options if ours else {})))
         self._failing = False
         self._retry_at = 0.0
 
