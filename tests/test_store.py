@@ -490,6 +490,27 @@ def test_a_server_that_stops_answering_is_unavailable_within_seconds_then_recove
             time.sleep(0.2)
         store.records.record_feedback("z1", "product.in-stock-01", "product", "sent", None)
         assert store.records.feedback_events()[0] == [("product.in-stock-01", "product", "sent")]
+
+        # A failure the silence hid is found again once the server answers: answering is not taking writes.
+        _refuse_writes(store, True, pg_cluster)
+        try:
+            with pytest.raises(StoreUnavailable):
+                store.records.record_feedback("z1", "product.in-stock-02", "product", "sent", None)
+            pg_cluster.freeze(True)
+            try:
+                deadline = time.monotonic() + 15
+                while "not answering" not in (store.database.probe(every=0) or ""):
+                    assert time.monotonic() < deadline
+                    time.sleep(0.2)
+            finally:
+                pg_cluster.freeze(False)
+            deadline = time.monotonic() + 15
+            while "not answering" in (store.database.probe(every=0) or ""):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert "read_only" in (store.database.probe(every=0) or ""), store.database.failure
+        finally:
+            _refuse_writes(store, False, pg_cluster)
     finally:
         store.close()
 

@@ -40,6 +40,7 @@ UNREACHABLE = "cannot be reached"
 NOT_ANSWERING = "not answering"
 HEARTBEAT_S = 1.0
 SILENT_AFTER_S = 3.0
+PROBE_WAIT_S = 3.0
 # psycopg_pool logs every failed reconnection attempt as a warning; the store says it once itself.
 logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
@@ -126,6 +127,7 @@ class PostgresDatabase(BaseDatabase):
         except psycopg.Error as exc:
             raise StoreError(f"{self.where} is not a valid PostgreSQL URL: {self.say(exc)}") from None
         self._password = str(params.get("password") or "")
+        self._probing: threading.Thread | None = None
         kwargs: dict[str, Any] = {"application_name": "huashu"}
         if "connect_timeout" not in params:
             kwargs["connect_timeout"] = max(1, round(connect_timeout))
@@ -151,34 +153,42 @@ class PostgresDatabase(BaseDatabase):
         failure = self._write_probe()
         if failure:
             self.failed(failure)
-        self._asked_at = self._answered_at = time.monotonic()
+        self._answered_at = time.monotonic()
         self._stopping = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="store-heartbeat", daemon=True)
         self._heartbeat.start()
 
     def _beat(self) -> None:
         """Ask the server `select 1` every HEARTBEAT_S on a connection of its own (the pool's may all be taken),
-        noting when each question was asked and answered. A server that refuses or drops the connection is the
-        pool's and the probes' to notice: here only the silence counts."""
+        noting when it last answered. An error that comes back at once (a refused or dropped connection) is an
+        answer too: the server's state is the pool's and the probes' to judge. Only silence counts here: a
+        question or a connection attempt (its timeout is longer than SILENT_AFTER_S) that gets nothing back."""
         conn = None
-        while not self._stopping.wait(HEARTBEAT_S):
-            self._asked_at = time.monotonic()
-            try:
-                if conn is None or conn.closed:
-                    conn = psycopg.connect(self.url, **{**self._kwargs, "autocommit": True})
-                conn.execute("select 1")
-            except psycopg.Error:
-                if conn is not None:
-                    conn.close()
-                conn = None
-            self._answered_at = time.monotonic()
-        if conn is not None:
-            conn.close()
+        try:
+            while not self._stopping.wait(HEARTBEAT_S):
+                asked = time.monotonic()
+                try:
+                    if conn is None or conn.closed:
+                        conn = psycopg.connect(self.url, **{**self._kwargs, "autocommit": True})
+                    conn.execute("select 1")
+                except psycopg.Error:
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    if time.monotonic() - asked > 1.0:  # a timeout, not an answer
+                        continue
+                except Exception:  # noqa: BLE001 - the heartbeat must go on; a bug here is logged, not silent
+                    log.exception("the store's heartbeat failed; trying again")
+                    continue
+                self._answered_at = time.monotonic()
+        finally:
+            if conn is not None:
+                conn.close()
 
     def _silent(self) -> str | None:
-        """Why the server counts as not answering (its heartbeat unanswered for SILENT_AFTER_S), or None."""
-        waited = time.monotonic() - self._asked_at
-        if self._asked_at > self._answered_at and waited > SILENT_AFTER_S:
+        """Why the server counts as not answering (nothing back for SILENT_AFTER_S past a heartbeat), or None."""
+        waited = time.monotonic() - self._answered_at - HEARTBEAT_S
+        if waited > SILENT_AFTER_S:
             return f"{NOT_ANSWERING}: a query has had no answer for {waited:.0f} s"
         return None
 
@@ -189,8 +199,14 @@ class PostgresDatabase(BaseDatabase):
             self.failed(silent)
             return self.shown(self.failure)
         if self.failure is not None and self.failure.startswith(NOT_ANSWERING):
-            self.recovered()  # answering again: the probe below says whether it takes writes
-            self._probed = 0.0
+            # answering again: whether it takes writes (a failure the silence hid may still hold)
+            self._probed = time.monotonic()
+            failure = self._write_probe()
+            if failure:
+                self.failed(failure)
+            else:
+                self.recovered()
+            return self.shown(self.failure)
         return self.shown(super().probe(every))
 
     @staticmethod
@@ -251,6 +267,21 @@ class PostgresDatabase(BaseDatabase):
         return self.failure is not None and self.failure.startswith(UNREACHABLE)
 
     def _write_probe(self) -> str | None:
+        """`_probe_writes`, waited for at most PROBE_WAIT_S: a probe's query on a server that stopped answering
+        would hold its caller (a request, /readyz) until it answers. Left waiting in a thread of its own, it
+        makes the store "not answering" meanwhile; one such probe at a time."""
+        if self._probing is not None and self._probing.is_alive():
+            return f"{NOT_ANSWERING}: an earlier probe still has no answer"
+        found: dict[str, str | None] = {}
+        probing = threading.Thread(target=lambda: found.update(failure=self._probe_writes()), name="store-probe", daemon=True)
+        probing.start()
+        probing.join(PROBE_WAIT_S)
+        if probing.is_alive():
+            self._probing = probing
+            return f"{NOT_ANSWERING}: a probe has had no answer for {PROBE_WAIT_S:g} s"
+        return found.get("failure")
+
+    def _probe_writes(self) -> str | None:
         if self._unreachable:  # a refused connection answers at once; the pool would wait for its timeout
             why = self._why_no_connection()
             if why:
@@ -365,6 +396,8 @@ class PostgresDatabase(BaseDatabase):
             raise self._refuse(exc, reading=True) from None
 
     def close(self) -> None:
-        """Close the pool (waiting for the connections in use); a later use raises psycopg_pool.PoolClosed."""
+        """Close the pool (waiting for the connections in use) and the heartbeat's connection (unless the server
+        is not answering it: the daemon thread then ends with the process); a later use raises PoolClosed."""
         self._stopping.set()
         self.pool.close()
+        self._heartbeat.join(HEARTBEAT_S + 1)
