@@ -44,10 +44,13 @@ CUES: tuple[Cue, ...] = (
     # The thing itself arrived ("热水器到了", "东西今天到了"; at a station or a locker it is only on its way), or is
     # worn, fitted or unboxed ("穿上有点紧", "上脚有点挤"). Pre-sale worries say these words too ("穿上会显胖吗"):
     # said in a question, they establish nothing.
+    # The customer's own words only, and "到了" ending its clause: "快递到了北京" / the agent's "包裹已经到了您所在的城市"
+    # are on the way. Wearing or unboxing needs the thing in hand, negated or not ("还没开箱", "穿不上").
     _cue("delivered", r"(东西|货|快递|包裹|宝贝|衣服|裤子|鞋子?|裙子|外套|商品|热水器|机器|电器)(已经|今天|昨天|刚刚?|终于)?都?"
-                      r"(到了|送到了|到家了)(?!驿站|快递柜|丰巢|菜鸟|网点|城市|哪)|(今天|昨天|刚刚?)到的|刚到货", clause=True),
+                      r"(到了|送到了|到家了)(?!\s*(驿站|快递柜|丰巢|菜鸟|网点|城市|哪))(?=\s|$|[，,。.!！~?？]|啊|呀|哦|哈)"
+                      r"|(今天|昨天|刚刚?)到的(?!话)|刚到货", by=("customer",), clause=True),
     _cue("delivered", r"穿上(了|后|以后|之后|去)|穿上(有点|太|很|根本|挺|特别|还)|上脚(了|后|有点|太|很|挺|特别)|试穿了|装上了|安装好了|开箱了?",
-         by=("customer",), clause=True),
+         by=("customer",), negatable=False, clause=True),
     _cue("delivered", r"(还)?没(有)?(收到(?!钱|退款)|到货|拿到)|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
     _cue("refund_done", r"(还)?没(有)?(退款|到账|退回来)|退款.{0,4}没到|钱.{0,3}没(收到|到)", negatable=False, value=False),
     _cue("has_order", r"拍了|拍下|下单了|下了单|付款了|付了款|已付款|买了|我的订单|订单号|刚拍|已下单"),

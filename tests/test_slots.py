@@ -129,6 +129,11 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
         ([("customer", "穿上会显胖吗")], {}),
         ([("customer", "这款穿上很显瘦吗")], {}),
         ([("customer", "穿上后会不会起球")], {}),
+        ([("customer", "快递到了北京 还没派送")], {}),
+        ([("customer", "快递到了 驿站")], {}),
+        ([("agent", "亲，包裹已经到了您所在的城市哦")], {"delivered": None}),
+        ([("customer", "今天到的话就买")], {}),
+        ([("customer", "还没开箱 盒子就破了")], {"delivered": True}),
         # Only the customer's last two turns: an old attempt was about something else.
         ([("customer", "快递柜找过了 没有"), ("agent", "亲，我帮您联系快递"), ("customer", "好的 谢谢"),
           ("agent", "亲，快递说明天送"), ("customer", "尺码表在哪看")], {}),
