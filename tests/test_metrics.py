@@ -78,8 +78,10 @@ def test_the_same_feedback_sent_again_moves_the_ranking_once(fake_settings, make
         suggestion = client.post("/v1/suggest", json={"message": "快递到哪了"}).json()
         reply, intent = suggestion["replies"][-1]["id"], suggestion["intent"]["id"]
         body = {"request_id": suggestion["request_id"], "reply_id": reply, "action": "sent"}
+        before = client.app.state.replies.priors.counts(reply, intent)
         assert client.post("/v1/feedback", json=body).status_code == 201
         once = client.app.state.replies.priors.counts(reply, intent)
+        assert once[0] == before[0] + 1
         for _ in range(10):
             assert client.post("/v1/feedback", json=body).status_code == 201  # stored: the log keeps every row
         assert client.app.state.replies.priors.counts(reply, intent) == once

@@ -215,11 +215,12 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
                 follower.catch_up()  # what other processes stored while this one loaded
             except Exception:  # noqa: BLE001 - the store closed (shutting down) or busy: the refresh thread catches up
                 log.warning("could not read the feedback stored while the models loaded; the next refresh will", exc_info=True)
+            # before the models are served: the one full collection here runs with no request in flight
+            _return_free_memory()
+            _leave_out_of_full_collections(stop)
             app.state.follower = follower
             app.state.analyzer, app.state.replies = loaded.analyzer, loaded.replies
             log.info("models loaded: %s", {**loaded.analyzer.versions, **loaded.replies.versions})
-            _return_free_memory()
-            _leave_out_of_full_collections(stop)
         finally:
             app.state.ready.set()
 
