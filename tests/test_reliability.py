@@ -362,8 +362,8 @@ def test_closing_the_store_waits_for_a_query_in_another_thread(tmp_path):
 
 def test_the_loaded_models_are_left_out_of_the_collectors_full_walks(fake_settings, make_fake_app, tmp_path):
     """Everything alive once the models are loaded (jieba's dictionary, the vocabularies) was walked by each of
-    the garbage collector's full collections: about 80 ms with the GIL held, every few hundred requests, and
-    every request in flight waited. The app freezes them once loaded, and lets them go at shutdown."""
+    the garbage collector's full collections: about 80 ms with the GIL held, and every request in flight
+    waited (rare once serving, but then for all of them). The app freezes them once loaded, and lets them go at shutdown."""
     settings = fake_settings.model_copy(update={"db_path": tmp_path / "h.db"})
     gc.unfreeze()  # whatever an earlier test left
     with serving(make_fake_app(settings)) as client:
