@@ -199,14 +199,7 @@ class PostgresDatabase(BaseDatabase):
             self.failed(silent)
             return self.shown(self.failure)
         if self.failure is not None and self.failure.startswith(NOT_ANSWERING):
-            # answering again: whether it takes writes (a failure the silence hid may still hold)
-            self._probed = time.monotonic()
-            failure = self._write_probe()
-            if failure:
-                self.failed(failure)
-            else:
-                self.recovered()
-            return self.shown(self.failure)
+            every = 0  # answering again: whether it takes writes, now (a failure the silence hid may still hold)
         return self.shown(super().probe(every))
 
     @staticmethod
