@@ -38,18 +38,19 @@ CUES: tuple[Cue, ...] = (
     # The parcel in the customer's city, at a local branch or station, or out for delivery today.
     _cue("shipped", r"已经?到达?了?(您|你)?(所在的?|那边的?|当地的?)?(城市|网点|驿站|快递点)|今天会派送|正在安排派送|派件中"),
     _cue("not_shipped", r"(还)?没(有)?发(货|出)?|未发货|尚未发货|还没寄|没动静", negatable=False),
-    _cue("delivered", r"收到了|收到货|签收了|拿到了|到货了|已签收|拆开|穿了|用了|戴了|洗了|试了"),
+    _cue("delivered", r"收到了|收到货|签收了|拿到了|到货了|已签收|穿了|用了|戴了|洗了|试了"),
     # "收到有点小", "收到的衣服…": what the customer found on receiving it.
     _cue("delivered", r"收到(后|以后|之后)?(有点|发现|感觉|一看|打开)|收到的(衣服|东西|货|宝贝|裤子|鞋|包裹)"),
     # The thing itself arrived ("热水器到了", "东西今天到了"; at a station or a locker it is only on its way), or is
     # worn, fitted or unboxed ("穿上有点紧", "上脚有点挤"). Pre-sale worries say these words too ("穿上会显胖吗"):
     # said in a question, they establish nothing.
     # The customer's own words only, and "到了" ending its clause: "快递到了北京" / the agent's "包裹已经到了您所在的城市"
-    # are on the way. Wearing or unboxing needs the thing in hand, negated or not ("还没开箱", "穿不上").
+    # are on the way. Wearing or unboxing needs the thing in hand, negated or not ("还没开箱", "还没拆开", "没拆封的").
     _cue("delivered", r"(东西|货|快递|包裹|宝贝|衣服|裤子|鞋子?|裙子|外套|商品|热水器|机器|电器)(已经|今天|昨天|刚刚?|终于)?都?"
                       r"(到了|送到了|到家了)(?!\s*(驿站|快递柜|丰巢|菜鸟|网点|城市|哪))(?=\s|$|[，,。.!！~?？]|啊|呀|哦|哈)"
                       r"|(今天|昨天|刚刚?)到的(?!话)|刚到货", by=("customer",), clause=True),
-    _cue("delivered", r"穿上(了|后|以后|之后|去)|穿上(有点|太|很|根本|挺|特别|还)|上脚(了|后|有点|太|很|挺|特别)|试穿了|装上了|安装好了|开箱了?",
+    _cue("delivered", r"穿上(了|后|以后|之后|去)|穿上(有点|太|很|根本|挺|特别|还)|上脚(了|后|有点|太|很|挺|特别)|试穿了|装上了|安装好了|开箱了?"
+                      r"|拆开(?!心)|拆封",
          by=("customer",), negatable=False, clause=True),
     _cue("delivered", r"(还)?没(有)?(收到(?!钱|退款)|到货|拿到)|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
     _cue("refund_done", r"(还)?没(有)?(退款|到账|退回来)|退款.{0,4}没到|钱.{0,3}没(收到|到)", negatable=False, value=False),

@@ -134,6 +134,12 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
         ([("agent", "亲，包裹已经到了您所在的城市哦")], {"delivered": None}),
         ([("customer", "今天到的话就买")], {}),
         ([("customer", "还没开箱 盒子就破了")], {"delivered": True}),
+        ([("customer", "还没拆开 外面的盒子压扁了")], {"delivered": True}),  # unopened, but in hand
+        ([("customer", "没拆封的能退吗")], {}),  # a shopper asks this before buying too
+        ([("customer", "还没拆封 能换个颜色吗")], {"delivered": True}),
+        ([("customer", "拆开就是坏的 你看图")], {"delivered": True}),
+        ([("customer", "拆开了还能退吗")], {}),  # asked before buying as often as after
+        ([("agent", "亲，您拆开看一下里面有没有说明书哦")], {}),  # the agent presumes it; the customer never said
         # Only the customer's last two turns: an old attempt was about something else.
         ([("customer", "快递柜找过了 没有"), ("agent", "亲，我帮您联系快递"), ("customer", "好的 谢谢"),
           ("agent", "亲，快递说明天送"), ("customer", "尺码表在哪看")], {}),
