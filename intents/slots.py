@@ -163,8 +163,6 @@ _GAVE = {
     "photo": re.compile(
         r"\[(?:图片|照片|视频|截图)\]|(?:图|照片|截图|视频)[^,。!?，！？]{0,4}(?:发|传)(?:你|您|给你|过去|过来)?了"
         r"|(?:发|传)(?:了|过)[^,。!?，！？]{0,4}(?:图|照片|截图|视频)|拍给你了"
-        # or said they cannot: asking again is as useless ("截图早删了", "拍不了照片", "聊天记录找不到了")
-        r"|(?:截图|照片|记录)[^,。!?，！？]{0,3}(?:删了|没了|找不到|丢了)|(?:截|拍)(?:不了|不到)|哪(?:截|拍)得(?:到|了)"
     ),
     "tax_id": re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])"),
     # a street address: a district, town or road, then a number, building or room ("双桥东路12号院3号楼")
@@ -172,13 +170,25 @@ _GAVE = {
 }
 
 
+# What a customer says they cannot give ("截图早删了", "拍不了照片", "聊天记录找不到了", "我哪截得到").
+_CANNOT = {
+    "photo": re.compile(r"(?:截图|照片|记录)[^,。!?，！？]{0,3}(?:删了|没了|找不到|丢了)|(?:截|拍)(?:不了|不到)|哪(?:截|拍)得(?:到|了)"),
+}
+
+
 def customer_gave(message: str, earlier: Iterable[str] = ()) -> frozenset[str]:
     """What the customer's normalised message and earlier turns gave that is no slot: "phone", "photo", "tax_id",
     "address" (a photo also when they said they cannot give one: either way, not to be asked for again)."""
-    gave = set()
+    gave = set(customer_cannot_give(message, earlier))
     for text in [message, *earlier]:
         numbers = _GROUPED.sub(_joined, text)
         if any(_PHONE.match(m.group(1)) for m in _DIGITS.finditer(numbers)):
             gave.add("phone")
         gave.update(name for name, pattern in _GAVE.items() if pattern.search(text))
     return frozenset(gave)
+
+
+def customer_cannot_give(message: str, earlier: Iterable[str] = ()) -> frozenset[str]:
+    """What the customer's normalised message and earlier turns say they cannot give ("photo"): a reply asking for
+    it is not sendable, whatever else it says."""
+    return frozenset(name for text in [message, *earlier] for name, pattern in _CANNOT.items() if pattern.search(text))

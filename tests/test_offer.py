@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from intents.normalize import normalize
-from intents.slots import conversation_slots, customer_gave
+from intents.slots import conversation_slots, customer_cannot_give, customer_gave
 from intents.state import read_state
 from service.replies.matcher import Match, PointMatch
 
@@ -28,9 +28,10 @@ def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_con
     turns = [(role, normalize(text)) for role, text in said] + [("customer", reading.doc.text)]
     values = conversation_slots(reading.doc.text, turns[:-1])
     agent = [t for role, t in turns if role == "agent"]
-    gave = customer_gave(reading.doc.text, [t for role, t in turns[:-1] if role == "customer"])
+    earlier = [t for role, t in turns[:-1] if role == "customer"]
+    gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
     return replies.offer(reading, guidance.for_reading(reading), match, read_state(turns), values, sent, agent, 10, values, asked,
-                         gave=gave)
+                         gave=gave, cannot=cannot)
 
 
 def presuming(parts, point, fact):
@@ -234,6 +235,23 @@ def test_a_reply_asking_for_what_the_customer_just_sent_yields(parts, point, mes
     asking = [r for r in offered if re.search(asks, r.text)]
     assert offered and not any(r.category == "holding" for r in asking)
     assert not re.search(asks, offered[0].text)
+
+
+@pytest.mark.parametrize(
+    "said, message",
+    [
+        ([("customer", "上回下单客服答应送个小样的"), ("agent", "亲，麻烦截图一下当时的聊天记录发我哈")], "截不到啊 聊天记录早没了 你们自己翻"),
+        ([], "拍不了照片 东西我已经扔了"),
+    ],
+)
+def test_a_reply_asking_for_what_the_customer_cannot_give_is_not_offered(parts, said, message):
+    """Told the screenshot or the photo cannot be had, a reply asking for it again is not sendable, whatever else it
+    says: an apology asking for it ranked first when the point's other replies still needed a check (a held-out
+    conversation). Such replies are not offered at all."""
+    from service.replies.service import ASKS_FOR
+
+    offered = offer(parts, message, "bargain.gift-promised", said=said).replies
+    assert offered and not any(ASKS_FOR["photo"].search(r.text) for r in offered), [r.text for r in offered]
 
 
 def test_replies_scored_alike_keep_their_order_whatever_the_rounding(parts):

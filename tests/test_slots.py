@@ -3,7 +3,7 @@
 import pytest
 
 from intents.normalize import normalize
-from intents.slots import conversation_slots, customer_gave, read_slots
+from intents.slots import conversation_slots, customer_cannot_give, customer_gave, read_slots
 from intents.state import read_state
 
 
@@ -179,3 +179,17 @@ def test_read_state(turns, facts):
 def test_what_the_customer_gave_that_is_no_slot(message, earlier, gave):
     """A phone, a photo, a tax id: never reused in a reply (personal, or no text), but never to be asked again."""
     assert customer_gave(normalize(message), [normalize(t) for t in earlier]) == gave
+
+
+@pytest.mark.parametrize(
+    "message, earlier, cannot",
+    [
+        ("当时的截图早删了 你们后台自己查", [], {"photo"}),
+        ("你们自己翻记录 我哪截得到", [], {"photo"}),
+        ("好", ["东西已经扔了 拍不了照片"], {"photo"}),
+        ("[图片]截图发你了", [], set()),  # sent, not refused
+        ("截图要怎么截", [], set()),
+    ],
+)
+def test_what_the_customer_says_they_cannot_give(message, earlier, cannot):
+    assert customer_cannot_give(normalize(message), [normalize(t) for t in earlier]) == cannot

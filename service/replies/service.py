@@ -28,7 +28,7 @@ from intents.encoder import EncoderError, NullEncoder, load_ranking_encoder
 from intents.labels import INTENTS
 from intents.normalize import normalize
 from intents.resources import Source, packaged
-from intents.slots import conversation_slots, customer_gave, read_slots
+from intents.slots import conversation_slots, customer_cannot_give, customer_gave, read_slots
 from intents.state import OPPOSITES, ConversationState, read_state
 from service.errors import Conflict, InvalidReply, NotFound, Unprocessable
 from service.replies.corpus import CONVERSATION_VARIABLES, SHOP_FACTS, CorpusError, ReplyCorpus, StandardReply, fill, parse_reply as parse_record
@@ -356,9 +356,11 @@ class ReplyService:
         agent_said = {text for role, text in turns if role == "agent"}
         asked_before = self._asked_before(reading.doc.text, history)
         generated = self._generated(reading, match, product, chart, size_advice, slots)
-        gave = customer_gave(reading.doc.text, [text for role, text in turns[:-1] if role == "customer"])
+        earlier = [text for role, text in turns[:-1] if role == "customer"]
+        gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
         offer = self.offer(
-            reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave
+            reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave,
+            cannot,
         )
         return dataclasses.replace(offer, measurements=measurements, size_advice=size_advice, product=product)
 
@@ -399,7 +401,7 @@ class ReplyService:
         self, reading: Reading, advice: Advice, match: Match, state: ConversationState, values: Mapping[str, str],
         sent: Iterable[str] = (), agent_said: Iterable[str] = (), top_k: int = 5, slots: Mapping[str, str] | None = None,
         asked_before: Iterable[str] = (), generated: Sequence[tuple[StandardReply, PointMatch]] = (),
-        gave: Iterable[str] = (),
+        gave: Iterable[str] = (), cannot: Iterable[str] = (),
     ) -> Offer:
         """The replies to offer for a matched message. A reply already sent (by id, or its text in an agent
         turn) comes back only when the customer asks the same thing again: the message on its own asks a
@@ -407,7 +409,7 @@ class ReplyService:
         index = self.index  # one snapshot for the whole request
         w = self.weights
         emotion = reading.emotion.level
-        scored = functools.partial(self._candidate, gave=frozenset(gave))
+        scored = functools.partial(self._candidate, gave=frozenset(gave), cannot=frozenset(cannot))
 
         def general(why: str) -> Candidate | None:
             """The general clarifying question (it asks for nothing the customer may have given)."""
@@ -546,9 +548,10 @@ class ReplyService:
     def _candidate(
         self, reply: StandardReply, found: PointMatch, top: float, reading: Reading, advice: Advice,
         state: ConversationState, values: Mapping[str, str], emotion: str, why: str | None = None,
-        gave: frozenset[str] = frozenset(),
+        gave: frozenset[str] = frozenset(), cannot: frozenset[str] = frozenset(),
     ) -> Candidate | None:
-        """A reply scored for this message, or None when the conversation contradicts what it presumes."""
+        """A reply scored for this message, or None when the conversation contradicts what it presumes or it asks
+        for what the customer said they cannot give."""
         w = self.weights
         unchecked = []
         for fact in reply.presumes:
@@ -575,8 +578,8 @@ class ReplyService:
             name for name, asks in ASKS_FOR.items()
             if (values.get(name) or name in gave) and f"{{{name}" not in reply.text and asks.search(reply.text)
         ]
-        if known and reply.category == "holding":
-            return None  # a question for what the customer already said
+        if known and (reply.category == "holding" or cannot.intersection(known)):
+            return None  # a question for what the customer already said, or asking again for what they cannot give
         score -= w.asks_known * bool(known)
         # What the customer said is reused: a reply that puts a named value (their order, courier, size) in.
         reused = {name for name, _ in reply.slots if name in CONVERSATION_VARIABLES and name != "nickname" and values.get(name)}
