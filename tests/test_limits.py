@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+import threading
 import time
 from datetime import date, timedelta
 
@@ -60,18 +61,29 @@ def test_rate_limit_per_key_with_retry_after(app_with):
         assert all(client.get("/healthz").status_code == 200 for _ in range(5))
 
 
-def test_a_request_over_its_time_gets_504_and_its_audit_row_is_kept(app_with, tmp_path):
+def test_a_request_over_its_time_gets_504_and_no_audit_row(app_with, tmp_path):
+    """The abandoned work finishes in its thread; it used to audit its decision all the same, so QA read (and the
+    adoption report counted as shown) replies the agent never received. A 504 stores nothing."""
     with serving(app_with(request_timeout_s=0.0001)) as client:
+        store, finished = client.app.state.store, threading.Event()
+        record = store.audit.record
+
+        def recorded(entries):
+            try:
+                return record(entries)
+            finally:
+                finished.set()
+
+        store.audit.record = recorded
         response = client.post("/v1/suggest", json={"message": "亲 我165 110斤穿什么码"})
         assert response.status_code == 504
         assert response.json()["error"] == "timeout"
         assert client.get("/healthz").status_code == 200  # probes are not timed
-        # The abandoned work finishes in its thread and its decision is audited all the same.
-        deadline = time.monotonic() + 30
-        while client.app.state.store.qa.audit(AuditFilters(), 10, 0)[0] == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert finished.wait(30)  # the abandoned work got as far as its audit row
+        store.audit.flush()
+        assert store.qa.audit(AuditFilters(), 10, 0)[0] == 0
     rows = sqlite3.connect(tmp_path / "limits.db").execute("select message from requests").fetchall()
-    assert rows == [("亲 我165 110斤穿什么码",)]
+    assert rows == []
 
 
 def test_purge_deletes_old_rows_with_their_feedback_and_reviews(app_with, tmp_path, monkeypatch):

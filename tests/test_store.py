@@ -244,13 +244,27 @@ def test_a_read_past_the_deadline_is_stopped(store):
 
 
 def test_a_deadline_does_not_cut_a_write(store):
+    store.audit.record([entry("w1")])
     token = DEADLINE.set(time.monotonic() - 1)  # already past: a write still commits
     try:
-        store.audit.record([entry("w1")])
         store.records.record_feedback("w1", "product.in-stock-01", "product", "sent", None)
     finally:
         DEADLINE.reset(token)
-    assert store.records.get_request("w1") is not None
+    assert store.records.feedback_events()[0] == [("product.in-stock-01", "product", "sent")]
+
+
+def test_the_audit_row_of_a_request_past_its_deadline_is_not_written(store):
+    """A suggestion past its deadline is answered 504 (the timeout middleware): its audit row must not be written
+    after all, or QA reads replies the agent never received (found by an operator's audit: PostgreSQL frozen,
+    the rows queued behind its transaction committed once it answered)."""
+    token = DEADLINE.set(time.monotonic() - 0.01)
+    try:
+        with pytest.raises(TimedOut, match="nothing was written"):
+            store.audit.record([entry("late1")])
+    finally:
+        DEADLINE.reset(token)
+    store.audit.flush()
+    assert store.records.get_request("late1") is None
 
 
 def test_rows_written_in_the_request_are_committed_together_and_each_caller_learns_its_own_outcome(store, monkeypatch):
@@ -297,6 +311,50 @@ def test_rows_written_in_the_request_are_committed_together_and_each_caller_lear
     assert [i for i in range(16) if store.records.get_request(f"g{i:02d}") is not None] == [0]
     store.audit.record([entry("g99")])  # the next request is not held up by what failed
     assert store.records.get_request("g99") is not None
+
+
+def test_rows_waiting_for_a_transaction_past_their_request_deadline_are_left_out(store, monkeypatch):
+    """Rows committed in the request wait while an earlier transaction commits; a request whose deadline passes
+    meanwhile has been answered 504, so the next transaction leaves its rows out and the request learns it
+    (TimedOut); the others waiting are written."""
+    from contextlib import contextmanager
+
+    assert store.audit._writer is None  # rows committed in the request (PostgreSQL's default, and with workers)
+    original, release, entered = store.database.writing, threading.Event(), threading.Event()
+
+    @contextmanager
+    def writing():
+        if not entered.is_set():
+            entered.set()
+            release.wait(10)  # the first transaction hangs, as on a frozen server
+        with original() as db:
+            yield db
+
+    monkeypatch.setattr(store.database, "writing", writing)
+    outcome = {}
+
+    def call(name, seconds):
+        token = DEADLINE.set(time.monotonic() + seconds)
+        try:
+            store.audit.record([entry(name)])
+            outcome[name] = "written"
+        except TimedOut:
+            outcome[name] = "timed out"
+        finally:
+            DEADLINE.reset(token)
+
+    first = threading.Thread(target=call, args=("d0", 30))
+    first.start()
+    assert entered.wait(5)
+    waiting = [threading.Thread(target=call, args=(name, seconds)) for name, seconds in (("d1", 0.2), ("d2", 30))]
+    for t in waiting:
+        t.start()
+    time.sleep(0.6)  # d1's deadline passes while it waits
+    release.set()
+    for t in [first, *waiting]:
+        t.join(15)
+    assert outcome == {"d0": "written", "d1": "timed out", "d2": "written"}
+    assert [n for n in ("d0", "d1", "d2") if store.records.get_request(n) is not None] == ["d0", "d2"]
 
 
 def _refuse_writes(store: Store, refuse: bool, pg_cluster=None) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
-from service.errors import StoreUnavailable
-from service.store.db import HISTOGRAM_BINS, BaseDatabase, Connection, now
+from service.errors import StoreUnavailable, TimedOut
+from service.store.db import DEADLINE, HISTOGRAM_BINS, BaseDatabase, Connection, now
 
 log = logging.getLogger("huashu")
 
@@ -106,8 +107,16 @@ class _Batch:
     """One request's audit rows on their way to a shared transaction."""
 
     rows: list[dict]
+    deadline: float | None = field(default_factory=DEADLINE.get)  # the request's (time.monotonic())
     done: bool = False
     error: BaseException | None = None
+
+    def late(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+
+def _too_late() -> TimedOut:
+    return TimedOut("the request's deadline passed before its audit row was written (it is answered 504); nothing was written")
 
 
 class AuditWriter:
@@ -150,8 +159,10 @@ class AuditWriter:
 
     def record(self, entries: list[AuditEntry]) -> None:
         """Queue audit rows (or, without a writer, commit them before returning): PII-masked, the raw text only
-        if asked."""
+        if asked. Past the request's deadline (`DEADLINE`: its answer is a 504) nothing is written: TimedOut."""
         rows = [entry.row(self.store_raw) for entry in entries]
+        if _Batch(rows).late():
+            raise _too_late()
         if self._writer is None:
             try:
                 self._commit_together(rows)
@@ -170,7 +181,9 @@ class AuditWriter:
         """Commit `rows` before returning, in one transaction with the rows of requests arriving meanwhile
         (group commit): while one transaction is open the next callers wait, and the first of them to go on
         commits every row waiting by then. Each caller returns once its own rows are committed, or raises
-        what refused them; rows of a failed transaction are not written."""
+        what refused them; rows of a failed transaction are not written. Rows whose request's deadline passed while
+        they waited are left out (TimedOut): that request is answered 504, and QA must not read replies the agent
+        never received. (A transaction already under way when the deadline passes still commits.)"""
         batch = _Batch(rows)
         with self._pending_lock:
             self._waiting.append(batch)
@@ -178,17 +191,23 @@ class AuditWriter:
             if not batch.done:
                 with self._pending_lock:
                     group, self._waiting = self._waiting, []
+                for member in group:
+                    if member.late():
+                        member.done, member.error = True, _too_late()
+                group = [member for member in group if member.error is None]
                 try:
-                    with self.database.writing() as db:
-                        insert_rows(db, [row for member in group for row in member.rows])
+                    if group:
+                        with self.database.writing() as db:
+                            insert_rows(db, [row for member in group for row in member.rows])
                 except BaseException as exc:
                     for member in group:
                         member.done, member.error = True, exc
-                    raise
+                    if batch.error is exc:
+                        raise
                 for member in group:
                     member.done = True
-        if batch.error is not None:  # refused in a transaction another request opened
-            if isinstance(batch.error, StoreUnavailable):
+        if batch.error is not None:  # refused in a transaction another request opened, or too late for one
+            if isinstance(batch.error, (StoreUnavailable, TimedOut)):
                 raise type(batch.error)(str(batch.error))
             raise StoreUnavailable(f"the audit row could not be written ({batch.error}); nothing was written")
 
