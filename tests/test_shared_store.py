@@ -265,6 +265,8 @@ def test_a_sqlite_store_copied_to_postgresql_keeps_its_history_priors_and_shop(f
 
     again = _copy(on_sqlite.db_path, pg_url)  # a second copy would double the history: refused, nothing written
     assert again.exit_code == 2 and "already holds rows" in again.output and "requests 2" in again.output, again.output
+    # the URL came from --to: the message names that, not a setting nobody set
+    assert "(--to)" in again.output and "HUASHU_DATABASE_URL" not in again.output, again.output
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("select count(*) from feedback").fetchone()[0] == 7
 

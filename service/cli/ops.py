@@ -116,7 +116,7 @@ def copy_store_command(
         fail(str(exc))
     try:
         try:
-            postgres = PostgresDatabase(url, pool_size=1)
+            postgres = PostgresDatabase(url, pool_size=1, setting="--to" if target else "HUASHU_DATABASE_URL")
         except StoreError as exc:
             fail(str(exc))
         try:

@@ -112,12 +112,12 @@ class PostgresDatabase(BaseDatabase):
     # transaction holds its ids well under this.
     late_commit_s = 60.0
 
-    def __init__(self, url: str, pool_size: int = 4, lock_timeout: float = 5.0, connect_timeout: float = 5.0):
+    def __init__(self, url: str, pool_size: int = 4, lock_timeout: float = 5.0, connect_timeout: float = 5.0, setting: str = SETTING):
         super().__init__()
         self.url = url
         self.path = None
         self.lock_timeout = lock_timeout
-        self.where = f"{masked(url)} ({SETTING})"
+        self.where = f"{masked(url)} ({setting})"  # where the URL came from: the setting, or a command's option
         self._password = ""
         self._local = threading.local()
         if url.split("://", 1)[0].lower() not in ("postgresql", "postgres"):
