@@ -315,12 +315,54 @@ def test_demo_shop_answers_policy_and_product_questions_with_its_facts(demo):
         assert facts[fact] in first["text"] and not first["needs_edit"], (message, first)
     assert "50%羊毛" in suggest(demo, "这件什么材质的", product_id="SW-2301")["replies"][0]["text"]
     stock = suggest(demo, "有货吗", product_id="JN-5102")["replies"]
-    assert "缺货" in stock[0]["text"] and "12月15日前" in stock[0]["text"]
+    assert "预售" in stock[0]["text"] and "12月15日前" in stock[0]["text"]
     assert not any("现货" in r["text"] for r in stock)  # the corpus's "in stock" reply is contradicted by the data
     assert "没有白色" in suggest(demo, "白色的有吗", product_id="SW-2301")["replies"][0]["text"]
     shoe = suggest(demo, "我脚长24.3 穿几码", product_id="SN-7700")
     assert shoe["size_advice"]["size"] == "39" and shoe["replies"][0]["source"] == "size"
     assert demo.put("/v1/shop/profile", json={}, headers=HEADERS["admin"]).status_code == 409  # the demo is read-only
+
+
+def test_a_presale_product_ships_on_its_date_not_within_the_usual_time(demo):
+    """A rater's round: "牛仔裤啥时候能发货" on the presale jeans got "付款后48小时内发货" first (the shop's usual time,
+    false for this product). The presale date answers when it ships; an in-stock product keeps the usual time."""
+    for message in ("几天发货", "今天能发货吗"):
+        first = suggest(demo, message, product_id="JN-5102")["replies"][0]
+        assert "12月15日前" in first["text"] and first["source"] == "product", (message, first["text"])
+    assert "48小时" in suggest(demo, "几天发货", product_id="SW-2301")["replies"][0]["text"]
+    stock = suggest(demo, "有货吗", product_id="JN-5102")["replies"][0]["text"]
+    assert "预售" in stock and "补货" not in stock  # a presale item is ordered now, not waited for
+
+
+def test_the_example_profiles_facts_read_well_in_every_reply_that_states_them(demo):
+    """The example profile's extra_courier_fee was "补10元差价", which the replies put in "补{extra_courier_fee}运费差价":
+    "补补10元差价运费差价" (a rater's round). Every reply stating a profile fact, filled with the example's values,
+    repeats none of its own words around the value."""
+    facts = demo.get("/v1/shop", headers=HEADERS["agent"]).json()["facts"]
+    replies = demo.app.state.replies
+    texts = [r.text for p in replies.index.points.values() for r in p.replies if any("{" + k in r.text for k in facts)]
+    assert texts
+    for text in texts:
+        for name, value in facts.items():
+            if not isinstance(value, str) or "{" + name not in text:
+                continue
+            at = text.index("{" + name)
+            before, after = text[max(0, at - 1) : at], text[text.index("}", at) + 1 :][:2]
+            assert not (before and value.startswith(before)) and not (after and value.endswith(after)), (name, value, text)
+
+
+def test_the_chart_says_how_long_a_size_is():
+    from service.shop.answers import length_answer
+    from service.shop.products import Product
+    from service.shop.sizes import parse_chart
+
+    chart = parse_chart("tops", "size,height_cm,length_cm,sleeve_cm\nS,150-158,60,55\nM,158-166,62,57\n")
+    top = Product(id="T1", title="圆领卫衣", category="tops")
+    assert length_answer(top, chart, "m码衣长多少", "M", "size.length").text.startswith("亲，这款圆领卫衣M码的衣长是62cm（S码60cm）")
+    assert "袖长：S码55cm，M码57cm" in length_answer(top, chart, "袖子多长", None, "size.length").text
+    jeans = Product(id="J1", title="直筒裤", category="jeans")
+    assert "裤长" in length_answer(jeans, chart, "多长", None, "size.length").text
+    assert length_answer(top, parse_chart("t", "size,height_cm\nS,150-158\n"), "多长", None, "size.length") is None
 
 
 @pytest.fixture(scope="module")
@@ -345,6 +387,22 @@ def test_demo_shop_with_the_real_models(demo_real):
     assert named["product"]["id"] == "SN-7700" and named["size_advice"]["size"] == "37"
     later = suggest(demo_real, "那这个呢 什么料子", history=[{"role": "customer", "text": "看中了你家高腰直筒牛仔裤"}])
     assert later["product"]["id"] == "JN-5102" and "98%棉" in later["replies"][0]["text"]
+
+
+@pytest.mark.slow
+def test_the_size_advice_answers_which_size_and_the_chart_answers_how_long(demo_real):
+    """A rater's round on follow-ups: once the customer's height and weight were known, every size question got the
+    size advice again ("按身高165、体重104斤，这款建议M码") whatever it asked: how long M is, whether wide feet need a
+    size up. The advice answers which size to take; the chart's lengths answer how long a size is."""
+    said = [{"role": "customer", "text": "一米六五 104斤 拿哪个码"}, {"role": "agent", "text": "亲，建议您拿M码哦"}]
+    length = suggest(demo_real, "那M的衣长是多少 我想扎进裤子", product_id="SW-2301", history=said)["replies"][0]
+    assert "62" in length["text"] and "建议M码" not in length["text"], length["text"]
+    shoes = [{"role": "customer", "text": "平时穿38的"}, {"role": "agent", "text": "亲，这款是正码，按平时的码数拍就可以"}]
+    wide = suggest(demo_real, "我脚背高 脚也宽 用不用拿大一码", product_id="SN-7700", history=shoes)["replies"][0]
+    assert not wide["text"].startswith("亲，您平时穿38码"), wide["text"]
+    # asked which size, the advice still leads
+    which = suggest(demo_real, "那我男朋友呢 178 135斤", product_id="SW-2301", history=said)["replies"][0]
+    assert which["source"] == "size" and "XL" in which["text"], which["text"]
 
 
 @pytest.mark.slow

@@ -38,7 +38,9 @@ from service.replies.knowledge import ASSUMED, KNOWLEDGE_DIR, PRESUMES, Knowledg
 from service.replies.matcher import KnowledgeMatcher, Match, MatchWeights, PointMatch
 from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
-from service.shop.answers import ANSWERS, CHART_POINT, PREFIXES, chart_answer, product_answers, size_answer
+from service.shop.answers import (
+    ANSWERS, CHART_POINT, LENGTH_POINT, PREFIXES, SIZE_ADVICE_POINTS, chart_answer, length_answer, product_answers, size_answer,
+)
 from service.shop.products import Product
 from service.shop.shop import Shop
 from service.shop.sizes import SizeAdvice, advise
@@ -376,13 +378,20 @@ class ReplyService:
         # The best point, and others nearly as sure and sure enough on their own (a mixed ask).
         close = [p for i, p in enumerate(match.points) if p.confidence > 0 and (i == 0 or (p.confidence >= 0.6 * top and p.confidence >= 0.3))]
         out: list[tuple[StandardReply, PointMatch]] = []
-        about_size = reading.intent == "size" or any(p.id.startswith("size.") for p in close)
-        if size_advice is not None and about_size:
-            found = next((p for p in close if p.id.startswith("size.")), PointMatch("size.recommend", "尺码推荐", top or 1.0))
-            out.append((size_answer(product, size_advice, found.id), found))
+        sized = [p for p in close if p.id.startswith("size.")]
+        # which size to take: asked by a point, or by a size message no point fits
+        which = next((p for p in sized if p.id in SIZE_ADVICE_POINTS), None)
+        if which is None and not sized and reading.intent == "size":
+            which = PointMatch("size.recommend", "尺码推荐", top or 1.0)
+        if size_advice is not None and which is not None:
+            out.append((size_answer(product, size_advice, which.id), which))
         elif chart is not None and size_advice is None and any(p.id == CHART_POINT for p in close):
             found = next(p for p in close if p.id == CHART_POINT)
             out.append((chart_answer(product, chart, found.id), found))
+        if chart is not None and sized and sized[0].id == LENGTH_POINT:
+            made = length_answer(product, chart, reading.doc.text, slots.get("size"), LENGTH_POINT)
+            if made is not None:
+                out.insert(0, (made, sized[0]))
         for found in close:
             if found.id in ANSWERS and not (found.id.startswith("size.") and out):
                 out += [(reply, found) for reply in product_answers(product, found.id, dict(slots))

@@ -30,9 +30,23 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "product.price": ("price",),
     "size.fit-style": ("fit",),
     "size.runs-large-small": ("fit",),
+    # a presale product ships on its date, not within the shop's usual time
+    "logistics.ship-when": ("presale_date",),
+    "logistics.ship-today": ("presale_date",),
+    "logistics.urge-shipping": ("presale_date",),
 }
 # The point asking for the size chart: answered with the chart when no measurements are known.
 CHART_POINT = "size.chart"
+# The points asking which size to take: the chart's advice for the customer's measurements answers them. Asked
+# how long a size is, whether a cut runs small or wide feet need a size up, the advice would repeat a size
+# without answering (a rater's round: once height and weight were known, every size follow-up got it).
+SIZE_ADVICE_POINTS = frozenset({
+    "size.recommend", "size.for-someone-else", "size.between-sizes", "size.same-as-last", "size.big-petite",
+    "size.couple", "size.shoes", "size.maternity", "size.kids",
+})
+# The point asking how long a garment is: answered with the chart's garment lengths when it has them.
+LENGTH_POINT = "size.length"
+_LENGTHS = {"sleeve": "袖长", "shoulder": "肩宽"}  # asked for by name; else the garment's length
 _FIT_NOTE = {
     "slim": "这款是修身版型，穿着比较贴身，喜欢宽松一点可以拿大一码",
     "regular": "这款是标准版型，按平时的码数拍就可以",
@@ -74,9 +88,11 @@ def _attribute_text(product: Product, attribute: str, slots: dict[str, str]) -> 
                 return f"亲，这款{title}目前有货的，{which}页面上能选就是有货，可以放心拍～"
             return f"亲，这款{title}目前有货的，可以放心拍～"
         if presale:
-            return f"亲，这款{title}现在暂时缺货，预售的发货时间是{presale}，介意等的话我帮您留意补货～"
+            return f"亲，这款{title}现在是预售，发货时间是{presale}，现在拍下到时按顺序发出～"
         return f"亲，这款{title}现在暂时缺货，补货时间我这边还没有确切消息，我帮您问一下仓库再回复您～"
     if attribute == "presale_date":
+        if product.attributes.get("in_stock") is True:  # a date left from an earlier presale: it is in stock now
+            return None
         return f"亲，这款{title}是预售的，发货时间是{value}，我这边会按顺序给您安排～"
     if attribute == "fit":
         return f"亲，{_FIT_NOTE[value]}～"
@@ -93,7 +109,7 @@ def product_answers(product: Product, point_id: str, slots: dict[str, str]) -> l
     for attribute in ANSWERS.get(point_id, ()):
         text = _attribute_text(product, attribute, slots)
         if text is not None:
-            intent = "size" if point_id.startswith("size.") else "product"
+            intent = point_id.split(".")[0] if point_id.startswith(("size.", "logistics.")) else "product"
             return [_reply(f"catalogue-{_slug(product.id)}-{attribute.replace('_', '-')}", text, point_id, intent, "product")]
     return []
 
@@ -109,6 +125,23 @@ def size_answer(product: Product, advice: SizeAdvice, point_id: str) -> Standard
         asked = "和".join(_ASK[k] for k in advice.missing[:2])
         text += f"；方便再说下您的{asked}吗，我帮您看得更准"
     return _reply(f"sizing-{_slug(product.id)}", text + "～", point_id, "size", "size")
+
+
+def length_answer(product: Product, chart: SizeChart, text: str, size: str | None, point_id: str) -> StandardReply | None:
+    """How long each size is (or the size asked, first), from the chart's garment measures: the sleeve or the
+    shoulder when the message names it, else the length. None when the chart has no such column."""
+    measure = next((m for m, word in _LENGTHS.items() if word[0] in text), "length")
+    rows = [(r.size, r.values[measure]) for r in chart.rows if measure in r.values]
+    if not rows:
+        return None
+    word = _LENGTHS.get(measure) or {"jeans": "裤长", "pants": "裤长", "trousers": "裤长", "skirt": "裙长"}.get(product.category or "", "衣长")
+    asked = next(((name, value) for name, value in rows if size and name.upper() == size.upper()), None)
+    listed = "，".join(f"{name}码{value:g}cm" for name, value in rows if (name, value) != asked)
+    if asked:
+        said = f"亲，这款{product.title}{asked[0]}码的{word}是{asked[1]:g}cm" + (f"（{listed}）" if listed else "")
+    else:
+        said = f"亲，这款{product.title}的{word}：{listed}"
+    return _reply(f"sizing-{measure}-{_slug(product.id)}", said + "，您可以拿自己合身的衣服量一下比一比哦～", point_id, "size", "size")
 
 
 def chart_answer(product: Product, chart: SizeChart, point_id: str) -> StandardReply:
