@@ -134,6 +134,17 @@ def test_values_over_turns_and_answers_to_questions():
     assert read("再给我妈看一件 她150 110斤", ("customer", "我170 120斤 平时穿L")) == {"height_cm": 150, "weight_kg": 55}
 
 
+def test_what_an_agent_states_is_no_question_and_a_foot_is_a_foot():
+    """A rater's round: after the agent's "38码对应脚长24cm", "那39呢" read as a 39 cm foot (the agent's statement
+    taken for a question about the foot, and 39 cm accepted); "帮我男朋友买 175 140斤" lost its height (买 before
+    a number reads as a price)."""
+    assert "foot_cm" not in read("那39呢", ("customer", "脚长多少穿38"), ("agent", "亲，38码对应脚长24cm哦"))
+    assert read("24.5", ("agent", "亲，您脚长多少呀")) == {"foot_cm": 24.5}  # asked: read as asked
+    assert read("脚长39") == {}  # no foot is 39 cm
+    assert read("帮我男朋友买 175 140斤 穿哪个码") == {"height_cm": 175, "weight_kg": 70}
+    assert read("买 175 的那件还有吗") == {}  # a price still
+
+
 def test_read_measurements_says_whose():
     assert read_measurements(normalize("给我女儿买 一米三 五十斤")) == ({"height_cm": 130, "weight_kg": 25}, "孩子")
     assert read_measurements(normalize("165 110斤")) == ({"height_cm": 165, "weight_kg": 55}, None)
