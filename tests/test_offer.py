@@ -254,6 +254,26 @@ def test_a_reply_asking_for_what_the_customer_cannot_give_is_not_offered(parts, 
     assert offered and not any(ASKS_FOR["photo"].search(r.text) for r in offered), [r.text for r in offered]
 
 
+@pytest.mark.parametrize(
+    "point, message, said",
+    [
+        ("logistics.no-update", "订单号 2024031512345678901 物流三天没动了 什么情况", []),
+        ("logistics.where-is-parcel", "2024031512345678901", [("customer", "我的快递到哪了"), ("agent", "亲，麻烦提供一下订单号哦")]),
+        ("refund.slow-complaint", "订单2024031512345678901 退款一个星期了还没到", []),
+    ],
+)
+def test_a_pasted_order_number_is_used_not_asked_for(parts, point, message, said):
+    """A rater's round: "订单号 2024… 物流三天没动了" got "麻烦把订单号发我" first, the point having no reply that uses the
+    number (asking again only cost 0.2). The points customers paste numbers into have one now; without a number the
+    reply asking for it still comes first."""
+    from service.replies.service import ASKS_FOR
+
+    first = offer(parts, message, point, said=said).replies[0]
+    assert "2024031512345678901" in first.text and not ASKS_FOR["order_id"].search(first.text.replace("2024031512345678901", "")), first.text
+    bare = offer(parts, "物流三天没动了 什么情况", "logistics.no-update").replies[0]
+    assert not bare.missing, bare.text
+
+
 def test_replies_scored_alike_keep_their_order_whatever_the_rounding(parts):
     """An answer still missing two values (+0.10 − 2 × 0.08) and a waiting reply (−0.06) score alike; summed
     in floating point their scores differed in the 16th digit, which way turning on the point's confidence,

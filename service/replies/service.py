@@ -418,6 +418,9 @@ class ReplyService:
         index = self.index  # one snapshot for the whole request
         w = self.weights
         emotion = reading.emotion.level
+        # whether the order number is known (said, or the chat client's variable): a reply built around it is
+        # offered only then, never with a blank for the agent to fill
+        state.facts["order_given"] = bool(str(values.get("order_id") or "").strip())
         scored = functools.partial(self._candidate, gave=frozenset(gave), cannot=frozenset(cannot))
 
         def general(why: str) -> Candidate | None:
