@@ -52,7 +52,11 @@ CUES: tuple[Cue, ...] = (
     _cue("delivered", r"穿上(了|后|以后|之后|去)|穿上(有点|太|很|根本|挺|特别|还)|上脚(了|后|有点|太|很|挺|特别)|试穿了|装上了|安装好了|开箱了?"
                       r"|拆开(?!心)|拆封",
          by=("customer",), negatable=False, clause=True),
-    _cue("delivered", r"(还)?没(有)?(收到(?!钱|退款)|到货|拿到)|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
+    # Something else not received (an invoice, a text message, the refund) says nothing of the parcel.
+    _cue("delivered", r"(还)?没(有)?(收到(?!钱|退款|发票|短信|通知|验证码|取件码|消息|回复|邮件|电话|补偿|赠品|红包|券)|到货|拿到(?!发票|券|红包))"
+                      r"|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
+    # Receipt confirmed on the platform: the customer has it ("确认收货后…" is the rule, not this order).
+    _cue("delivered", r"(已经?|我)?确认(了)?收货了|已确认收货|点了?确认收货", by=("customer",), negatable=False),
     _cue("refund_done", r"(还)?没(有)?(退款|到账|退回来)|退款.{0,4}没到|钱.{0,3}没(收到|到)", negatable=False, value=False),
     _cue("has_order", r"拍了|拍下|下单了|下了单|付款了|付了款|已付款|买了|我的订单|订单号|刚拍|已下单"),
     # Talking about a purchase already made: "按你们推荐的码买的", "这单", "质量问题退货" (a question, "能退货吗", says nothing).

@@ -135,6 +135,12 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
         ([("customer", "今天到的话就买")], {}),
         ([("customer", "还没开箱 盒子就破了")], {"delivered": True}),
         ([("customer", "还没拆开 外面的盒子压扁了")], {"delivered": True}),  # unopened, but in hand
+        # Something else not received is no parcel not delivered; confirming receipt is having it (a rater's round).
+        ([("customer", "我上周就确认收货了 到现在都没收到发票")], {"delivered": True}),
+        ([("customer", "一直没收到短信通知")], {"delivered": None}),
+        ([("customer", "已经确认收货了")], {"delivered": True}),
+        ([("agent", "亲，确认收货后3个工作日内开票哦")], {}),  # the rule, not this order
+        ([("customer", "确认收货后多久开发票")], {}),
         ([("customer", "没拆封的能退吗")], {}),  # a shopper asks this before buying too
         ([("customer", "还没拆封 能换个颜色吗")], {"delivered": True}),
         ([("customer", "拆开就是坏的 你看图")], {"delivered": True}),
