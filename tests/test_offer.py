@@ -274,6 +274,15 @@ def test_a_pasted_order_number_is_used_not_asked_for(parts, point, message, said
     assert not bare.missing, bare.text
 
 
+def test_a_reply_saying_something_came_is_offered_only_when_it_did(parts):
+    """A rater's round: "单位团购 能开公司抬头的发票吗" got "亲，抬头和税号收到了…" first, nobody having sent either."""
+    texts = lambda message, point: [r.text for r in offer(parts, message, point).replies]
+    assert not any("税号收到" in t for t in texts("单位团购羽绒服 能开公司抬头的发票吗", "invoice.company-title"))
+    assert any("税号收到" in t for t in texts("杭州某某贸易有限公司 税号91330106MA2H7K5Q3X", "invoice.company-title"))
+    assert not any("照片收到" in t for t in texts("订单号3829104475562018", "order.info-provided"))
+    assert any("照片收到" in t for t in texts("[图片]", "order.info-provided"))
+
+
 def test_replies_scored_alike_keep_their_order_whatever_the_rounding(parts):
     """An answer still missing two values (+0.10 − 2 × 0.08) and a waiting reply (−0.06) score alike; summed
     in floating point their scores differed in the 16th digit, which way turning on the point's confidence,

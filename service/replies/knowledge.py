@@ -36,6 +36,8 @@ PRESUMES = {
     "action_done": "先确认这件事已经办好",
     "not_tried": "先确认客户还没自己找过、试过",
     "order_given": "先确认客户已经给了订单号",
+    "photo_given": "先确认客户已经发了图片",
+    "tax_id_given": "先确认客户已经给了税号",
 }
 # Presumed unless the conversation says otherwise (no check is asked for when nobody said): that the customer
 # has not already done what a reply tells them to do themselves (look at the 驿站, find the button, re-pair).

@@ -418,9 +418,13 @@ class ReplyService:
         index = self.index  # one snapshot for the whole request
         w = self.weights
         emotion = reading.emotion.level
-        # whether the order number is known (said, or the chat client's variable): a reply built around it is
-        # offered only then, never with a blank for the agent to fill
+        # What the customer has given, known for sure either way: a reply built around the order number is offered
+        # only when it is known (said, or the chat client's variable), never with a blank to fill; one saying a
+        # picture or a tax number came, only when it did.
+        given = frozenset(gave) - frozenset(cannot)
         state.facts["order_given"] = bool(str(values.get("order_id") or "").strip())
+        state.facts["photo_given"] = "photo" in given
+        state.facts["tax_id_given"] = "tax_id" in given
         scored = functools.partial(self._candidate, gave=frozenset(gave), cannot=frozenset(cannot))
 
         def general(why: str) -> Candidate | None:
