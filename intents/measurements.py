@@ -269,12 +269,17 @@ def _weight(text: str, taken: list[tuple[int, int]]) -> float | None:
     return None
 
 
+_WHAT_FITS = re.compile(r"(?:多少|多大|多长|多高|多重|几斤|几)\s?(?:的人?)?\s?$")
+
+
 def _usual(text: str, taken: list[tuple[int, int]]) -> str | None:
     patterns = _USUAL + ((_SHOE_WORN,) if _ABOUT_SHOES.search(text) else ())
     for pattern in patterns:
         for match in pattern.finditer(text):
             if text[match.end() : match.end() + 1] in ("吗", "呢", "?", "？"):
                 continue
+            if _WHAT_FITS.search(text[max(0, match.start() - 4) : match.start()]):
+                continue  # "脚长多少穿38": asks what fits the size, not the customer's own
             taken.append(match.span())
             size = next(g for g in match.groups() if g)
             return size.upper() if size.isascii() else size

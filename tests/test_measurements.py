@@ -141,6 +141,8 @@ def test_what_an_agent_states_is_no_question_and_a_foot_is_a_foot():
     assert "foot_cm" not in read("那39呢", ("customer", "脚长多少穿38"), ("agent", "亲，38码对应脚长24cm哦"))
     assert read("24.5", ("agent", "亲，您脚长多少呀")) == {"foot_cm": 24.5}  # asked: read as asked
     assert read("脚长39") == {}  # no foot is 39 cm
+    assert read("脚长多少穿38") == {} and read("多高的穿M") == {}  # asking what fits a size: not the customer's size
+    assert read("平时穿38的") == {"usual_size": "38"}
     assert read("帮我男朋友买 175 140斤 穿哪个码") == {"height_cm": 175, "weight_kg": 70}
     assert read("买 175 的那件还有吗") == {}  # a price still
 
