@@ -351,6 +351,18 @@ def test_the_example_profiles_facts_read_well_in_every_reply_that_states_them(de
             assert not (before and value.startswith(before)) and not (after and value.endswith(after)), (name, value, text)
 
 
+def test_the_chart_asks_for_what_it_is_read_by():
+    """The chart's closing question asked every chart for 身高体重, a shoe's too."""
+    from service.shop.answers import chart_answer
+    from service.shop.sizes import parse_chart
+    from service.shop.products import Product
+
+    shoe = Product(id="S1", title="板鞋", category="shoes")
+    assert chart_answer(shoe, parse_chart("s", "size,foot_cm\n38,24\n39,24.5\n"), "size.chart").text.endswith("您发我脚长，我帮您对一下～")
+    jeans = parse_chart("j", "size,waist_cm,hip_cm,height_cm\n26,64-67,88-91,156-160\n")
+    assert chart_answer(shoe, jeans, "size.chart").text.endswith("您发我腰围和臀围，我帮您对一下～")
+
+
 def test_the_chart_says_how_long_a_size_is():
     from service.shop.answers import length_answer
     from service.shop.products import Product
@@ -400,6 +412,10 @@ def test_the_size_advice_answers_which_size_and_the_chart_answers_how_long(demo_
     shoes = [{"role": "customer", "text": "平时穿38的"}, {"role": "agent", "text": "亲，这款是正码，按平时的码数拍就可以"}]
     wide = suggest(demo_real, "我脚背高 脚也宽 用不用拿大一码", product_id="SN-7700", history=shoes)["replies"][0]
     assert not wide["text"].startswith("亲，您平时穿38码"), wide["text"]
+    # which shoe size, with no foot length: the chart answers ("那39呢" after the agent's "38码对应脚长24cm" got no figure)
+    said_shoe = [{"role": "customer", "text": "脚长多少穿38"}, {"role": "agent", "text": "亲，38码对应脚长24cm哦~"}]
+    first = suggest(demo_real, "那39呢", product_id="SN-7700", history=said_shoe)["replies"][0]
+    assert "39码 脚长24.5cm" in first["text"] and first["text"].endswith("您发我脚长，我帮您对一下～"), first["text"]
     # asked which size, the advice still leads
     which = suggest(demo_real, "那我男朋友呢 178 135斤", product_id="SW-2301", history=said)["replies"][0]
     assert which["source"] == "size" and "XL" in which["text"], which["text"]

@@ -39,7 +39,8 @@ from service.replies.matcher import KnowledgeMatcher, Match, MatchWeights, Point
 from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
 from service.shop.answers import (
-    ANSWERS, CHART_POINT, LENGTH_POINT, PREFIXES, SIZE_ADVICE_POINTS, chart_answer, length_answer, product_answers, size_answer,
+    ANSWERS, CHART_POINT, LENGTH_POINT, PREFIXES, SHOES_POINT, SIZE_ADVICE_POINTS, chart_answer, length_answer, product_answers,
+    size_answer,
 )
 from service.shop.products import Product
 from service.shop.shop import Shop
@@ -385,8 +386,9 @@ class ReplyService:
             which = PointMatch("size.recommend", "尺码推荐", top or 1.0)
         if size_advice is not None and which is not None:
             out.append((size_answer(product, size_advice, which.id), which))
-        elif chart is not None and size_advice is None and any(p.id == CHART_POINT for p in close):
-            found = next(p for p in close if p.id == CHART_POINT)
+        elif chart is not None and size_advice is None and any(p.id in (CHART_POINT, SHOES_POINT) for p in close):
+            # asked for the chart, or which shoe size without a foot length ("那39呢" after the agent's "38码对应脚长24cm")
+            found = next(p for p in close if p.id in (CHART_POINT, SHOES_POINT))
             out.append((chart_answer(product, chart, found.id), found))
         if chart is not None and sized and sized[0].id == LENGTH_POINT:
             made = length_answer(product, chart, reading.doc.text, slots.get("size"), LENGTH_POINT)

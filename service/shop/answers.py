@@ -44,6 +44,8 @@ SIZE_ADVICE_POINTS = frozenset({
     "size.recommend", "size.for-someone-else", "size.between-sizes", "size.same-as-last", "size.big-petite",
     "size.couple", "size.shoes", "size.maternity", "size.kids",
 })
+# Which shoe size: without a foot length (or a usual size), the shoe chart answers it.
+SHOES_POINT = "size.shoes"
 # The point asking how long a garment is: answered with the chart's garment lengths when it has them.
 LENGTH_POINT = "size.length"
 _LENGTHS = {"sleeve": "袖长", "shoulder": "肩宽"}  # asked for by name; else the garment's length
@@ -163,4 +165,12 @@ def chart_answer(product: Product, chart: SizeChart, point_id: str) -> StandardR
     text = f"亲，这款{product.title}的尺码：{'；'.join(rows)}"
     if fit:
         text += f"（{FIT[fit]}版型）"
-    return _reply(f"sizing-chart-{_slug(product.id)}", text + "。您发我身高体重，我帮您对一下～", point_id, "size", "size")
+    # ask for what the chart reads a size by (its first two body measures; a shoe's foot length)
+    measures = [m for m in ("waist", "hip", "bust", "height", "weight") if any(m in r.ranges for r in chart.rows)]
+    if not measures and any("foot" in r.values or "foot" in r.ranges for r in chart.rows):
+        measures = ["foot"]
+    if {"height", "weight"} <= set(measures):
+        asked = "身高体重"
+    else:
+        asked = "和".join(LABELS[f"{m}_kg" if m == "weight" else f"{m}_cm"] for m in measures[:2]) or "身高体重"
+    return _reply(f"sizing-chart-{_slug(product.id)}", text + f"。您发我{asked}，我帮您对一下～", point_id, "size", "size")
