@@ -130,7 +130,8 @@ _ASKED = (
     (re.compile(r"(?:平时|一般|平常).{0,4}(?:码|号)|(?:平时|一般|平常)穿(?:多大|什么|几)|多大码|什么码|几码|鞋码多少"), "平时穿"),
 )
 _HAS_LABEL = re.compile(r"身高|体重|腰围|胸围|臀围|脚长|[腰胸臀]\s?\d|码|斤|kg|公斤|米|cm", re.IGNORECASE)
-# An agent's turn that asks (a statement naming a measure, "38码对应脚长24cm", asks nothing).
+# An agent's turn stating a measure's figure ("38码对应脚长24cm") asks nothing, unless it asks besides.
+_AGENT_STATES = re.compile(r"(?:身高|体重|腰围|胸围|臀围|脚长)\s?(?:是|为|对应|大概|约)?\s?\d|\d+\s?(?:码|号|cm|厘米|斤|kg)\s?(?:对应|的)")
 _AGENT_ASKS = re.compile(r"[?？吗呢呀]|多少|多高|多重|几斤|几码|什么码|多大|说下|说一下|告诉|发我|报一下|方便")
 
 
@@ -269,7 +270,7 @@ def _weight(text: str, taken: list[tuple[int, int]]) -> float | None:
     return None
 
 
-_WHAT_FITS = re.compile(r"(?:多少|多大|多长|多高|多重|几斤|几)\s?(?:的人?)?\s?$")
+_WHAT_FITS = re.compile(r"(?:多少|多大|多长|多高|多重|几斤|几码|几号)\s?(?:的人?)?\s?$")
 
 
 def _usual(text: str, taken: list[tuple[int, int]]) -> str | None:
@@ -347,8 +348,9 @@ def _read_part(text: str, sized: bool) -> dict[str, float | str]:
                 continue  # the chart's figure ("M码适合160-165吗"), a garment's (裤长100)
             label = re.search(r"(?:穿|拿|选|换|要)\s?$", text[: match.start()]) and re.match(r"\s?(?:还是|或|码|号|吗|呢|可以|行)", text[match.end() :])
             # a height beside a weight with its unit ("帮男朋友买 175 140斤") is no price
-            paired = weight is not None and _PAIRED_WEIGHT.match(text, match.end())
-            if (_NOT_PERSON.search(text[: match.start()]) and not paired) or label or re.search(r"(?:还是|或者?)\s?$", text[: match.start()]):
+            priced = _NOT_PERSON.search(text[: match.start()])
+            paired = priced and not _MONEY.search(priced.group(0)) and weight is not None and _PAIRED_WEIGHT.match(text, match.end())
+            if (priced and not paired) or label or re.search(r"(?:还是|或者?)\s?$", text[: match.start()]):
                 continue  # a price or a size label ("穿73还是80")
             if height is None and 60 <= value <= 199 and (weight is None or 11 <= _bmi(value, weight) <= 40) and _body(text, match.start()):
                 height = value
@@ -467,7 +469,7 @@ def conversation_measurements(message: str, earlier: Iterable[str | tuple[str, s
         if role == "agent":
             agent = text
             continue
-        asked = bool(_AGENT_ASKS.search(agent)) and any(pattern.search(agent) for pattern, _ in _ASKED)
+        asked = any(pattern.search(agent) for pattern, _ in _ASKED) and (not _AGENT_STATES.search(agent) or bool(_AGENT_ASKS.search(agent)))
         found, who = read_measurements(_prompted(agent, text) if asked else text, asked or about_size)
         agent = ""
         if merged and not _HAS_LABEL.search(text) and set(found) <= {"height_cm", "weight_kg"} and len(found) <= 1:
@@ -480,6 +482,7 @@ def conversation_measurements(message: str, earlier: Iterable[str | tuple[str, s
     return {key: _rounded(merged[key]) for key in KEYS if key in merged}
 
 
+_MONEY = re.compile(r"价|花了|钱|元|块|优惠|便宜|券|[¥￥]")
 _PAIRED_WEIGHT = re.compile(r"\s?[/，,、]?\s?\d{2,3}(?:\.\d)?\s?(?:斤|kg|公斤|千克)", re.IGNORECASE)
 _LONE = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d)?)(?![\d.])")
 _CORRECTED = re.compile(r"(?:不对|说错了?|打错了?|写错了?|搞错了?|记错了?|额?不是|哦不|更正|纠正)[，,。!！~～\s]*")

@@ -163,6 +163,7 @@ _GAVE = {
     "photo": re.compile(
         r"\[(?:图片|照片|视频|截图)\]|(?:图|照片|截图|视频)[^,。!?，！？]{0,4}(?:发|传)(?:你|您|给你|过去|过来)?了"
         r"|(?:发|传)(?:了|过)[^,。!?，！？]{0,4}(?:图|照片|截图|视频)|拍给你了"
+        r"|我(?:发|传)的(?:图|照片|截图|视频)|看(?:这个|这张|一下)(?:截图|图片?|照片|视频)"
     ),
     "tax_id": re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])"),
     # a street address: a district, town or road, then a number, building or room ("双桥东路12号院3号楼")
@@ -171,8 +172,12 @@ _GAVE = {
 
 
 # What a customer says they cannot give ("截图早删了", "拍不了照片", "聊天记录找不到了", "我哪截得到").
+# 拍 alone is also placing an order ("拍不了 一直付款失败"), and an order's record no picture: a picture or a chat is named.
 _CANNOT = {
-    "photo": re.compile(r"(?:截图|照片|记录)[^,。!?，！？]{0,3}(?:删了|没了|找不到|丢了)|(?:截|拍)(?:不了|不到)|哪(?:截|拍)得(?:到|了)"),
+    "photo": re.compile(
+        r"(?:截图|照片|图片|视频|聊天记录)[^,。!?，！？]{0,3}(?:删了|没了|找不到|丢了)|截(?:不了|不到)|哪截得(?:到|了)"
+        r"|拍不(?:了|到|出)(?:照片?|图|视频)|(?:照片?|图|视频)(?:拍|截)不(?:了|到|出)"
+    ),
 }
 
 
@@ -191,4 +196,11 @@ def customer_gave(message: str, earlier: Iterable[str] = ()) -> frozenset[str]:
 def customer_cannot_give(message: str, earlier: Iterable[str] = ()) -> frozenset[str]:
     """What the customer's normalised message and earlier turns say they cannot give ("photo"): a reply asking for
     it is not sendable, whatever else it says."""
-    return frozenset(name for text in [message, *earlier] for name, pattern in _CANNOT.items() if pattern.search(text))
+    cannot: set[str] = set()
+    for text in [*earlier, message]:  # oldest first: a picture sent after all wins
+        for name, pattern in _CANNOT.items():
+            if pattern.search(text):
+                cannot.add(name)
+            elif name in _GAVE and _GAVE[name].search(text):
+                cannot.discard(name)
+    return frozenset(cannot)

@@ -50,13 +50,17 @@ CUES: tuple[Cue, ...] = (
                       r"(到了|送到了|到家了)(?!\s*(驿站|快递柜|丰巢|菜鸟|网点|城市|哪))(?=\s|$|[，,。.!！~?？]|啊|呀|哦|哈)"
                       r"|(今天|昨天|刚刚?)到的(?!话)|刚到货", by=("customer",), clause=True),
     _cue("delivered", r"穿上(了|后|以后|之后|去)|穿上(有点|太|很|根本|挺|特别|还)|上脚(了|后|有点|太|很|挺|特别)|试穿了|装上了|安装好了|开箱了?"
-                      r"|拆开(?!心)|拆封",
+                      r"|拆开(?!心|发|寄|卖|买|分)|拆封",
          by=("customer",), negatable=False, clause=True),
-    # Something else not received (an invoice, a text message, the refund) says nothing of the parcel.
-    _cue("delivered", r"(还)?没(有)?(收到(?!钱|退款|发票|短信|通知|验证码|取件码|消息|回复|邮件|电话|补偿|赠品|红包|券)|到货|拿到(?!发票|券|红包))"
+    # Receipt confirmed on the platform, by the customer ("确认收货后…" is the rule; "被自动确认收货了" is not having it).
+    # Before the cue below: "确认收货了 但东西没收到" is not delivered.
+    _cue("delivered", r"(?<![被动])(已经?|我|刚)?确认(了)?收货了|(?<![被动])已确认收货|点了确认收货", by=("customer",), clause=True),
+    # Something else not received (an invoice, a text message, the refund) says nothing of the parcel, before the
+    # words or after them ("没收到发票", "发票还没收到", "还没收到快递短信").
+    _cue("delivered", r"(?<!发票)(?<!赠品)(?<!发票还)(?<!赠品还)(?<![信知款])(?<![信知款]还)"
+                      r"(还)?没(有)?(收到(?!钱|退款|发票|.{0,3}(短信|通知|验证码|取件码|消息|回复|邮件|电话)|补偿|赠品|红包|券)"
+                      r"|到货|拿到(?!发票|券|红包))"
                       r"|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
-    # Receipt confirmed on the platform: the customer has it ("确认收货后…" is the rule, not this order).
-    _cue("delivered", r"(已经?|我)?确认(了)?收货了|已确认收货|点了?确认收货", by=("customer",), negatable=False),
     _cue("refund_done", r"(还)?没(有)?(退款|到账|退回来)|退款.{0,4}没到|钱.{0,3}没(收到|到)", negatable=False, value=False),
     _cue("has_order", r"拍了|拍下|下单了|下了单|付款了|付了款|已付款|买了|我的订单|订单号|刚拍|已下单"),
     # Talking about a purchase already made: "按你们推荐的码买的", "这单", "质量问题退货" (a question, "能退货吗", says nothing).
@@ -114,7 +118,7 @@ def _statements(text: str, cue: Cue):
     """Each occurrence of the cue that is said (not asked), with whether it is negated."""
     for match in cue.pattern.finditer(text):
         after = text[match.end() : match.end() + 6]
-        if re.match(r"\s*(吗|么|没有?|了没|了吗|没\?|\?|？)", after):
+        if re.match(r"\s*(吗|么|没有?|了没|了吗|没\?|\?|？|不(?=$|[\s?？，,。]))", after):
             continue  # a question establishes nothing
         if cue.clause and _ASKED_LATER.search(re.split(r"[，,。.!！~\s]", text[match.end() :], maxsplit=1)[0]):
             continue

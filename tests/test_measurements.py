@@ -143,6 +143,12 @@ def test_what_an_agent_states_is_no_question_and_a_foot_is_a_foot():
     assert read("脚长39") == {}  # no foot is 39 cm
     assert read("脚长多少穿38") == {} and read("多高的穿M") == {}  # asking what fits a size: not the customer's size
     assert read("平时穿38的") == {"usual_size": "38"}
+    # (a review) an agent's request without a question word still asks; price words still are prices; 几 as "-odd"
+    assert read("108", ("customer", "我165"), ("agent", "体重也发一下哈")) == {"height_cm": 165, "weight_kg": 54}
+    assert read("108", ("customer", "我165"), ("agent", "亲亲 再报下体重哦")) == {"height_cm": 165, "weight_kg": 54}
+    assert "height_cm" not in read("到手价128，120斤能穿吗") and "height_cm" not in read("花了168 130斤的穿L会大吗")
+    assert read("我一米六几 平时穿M")["usual_size"] == "M"
+    assert read("帮我男朋友买衣服 175 140斤") == {"height_cm": 175, "weight_kg": 70}
     assert read("帮我男朋友买 175 140斤 穿哪个码") == {"height_cm": 175, "weight_kg": 70}
     assert read("买 175 的那件还有吗") == {}  # a price still
 

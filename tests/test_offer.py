@@ -252,6 +252,7 @@ def test_a_reply_asking_for_what_the_customer_cannot_give_is_not_offered(parts, 
 
     offered = offer(parts, message, "bargain.gift-promised", said=said).replies
     assert offered and not any(ASKS_FOR["photo"].search(r.text) for r in offered), [r.text for r in offered]
+    assert all(ASKS_FOR["photo"].search(t) for t in ("方便发张图片看看吗", "拍个视频看看", "麻烦截图发我"))
 
 
 @pytest.mark.parametrize(

@@ -372,6 +372,9 @@ def test_the_chart_says_how_long_a_size_is():
     top = Product(id="T1", title="圆领卫衣", category="tops")
     assert length_answer(top, chart, "m码衣长多少", "M", "size.length").text.startswith("亲，这款圆领卫衣M码的衣长是62cm（S码60cm）")
     assert "袖长：S码55cm，M码57cm" in length_answer(top, chart, "袖子多长", None, "size.length").text
+    assert "衣长是62cm" in length_answer(top, chart, "这件短袖M码多长", "M", "size.length").text  # 短袖: still the length
+    no_sleeve = parse_chart("t", "size,height_cm,length_cm\nS,150-158,60\n")
+    assert "衣长" in length_answer(top, no_sleeve, "袖子多长", None, "size.length").text  # no sleeve column: the length
     jeans = Product(id="J1", title="直筒裤", category="jeans")
     assert "裤长" in length_answer(jeans, chart, "多长", None, "size.length").text
     assert length_answer(top, parse_chart("t", "size,height_cm\nS,150-158\n"), "多长", None, "size.length") is None

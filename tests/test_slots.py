@@ -141,6 +141,15 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
         ([("customer", "已经确认收货了")], {"delivered": True}),
         ([("agent", "亲，确认收货后3个工作日内开票哦")], {}),  # the rule, not this order
         ([("customer", "确认收货后多久开发票")], {}),
+        # (a review) not confirmed, confirmed by the system, asked; other things not received; split shipping
+        ([("customer", "还没到货 不敢点确认收货")], {"delivered": False}),
+        ([("customer", "被自动确认收货了 东西还没到")], {"delivered": False}),
+        ([("customer", "什么时候点确认收货")], {}),
+        ([("customer", "发票还没收到")], {"delivered": None}),
+        ([("customer", "赠品没收到")], {"delivered": None}),
+        ([("customer", "还没收到快递短信")], {"delivered": None}),
+        ([("customer", "能不能拆开发货 先发有货的")], {"delivered": None}),
+        ([("customer", "帽子能拆开不")], {}),
         ([("customer", "没拆封的能退吗")], {}),  # a shopper asks this before buying too
         ([("customer", "还没拆封 能换个颜色吗")], {"delivered": True}),
         ([("customer", "拆开就是坏的 你看图")], {"delivered": True}),
@@ -165,6 +174,8 @@ def test_read_state(turns, facts):
         ("[图片]截图发你了", [], {"photo"}),
         ("图已经发过去了 看下吧", [], {"photo"}),
         ("能发图片吗", [], set()),  # asks to send one: not sent yet
+        ("你看一下我傳的圖", [], {"photo"}),
+        ("看这个截图 是不是少发了", [], {"photo"}),
         ("15902116483", [], {"phone"}),
         ("新号码 159 0211 6483", [], {"phone"}),
         ("杭州某某贸易有限公司 税号91330106MA2H7K5Q3X", [], {"tax_id"}),
@@ -195,6 +206,12 @@ def test_what_the_customer_gave_that_is_no_slot(message, earlier, gave):
         ("好", ["东西已经扔了 拍不了照片"], {"photo"}),
         ("[图片]截图发你了", [], set()),  # sent, not refused
         ("截图要怎么截", [], set()),
+        # (a review) 拍 is also placing an order; records of an order are no picture; a picture sent later wins
+        ("主播说的直播专享价 我这里拍不到", [], set()),
+        ("怎么拍不了 一直付款失败", [], set()),
+        ("订单记录找不到了", [], set()),
+        ("[图片] 找到了 发你了", ["当时的截图删了"], set()),
+        ("聊天记录找不到了", [], {"photo"}),
     ],
 )
 def test_what_the_customer_says_they_cannot_give(message, earlier, cannot):

@@ -42,13 +42,14 @@ CHART_POINT = "size.chart"
 # without answering (a rater's round: once height and weight were known, every size follow-up got it).
 SIZE_ADVICE_POINTS = frozenset({
     "size.recommend", "size.for-someone-else", "size.between-sizes", "size.same-as-last", "size.big-petite",
-    "size.couple", "size.shoes", "size.maternity", "size.kids",
+    "size.couple", "size.shoes", "size.maternity", "size.kids", "size.ask-no-data",
 })
 # Which shoe size: without a foot length (or a usual size), the shoe chart answers it.
 SHOES_POINT = "size.shoes"
 # The point asking how long a garment is: answered with the chart's garment lengths when it has them.
 LENGTH_POINT = "size.length"
-_LENGTHS = {"sleeve": "袖长", "shoulder": "肩宽"}  # asked for by name; else the garment's length
+_LENGTHS = {"sleeve": "袖长", "shoulder": "肩宽"}
+_ASKED_MEASURE = {"sleeve": re.compile(r"袖长|袖子|袖口"), "shoulder": re.compile(r"肩宽|肩膀")}  # else the garment's length
 _FIT_NOTE = {
     "slim": "这款是修身版型，穿着比较贴身，喜欢宽松一点可以拿大一码",
     "regular": "这款是标准版型，按平时的码数拍就可以",
@@ -111,7 +112,7 @@ def product_answers(product: Product, point_id: str, slots: dict[str, str]) -> l
     for attribute in ANSWERS.get(point_id, ()):
         text = _attribute_text(product, attribute, slots)
         if text is not None:
-            intent = point_id.split(".")[0] if point_id.startswith(("size.", "logistics.")) else "product"
+            intent = "size" if point_id.startswith("size.") else "product"  # as feedback credits it (ReplyService.credit)
             return [_reply(f"catalogue-{_slug(product.id)}-{attribute.replace('_', '-')}", text, point_id, intent, "product")]
     return []
 
@@ -132,7 +133,8 @@ def size_answer(product: Product, advice: SizeAdvice, point_id: str) -> Standard
 def length_answer(product: Product, chart: SizeChart, text: str, size: str | None, point_id: str) -> StandardReply | None:
     """How long each size is (or the size asked, first), from the chart's garment measures: the sleeve or the
     shoulder when the message names it, else the length. None when the chart has no such column."""
-    measure = next((m for m, word in _LENGTHS.items() if word[0] in text), "length")
+    named = [m for m, pattern in _ASKED_MEASURE.items() if pattern.search(text) and any(m in r.values for r in chart.rows)]
+    measure = named[0] if named else "length"  # "短袖M码多长" asks the length
     rows = [(r.size, r.values[measure]) for r in chart.rows if measure in r.values]
     if not rows:
         return None
