@@ -351,6 +351,18 @@ def test_the_example_profiles_facts_read_well_in_every_reply_that_states_them(de
             assert not (before and value.startswith(before)) and not (after and value.endswith(after)), (name, value, text)
 
 
+def test_a_looser_fit_asked_for_is_answered_by_the_cut():
+    """A rater's round: "我喜欢穿宽松点的 要不要拿L" on a regular cut got "按平时的码数拍就可以", which does not answer it."""
+    from service.shop.answers import product_answers
+    from service.shop.products import Product
+
+    regular = Product(id="R1", title="毛衣", attributes={"fit": "regular"})
+    (looser,) = product_answers(regular, "size.fit-style", {}, "我喜欢穿宽松点的 要不要拿L")
+    assert "宽松" in looser.text and "大一码" in looser.text, looser.text
+    (plain,) = product_answers(regular, "size.runs-large-small", {}, "这款偏大还是偏小")
+    assert plain.text == "亲，这款是标准版型，按平时的码数拍就可以～"
+
+
 def test_the_chart_asks_for_what_it_is_read_by():
     """The chart's closing question asked every chart for 身高体重, a shoe's too."""
     from service.shop.answers import chart_answer

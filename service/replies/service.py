@@ -397,7 +397,7 @@ class ReplyService:
                 out.insert(0, (made, sized[0]))
         for found in close:
             if found.id in ANSWERS and not (found.id.startswith("size.") and out):
-                out += [(reply, found) for reply in product_answers(product, found.id, dict(slots))
+                out += [(reply, found) for reply in product_answers(product, found.id, dict(slots), reading.doc.text)
                         if all(reply.text != made.text for made, _ in out)]
         return out
 

@@ -69,7 +69,10 @@ def _reply(reply_id: str, text: str, point: str, intent: str, source: str, stage
                          knowledge_point=point)
 
 
-def _attribute_text(product: Product, attribute: str, slots: dict[str, str]) -> str | None:
+_LOOSER = re.compile(r"宽松|松一点|宽一点|oversize|大一码|大一号|穿大点|偏大点", re.IGNORECASE)
+
+
+def _attribute_text(product: Product, attribute: str, slots: dict[str, str], text: str = "") -> str | None:
     value = product.attributes.get(attribute)
     title = product.title
     if value is None:
@@ -98,6 +101,8 @@ def _attribute_text(product: Product, attribute: str, slots: dict[str, str]) -> 
             return None
         return f"亲，这款{title}是预售的，发货时间是{value}，我这边会按顺序给您安排～"
     if attribute == "fit":
+        if value == "regular" and _LOOSER.search(text):  # "喜欢宽松点 要不要拿L": how to get a looser fit in this cut
+            return "亲，这款是标准版型，按平时的码数拍是合身的；喜欢宽松一点可以拿大一码～"
         return f"亲，{_FIT_NOTE[value]}～"
     if attribute == "features":
         return f"亲，这款{title}的特点是：{'、'.join(value)}～"
@@ -107,10 +112,11 @@ def _attribute_text(product: Product, attribute: str, slots: dict[str, str]) -> 
     return f"亲，这款{title}的{label}：{value}～"
 
 
-def product_answers(product: Product, point_id: str, slots: dict[str, str]) -> list[StandardReply]:
-    """The reply a product attribute gives to a point's question (the first attribute the product has)."""
+def product_answers(product: Product, point_id: str, slots: dict[str, str], message: str = "") -> list[StandardReply]:
+    """The reply a product attribute gives to a point's question (the first attribute the product has); `message`,
+    the customer's normalised words, when the answer turns on them (a looser fit asked for)."""
     for attribute in ANSWERS.get(point_id, ()):
-        text = _attribute_text(product, attribute, slots)
+        text = _attribute_text(product, attribute, slots, message)
         if text is not None:
             intent = "size" if point_id.startswith("size.") else "product"  # as feedback credits it (ReplyService.credit)
             return [_reply(f"catalogue-{_slug(product.id)}-{attribute.replace('_', '-')}", text, point_id, intent, "product")]
