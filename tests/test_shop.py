@@ -349,6 +349,8 @@ def test_the_example_profiles_facts_read_well_in_every_reply_that_states_them(de
             at = text.index("{" + name)
             before, after = text[max(0, at - 1) : at], text[text.index("}", at) + 1 :][:2]
             assert not (before and value.startswith(before)) and not (after and value.endswith(after)), (name, value, text)
+    # member_policy is the benefits (会员权益): the replies say "入会的话还能享受{member_policy}" (it was "关注店铺入会即享95折…")
+    assert "入会" not in facts["member_policy"], facts["member_policy"]
 
 
 def test_a_looser_fit_asked_for_is_answered_by_the_cut():
