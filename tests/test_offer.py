@@ -284,6 +284,15 @@ def test_a_reply_saying_something_came_is_offered_only_when_it_did(parts):
     assert any("照片收到" in t for t in texts("[图片]", "order.info-provided"))
 
 
+def test_saying_the_payment_was_seen_needs_it_checked_first(parts):
+    """A fresh rater round: "拍了 刚发你了" got "亲，您的付款我这边看到啦，订单正常" first, nobody having looked. Saying the
+    payment was seen is saying a check was done: offered only with that check asked for."""
+    offered = offer(parts, "付款了 你看下订单", "order.status-check").replies  # paid: has_order holds
+    seen = [r for r in offered if "付款我这边看到" in r.text]
+    assert seen and all(r.needs_check for r in seen), [(r.text, r.needs_check) for r in seen]
+    assert "付款我这边看到" not in offered[0].text, offered[0].text
+
+
 def test_replies_scored_alike_keep_their_order_whatever_the_rounding(parts):
     """An answer still missing two values (+0.10 − 2 × 0.08) and a waiting reply (−0.06) score alike; summed
     in floating point their scores differed in the 16th digit, which way turning on the point's confidence,

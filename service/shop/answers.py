@@ -69,7 +69,7 @@ def _reply(reply_id: str, text: str, point: str, intent: str, source: str, stage
                          knowledge_point=point)
 
 
-_LOOSER = re.compile(r"宽松|松一点|宽一点|oversize|大一码|大一号|穿大点|偏大点", re.IGNORECASE)
+_LOOSER = re.compile(r"宽松|松一点|宽一点|oversize|大一码|大一号|穿大点", re.IGNORECASE)
 
 
 def _attribute_text(product: Product, attribute: str, slots: dict[str, str], text: str = "") -> str | None:
