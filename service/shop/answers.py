@@ -12,7 +12,7 @@ import re
 
 from service.replies.corpus import StandardReply
 from service.shop.products import ATTRIBUTES, GENERATED_ID_PREFIXES, Product
-from service.shop.sizes import FIT, LABELS, SizeAdvice, SizeChart
+from service.shop.sizes import BODY, FIT, LABELS, SizeAdvice, SizeChart
 
 # The knowledge points a product attribute answers, with the attributes that do, in order of preference.
 ANSWERS: dict[str, tuple[str, ...]] = {
@@ -180,5 +180,5 @@ def chart_answer(product: Product, chart: SizeChart, point_id: str) -> StandardR
     if {"height", "weight"} <= set(measures):
         asked = "身高体重"
     else:
-        asked = "和".join(LABELS[f"{m}_kg" if m == "weight" else f"{m}_cm"] for m in measures[:2]) or "身高体重"
+        asked = "和".join(LABELS[BODY[m]] for m in measures[:2]) or "身高体重"
     return _reply(f"sizing-chart-{_slug(product.id)}", text + f"。您发我{asked}，我帮您对一下～", point_id, "size", "size")

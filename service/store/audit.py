@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from service.errors import StoreUnavailable, TimedOut
-from service.store.db import DEADLINE, HISTOGRAM_BINS, BaseDatabase, Connection, now
+from service.store.db import DEADLINE, HISTOGRAM_BINS, BaseDatabase, Connection, _past_deadline, now
 
 log = logging.getLogger("huashu")
 
@@ -161,7 +161,7 @@ class AuditWriter:
         """Queue audit rows (or, without a writer, commit them before returning): PII-masked, the raw text only
         if asked. Past the request's deadline (`DEADLINE`: its answer is a 504) nothing is written: TimedOut."""
         rows = [entry.row(self.store_raw) for entry in entries]
-        if _Batch(rows).late():
+        if _past_deadline():
             raise _too_late()
         if self._writer is None:
             try:
