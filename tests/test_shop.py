@@ -274,6 +274,10 @@ def test_shop_replies_edited_and_retired_with_who_and_when(client):
     assert client.delete("/v1/replies/shop-hello-01", headers=HEADERS["admin"]).status_code == 204
     assert client.get("/v1/replies", params={"source": "shop"}, headers=HEADERS["agent"]).json()["total"] == 0
     assert client.post("/v1/replies", json=reply, headers=HEADERS["admin"]).status_code == 409  # a retired id stays taken
+    # the ids of the replies the service builds (shop data, a joined answer) cannot be taken
+    for kept in ("catalogue-x-material", "joined-0123456789ab"):
+        response = client.post("/v1/replies", json={**reply, "id": kept}, headers=HEADERS["admin"])
+        assert response.status_code == 422 and "kept for the replies the service builds" in response.text, response.text
     log = client.get("/v1/shop/changes", params={"kind": "reply"}, headers=HEADERS["qa"]).json()["changes"]
     assert [c["action"] for c in log] == ["retire", "update", "add"]
     assert log[1]["detail"]["before"]["text"] == reply["text"] and log[1]["detail"]["after"]["text"] == edited["text"]
@@ -445,6 +449,35 @@ def test_the_shops_facts_lead_over_a_general_wording_of_the_same_answer(demo_rea
     compared only among themselves."""
     first = suggest(demo_real, "几天能发货 用什么快递", top_k=3)["replies"][0]
     assert FACT.search(first["text"]) and not first["needs_edit"], first["text"]
+
+
+@pytest.mark.slow
+def test_a_message_asking_several_things_gets_one_reply_answering_each(demo_real):
+    """A rater's round: nine of 24 unsendable first replies answered one question of several ("纯羊毛吗 会不会扎
+    163 52kg穿M还是L 燕麦色还有没" got "建议M码" alone). The first reply now answers each question it is sure of, in
+    the order asked, from the shop's data where it has it."""
+    answer = suggest(demo_real, "这个毛衣是纯羊毛吗？会不会扎 我163 52kg穿M还是L 燕麦色还有没", product_id="SW-2301")
+    first = answer["replies"][0]
+    assert len(first["parts"]) >= 3 and first["id"].startswith("joined-"), first
+    text = first["text"]
+    assert text.startswith("亲，") and text.count("亲") == 1, text
+    assert text.index("50%羊毛") < text.index("建议M码") < text.index("燕麦色"), text  # in the order asked
+    assert {"sizing-sw-2301", "catalogue-sw-2301-material"} <= set(first["parts"])
+    # the shop's policies, in a numbered list
+    policies = suggest(demo_real, "想问下 1.支持7天无理由吗 2.退货运费谁出 3.可以开发票吗 要公司抬头的")["replies"][0]
+    assert len(policies["parts"]) == 3 and all(f in policies["text"] for f in ("7天", "非质量问题", "发票")), policies
+    # credited like any suggested reply
+    body = {"request_id": answer["request_id"], "reply_id": first["id"], "action": "sent"}
+    assert demo_real.post("/v1/feedback", json=body, headers=HEADERS["agent"]).status_code == 201
+    # sent already in this conversation: not offered again
+    again = suggest(demo_real, "这个毛衣是纯羊毛吗？会不会扎 我163 52kg穿M还是L 燕麦色还有没", product_id="SW-2301", sent=[first["id"]])
+    assert first["id"] not in [r["id"] for r in again["replies"]]
+    # one question, or a second clause that only says more about it: no joined reply
+    for message in ("165 110斤穿什么码", "能机洗吗 我家洗衣机有羊毛档", "买了十天了还能退吗 衣服没穿过 吊牌都在"):
+        assert not any(r["parts"] for r in suggest(demo_real, message, product_id="SW-2301")["replies"]), message
+    # "怎么理赔" read alone is a scam question; the message as a whole does not list it, and it is not sure enough
+    insured = suggest(demo_real, "我有运费险吗 怎么理赔")["replies"][0]
+    assert not insured["parts"] and "验证码" not in insured["text"], insured
 
 
 # What states a shop-specific fact in plain words: a number of hours, days or yuan, or a courier's name.

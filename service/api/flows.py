@@ -72,7 +72,7 @@ def reply_model(reply: OfferedReply) -> Reply:
     return Reply(
         id=reply.id, text=reply.text, score=reply.score, intent=reply.intent, category=reply.category,
         needs_edit=reply.needs_edit, missing=list(reply.missing), why=reply.why, knowledge_point=reply.knowledge_point,
-        source=reply.source, presumes=list(reply.presumes), needs_check=reply.needs_check,
+        source=reply.source, presumes=list(reply.presumes), needs_check=reply.needs_check, parts=list(reply.parts),
     )
 
 

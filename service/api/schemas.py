@@ -181,6 +181,11 @@ class Reply(BaseModel):
     needs_check: str | None = Field(
         None, description="What the agent must check before sending, when the conversation has not shown what the reply presumes."
     )
+    parts: list[str] = Field(
+        default_factory=list,
+        description="A message asking several things gets one reply answering each question in turn (id `joined-…`): "
+        "the ids of the replies it joins, in order. Empty for any other reply.",
+    )
 
 
 class KnowledgePointMatch(BaseModel):

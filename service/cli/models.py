@@ -308,6 +308,13 @@ def _dev_records(path: Path) -> list[dict]:
     return records
 
 
+def _intents_of(reply, replies) -> set[str]:
+    """The intents a reply is written for: a joined reply's are its parts' (a part built from the shop's data, or any
+    reply not in the corpus, counts as written for the intent it was offered under)."""
+    corpus = replies.index.corpus.replies
+    return {i for rid in (reply.parts or (reply.id,)) for i in (corpus[rid].intents if rid in corpus else (reply.intent,))}
+
+
 def score_replies(analyzer, replies, guidance, records: list[dict]) -> dict:
     """Knowledge-point accuracy of the service on labelled messages (with their conversations): top-1 and top-3
     of the matched points, "none" precision and recall, the first reply's point, the replies' intent fit, and how
@@ -346,7 +353,7 @@ def score_replies(analyzer, replies, guidance, records: list[dict]) -> dict:
         if (accept and not (found and found[0] in accept)) or (not accept and found):
             misses.append({"message": record["message"], "accept": sorted(accept), "found": found[:3]})
         gold_intents = set(record.get("intents", []))
-        fits = [bool(set(replies.index.corpus.replies[r.id].intents) & gold_intents) for r in offer.replies if r.category != "holding"]
+        fits = [bool(_intents_of(r, replies) & gold_intents) for r in offer.replies if r.category != "holding"]
         intent1 += bool(fits and fits[0])
         intent3 += any(fits[:3])
     ratio = lambda a, b: round(a / b, 4) if b else 0.0  # noqa: E731

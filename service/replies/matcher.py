@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from intents.analyzer import Reading, Turn
+from intents.asks import split_asks
 from intents.classifier import EMBED_MAX_CHARS, Document, make_documents
 from intents.context import is_follow_up
 from intents.encoder import Encoder, encode_mixed
@@ -58,6 +59,18 @@ class MatchWeights:
     outside: float = 0.3
     listed: float = 0.03  # points listed in the answer: at least this confident
     max_listed: int = 3
+    # A message asking several things ("纯羊毛吗 会不会扎 163 52kg穿M还是L"): each question read on its own names
+    # its point when it is this sure of it (and that is its likeliest reading); at most `max_asks` questions read.
+    ask: float = 0.4
+    # … and this sure when the message read as a whole does not list the point ("怎么理赔" alone reads as a scam
+    # question; after "我有运费险吗" it is not one)
+    ask_unlisted: float = 0.5
+    max_asks: int = 4
+
+
+# Points a question of a mixed ask is not answered with in a joined reply: greetings, complaints (a complaint
+# gets its own flow: apology first) and a pasted order number.
+NOT_JOINED = ("greeting.", "complaint.", "order.info-provided")
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,15 @@ class PointMatch:
     id: str
     label: str
     confidence: float
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One question of a message asking several things: its words, its point and its sentence vector."""
+
+    text: str
+    point: PointMatch
+    vector: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -235,6 +257,26 @@ class KnowledgeMatcher:
         share = 1.0 if data_only else min(1.0, (w.follow_up if follow else w.standalone) * (1.0 - confidence))
         mixed = (1.0 - share) * own + share * context
         return mixed, alone, bool(np.argmax(mixed) != np.argmax(own))
+
+    def asks(self, reading: Reading, listed: Sequence[str] = ()) -> list[Ask]:
+        """The separate questions of a message asking several things, each sure of its own point, in the order
+        asked (one per point); empty for a message asking one thing. Each question is read on its own: its
+        words, not the conversation, say what it asks. A point the whole message does not list (`listed`) must be
+        surer."""
+        questions = split_asks(reading.doc.text)
+        if len(questions) < 2:
+            return []
+        w = self.weights
+        docs = make_documents([q[:EMBED_MAX_CHARS] for q in questions[: w.max_asks]], self.segmenter, self.encoder)
+        out: dict[str, Ask] = {}
+        for doc, probs in zip(docs, self._probabilities(docs)):
+            j = int(np.argmax(probs))
+            point = self.classes[j]
+            floor = w.ask if point in listed else w.ask_unlisted
+            if not self._listable[j] or probs[j] < floor or point.startswith(NOT_JOINED) or point in out:
+                continue
+            out[point] = Ask(doc.text, PointMatch(point, self.points[point].label, round(float(probs[j]), 4)), doc.vector)
+        return list(out.values())
 
     def best(self, text: str) -> str | None:
         """The point a normalised text asks about on its own, or None when none fits."""

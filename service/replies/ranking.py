@@ -62,6 +62,7 @@ class Candidate:
     needs_check: str | None
     why: str
     own_facts: bool = False  # the shop's own reply, or one stating a fact of the shop's profile
+    parts: tuple[str, ...] = ()  # a joined answer to a mixed ask: the ids of the replies it joins
 
 
 def category_fit(category: str, emotion: str, weights: RankingWeights = RankingWeights()) -> float:

@@ -35,14 +35,15 @@ from service.replies.corpus import CONVERSATION_VARIABLES, SHOP_FACTS, CorpusErr
 from service.replies.guidance import Advice
 from service.replies.index import ReplyIndex, ReplyLibrary, attach
 from service.replies.knowledge import ASSUMED, KNOWLEDGE_DIR, PRESUMES, KnowledgePoint, load_knowledge
-from service.replies.matcher import KnowledgeMatcher, Match, MatchWeights, PointMatch
+from service.replies.joining import joined_candidate
+from service.replies.matcher import Ask, KnowledgeMatcher, Match, MatchWeights, PointMatch
 from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
 from service.shop.answers import (
     ANSWERS, CHART_POINT, LENGTH_POINT, PREFIXES, SHOES_POINT, SIZE_ADVICE_POINTS, chart_answer, length_answer, product_answers,
     size_answer,
 )
-from service.shop.products import Product
+from service.shop.products import JOINED_ID_PREFIX, Product
 from service.shop.shop import Shop
 from service.shop.sizes import SizeAdvice, advise
 
@@ -73,6 +74,7 @@ class OfferedReply:
     source: str = "corpus"  # corpus | shop | product | size
     presumes: tuple[str, ...] = ()
     needs_check: str | None = None
+    parts: tuple[str, ...] = ()  # a joined answer to a mixed ask: the replies it joins, in order
 
     @property
     def needs_edit(self) -> bool:
@@ -144,7 +146,7 @@ def parse_shop_reply(record: dict, where: str) -> StandardReply:
     presumes = data.pop("presumes", [])
     reply = parse_record(data, where, SHOP)
     if reply.id.startswith(PREFIXES):
-        raise CorpusError(f"{where}: ids starting with {' or '.join(PREFIXES)} are kept for replies built from the shop's data")
+        raise CorpusError(f"{where}: ids starting with {' or '.join(PREFIXES)} are kept for the replies the service builds")
     if not isinstance(presumes, list) or any(p not in PRESUMES for p in presumes):
         raise CorpusError(f"{where}: presumes must be a list of {', '.join(PRESUMES)}")
     return dataclasses.replace(reply, knowledge_point=point, presumes=tuple(presumes))
@@ -362,9 +364,10 @@ class ReplyService:
         generated = self._generated(reading, match, product, chart, size_advice, slots)
         earlier = [text for role, text in turns[:-1] if role == "customer"]
         gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
+        asks = self._asks(reading, match, product, chart, size_advice, slots)
         offer = self.offer(
             reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave,
-            cannot,
+            cannot, asks,
         )
         return dataclasses.replace(offer, measurements=measurements, size_advice=size_advice, product=product)
 
@@ -401,6 +404,20 @@ class ReplyService:
                         if all(reply.text != made.text for made, _ in out)]
         return out
 
+    def _asks(
+        self, reading: Reading, match: Match, product: Product | None, chart, size_advice: SizeAdvice | None,
+        slots: Mapping[str, str],
+    ) -> list[tuple[Ask, list[tuple[StandardReply, PointMatch]]]]:
+        """The questions of a message asking several things, each with the replies the shop's data gives its point.
+        Only when the message's best point is one of them: read as a whole and question by question, the message
+        must agree on what it is mostly about."""
+        if self.matcher is None or not match.points or match.from_context:
+            return []
+        asks = self.matcher.asks(reading, [p.id for p in match.points])
+        if len(asks) < 2 or match.points[0].id not in {a.point.id for a in asks}:
+            return []
+        return [(a, self._generated(reading, Match((a.point,), a.point.id), product, chart, size_advice, slots)) for a in asks]
+
     def _asked_before(self, text: str, history: Sequence[Turn], turns: int = 3) -> set[str]:
         """The points of the customer's last few turns that say what this message says (asking again:
         much the same words, not merely the same topic)."""
@@ -414,6 +431,7 @@ class ReplyService:
         sent: Iterable[str] = (), agent_said: Iterable[str] = (), top_k: int = 5, slots: Mapping[str, str] | None = None,
         asked_before: Iterable[str] = (), generated: Sequence[tuple[StandardReply, PointMatch]] = (),
         gave: Iterable[str] = (), cannot: Iterable[str] = (),
+        asks: Sequence[tuple[Ask, Sequence[tuple[StandardReply, PointMatch]]]] = (),
     ) -> Offer:
         """The replies to offer for a matched message. A reply already sent (by id, or its text in an agent
         turn) comes back only when the customer asks the same thing again: the message on its own asks a
@@ -502,6 +520,10 @@ class ReplyService:
                     c for r in index.points[match.leaning].replies if r.category != "holding" and r.id not in sent
                     for c in [scored(r, guess, 1.0, reading, advice, state, values, emotion)] if c is not None
                 ]
+        if not handoff and not polite:
+            joined = self._joined(asks, scored, reading, advice, state, values, emotion, sent, agent_said, index)
+            if joined is not None:
+                first.append(joined)
         for reply, found in generated:  # the shop's own facts answer before any general wording
             made = scored(reply, found, top, reading, advice, state, values, emotion,
                           why=f"本店数据：{'尺码表' if reply.source == 'size' else '商品信息'}")
@@ -523,9 +545,39 @@ class ReplyService:
                 c.reply.id, c.text, round(c.score, 4), c.reply.intents[0], c.reply.category, c.missing, c.why,
                 knowledge_point=c.reply.knowledge_point if not (c.reply.knowledge_point or "").startswith("clarify.") else None,
                 source=c.reply.source if c.reply.source in (SHOP, *GENERATED) else "corpus", presumes=c.reply.presumes,
-                needs_check=c.needs_check,
+                needs_check=c.needs_check, parts=c.parts,
             ))
         return Offer(replies, handoff, match, dict(slots or {}), outside=match.outside if polite else None)
+
+    def _joined(
+        self, asks: Sequence[tuple[Ask, Sequence[tuple[StandardReply, PointMatch]]]], scored, reading: Reading, advice: Advice,
+        state: ConversationState, values: Mapping[str, str], emotion: str, sent: set[str], agent_said: set[str], index: ReplyIndex,
+    ) -> Candidate | None:
+        """One reply answering each question of a mixed ask, in the order asked: per question its point's best
+        answer (the shop's data first), read against that question's words. None unless two or more questions
+        have an answer not sent yet in this conversation, or when this joined reply was sent already."""
+        parts: list[Candidate] = []
+        for ask, made in asks:
+            point = ask.point
+            found = PointMatch(point.id, point.label, 1.0)
+            options = [
+                c for reply, owner in made if owner.id == point.id
+                for c in [scored(reply, found, 1.0, reading, advice, state, values, emotion)] if c is not None
+            ]
+            if not options and point.id in index.points:
+                own = [
+                    c for r in index.points[point.id].replies if r.category in ANSWER_CATEGORIES
+                    for c in [scored(r, found, 1.0, reading, advice, state, values, emotion)] if c is not None
+                ]
+                options = self._relevant(own, ask.vector if self.same_space else None, index)
+            options = [c for c in options if c.reply.id not in sent and normalize(c.text) not in agent_said]
+            options = [c for c in options if all(c.text != p.text for p in parts)]
+            if options:
+                parts.append(max(options, key=lambda c: c.score))
+        if len(parts) < 2:
+            return None
+        joined = joined_candidate(parts)
+        return None if joined.reply.id in sent or normalize(joined.text) in agent_said else joined
 
     def _relevant(self, own: list[Candidate], query: np.ndarray | None, index: ReplyIndex) -> list[Candidate]:
         """One point's candidates, each moved by how close its text is to the message (e5 reads a query
@@ -621,11 +673,14 @@ class ReplyService:
     def credit(self, reply_id: str, request: dict) -> str:
         """The intent a reply of an earlier suggestion is credited under (the one it was suggested for)."""
         replies = self.index.corpus.replies
-        made = reply_id.startswith(PREFIXES)  # built from the shop's data for that conversation
+        # built for that conversation: from the shop's data, or joining answers to a mixed ask
+        made = reply_id.startswith(PREFIXES)
         if reply_id not in replies and not made:
             raise NotFound(f"unknown reply_id {reply_id!r}")
         if reply_id not in request["replies"]:
             raise Unprocessable(f"reply {reply_id!r} was not suggested in request {request['id']!r}")
+        if reply_id.startswith(JOINED_ID_PREFIX):
+            return request["intent"]
         if reply_id not in replies:
             return "size" if reply_id.startswith("sizing-") else "product"
         confidence = dict(request["intents"])

@@ -25,7 +25,10 @@ ATTRIBUTES = {
 }
 FITS = ("slim", "regular", "loose")
 # Ids of the replies built from the shop's data start so; no written reply may.
-GENERATED_ID_PREFIXES = ("catalogue-", "sizing-")
+# Ids of the replies the service builds per conversation: from a product's attributes, from its size chart, and
+# an answer joining the answers to a mixed ask (`service.replies.joining`). No written reply may take them.
+JOINED_ID_PREFIX = "joined-"
+GENERATED_ID_PREFIXES = ("catalogue-", "sizing-", JOINED_ID_PREFIX)
 REQUIRED = ("id", "title")
 CSV_COLUMNS = ("id", "title", "aliases", "category", *ATTRIBUTES)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -123,7 +126,7 @@ def parse_product(record: object, where: str) -> Product:
         taken = [r.id for r in knowledge[-1].replies if r.id.startswith(GENERATED_ID_PREFIXES)]
         if taken:
             raise ProductError(f"{where}: knowledge[{n}]: reply id {taken[0]!r}: ids starting with "
-                               f"{' or '.join(GENERATED_ID_PREFIXES)} are kept for replies built from the shop's data")
+                               f"{' or '.join(GENERATED_ID_PREFIXES)} are kept for the replies the service builds")
     category = str(record.get("category") or "").strip() or None
     return Product(pid, title, tuple(a.strip() for a in aliases), category, attributes, tuple(knowledge))
 

@@ -1,0 +1,61 @@
+"""The separate questions of one message: "纯羊毛吗? 会不会扎 我163 52kg穿M还是L 燕麦色还有没" asks four things.
+
+A message is cut where a clause ends (punctuation, a space, a numbered list's "2.", a question particle with more
+after it). A clause that asks (a question particle or word) is a question; one that does not is what the customer
+tells about a question: before the first question, or when it carries numbers (measurements, an order), it goes
+with the question after it ("腰2尺1 臀围90 穿几码"); otherwise with the question before ("能机洗吗 我家洗衣机有羊毛档").
+A very short question or an alternative goes on with the question before ("发什么快递 中通吗", "送到家吗 还是放驿站").
+Text from `intents.normalize.normalize` (ASCII punctuation).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Where a clause ends: punctuation or spaces; after 吗/呢 with more words to come; before a numbered item ("2.", "3、").
+_BREAK = re.compile(r"[?!。,;~\s]+|(?<=[吗呢])(?=[^?!。,;~\s吧啊呀哈哦])|(?<![\d.])(?=\d[.、](?!\d))")
+_NUMBERED = re.compile(r"^\d[.、]\s*")
+# A clause that asks: a question mark or particle, a question word, an A-not-A ("有没有", "扎不扎", "包邮不"). 几
+# asks only of a size, a day or a time ("穿几码", "几天到"): "补几张图", "买几件" tell.
+_QUESTION = re.compile(
+    r"[?吗呢嘛]|么$|[啥哪咋谁]|几(?=[码号天点时日月]|$)|什么|多少|多久|多大|多长|怎么|怎样|如何|是否|能否|可否|还是|(.)不\1|(.)没\2|[不没]$"
+)
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_DIGIT = re.compile(r"\d")
+
+
+# A question this short ("中通吗", "包邮不") or offering an alternative ("还是放驿站") goes on with the one before.
+_OWN_QUESTION_CHARS = 4
+_GOES_ON = re.compile(r"^(?:还是|或者|或是)")
+
+
+def _asks(clause: str) -> bool:
+    return len(_HAN.findall(clause)) >= 2 and bool(_QUESTION.search(clause))
+
+
+def _goes_on(clause: str) -> bool:
+    return len(clause.replace(" ", "")) < _OWN_QUESTION_CHARS or bool(_GOES_ON.match(clause))
+
+
+def split_asks(text: str) -> list[str]:
+    """The message's questions in order, each with what the customer said about it; one item for a message
+    asking one thing (or nothing)."""
+    parts = [_NUMBERED.sub("", p.strip()) for p in _BREAK.split(text) if p and p.strip()]
+    questions: list[str] = []
+    lead: list[str] = []  # told before the question it belongs to
+    for part in filter(None, parts):
+        if _asks(part) and questions and not lead and _goes_on(part):
+            questions[-1] += " " + part
+        elif _asks(part):
+            questions.append(" ".join([*lead, part]))
+            lead = []
+        elif questions and not _DIGIT.search(part) and not lead:
+            questions[-1] += " " + part
+        else:
+            lead.append(part)
+    if lead:
+        if questions:
+            questions[-1] += " " + " ".join(lead)
+        else:
+            questions.append(" ".join(lead))
+    return questions or [text.strip()]

@@ -1,0 +1,90 @@
+"""A message asking several things is cut into its questions, each with what the customer said about it (a rater's
+round: "纯羊毛吗 会不会扎 163 52kg穿M还是L 燕麦色还有没" got the size advice alone), and one reply answers each
+question in turn."""
+
+from __future__ import annotations
+
+import pytest
+
+from intents.asks import split_asks
+from intents.normalize import normalize
+from service.replies.corpus import StandardReply
+from service.replies.joining import join_texts, joined_candidate, joined_id
+from service.replies.ranking import Candidate
+
+
+def asks(text: str) -> list[str]:
+    return split_asks(normalize(text))
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("这个毛衣是纯羊毛吗？会不会扎 我163 52kg穿M还是L 燕麦色还有没",
+     ["这个毛衣是纯羊毛吗", "会不会扎", "我163 52kg穿M还是L", "燕麦色还有没"]),
+    # a numbered list
+    ("想问下 1.支持7天无理由吗 2.退货运费谁出 3.可以开发票吗 要公司抬头的",
+     ["想问下 支持7天无理由吗", "退货运费谁出", "可以开发票吗 要公司抬头的"]),
+    # measurements go with the question after them; a remark with the question before it
+    ("腰2尺1 臀围90 穿几码 弹力大不大", ["腰2尺1 臀围90 穿几码", "弹力大不大"]),
+    ("买了十天了还能退吗 衣服没穿过 吊牌都在", ["买了十天了还能退吗 衣服没穿过 吊牌都在"]),
+    ("能机洗吗 我家洗衣机有羊毛档", ["能机洗吗 我家洗衣机有羊毛档"]),
+    ("我脚背有点高 会挤脚吗", ["我脚背有点高 会挤脚吗"]),
+    # a question particle with more after it ends a question
+    ("发新疆包邮不 多久能到", ["发新疆包邮不", "多久能到"]),
+    ("有白色吗165穿m还是l", ["有白色吗", "165穿m还是l"]),
+])
+def test_a_message_is_cut_into_its_questions(message, expected):
+    assert asks(message) == expected
+
+
+@pytest.mark.parametrize("message", [
+    "165 110斤穿啥码呀",
+    "在吗",
+    "发什么快递 中通吗",  # too short to be a question of its own: it goes on with the one before
+    "會送到家嗎 還是放驛站",  # an alternative is one question
+    "追评在哪里写 想补几张买家秀",  # 几 of a number of pictures does not ask
+    "订单号2024112310558837 你们自己查 再不发我就退款了还要给差评😡",
+    "现在都晚上八点了 物流还没更新啊 不是说当天发的吗",
+])
+def test_a_message_asking_one_thing_stays_whole(message):
+    assert len(asks(message)) == 1, asks(message)
+
+
+def test_nothing_is_lost_in_the_cutting():
+    message = normalize("腰围71 臀围95 穿几码 还有这个能便宜点吗 急用")
+    assert "".join(asks(message)).replace(" ", "") == message.replace(" ", "")
+
+
+def _candidate(id_: str, text: str, point: str, score: float, missing=(), check=None, presumes=()) -> Candidate:
+    reply = StandardReply(id_, text, ("product",), "售前", "answer", knowledge_point=point, presumes=presumes)
+    return Candidate(reply, point, score, text, tuple(missing), check, "")
+
+
+def test_the_joined_reply_greets_once_and_carries_what_each_part_needs():
+    assert join_texts(["亲，这款有货哦～", "亲，今天4点前拍当天发", "亲亲，可以开发票的"]) == "亲，这款有货哦～今天4点前拍当天发。可以开发票的"
+    parts = [
+        _candidate("a-01", "亲，这款有货哦～", "product.stock", 0.7, presumes=("in_stock",)),
+        _candidate("b-02", "亲，发【快递】", "logistics.courier-which", 0.9, missing=("courier",), check="先确认已发货",
+                   presumes=("in_stock", "shipped")),
+    ]
+    joined = joined_candidate(parts)
+    assert joined.text == "亲，这款有货哦～发【快递】" and joined.parts == ("a-01", "b-02")
+    assert joined.missing == ("courier",) and joined.needs_check == "先确认已发货" and joined.score == 0.9
+    assert joined.reply.presumes == ("in_stock", "shipped") and joined.reply.knowledge_point == "product.stock"
+    # the same replies joined again: the same id (its adoption is learnt); another order or set: another id
+    assert joined.reply.id == joined_id(["a-01", "b-02"]) != joined_id(["b-02", "a-01"])
+    assert joined.reply.id.startswith("joined-") and len(joined.reply.id) <= 40
+
+
+@pytest.mark.slow
+def test_the_reply_evaluation_reads_a_joined_reply(client):
+    """`huashu evaluate-replies` looked every offered reply up in the corpus and stopped with a KeyError at the first
+    joined one (its id is made per conversation). It reads a joined reply's intents from its parts."""
+    from service.cli.models import score_replies
+
+    state = client.app.state
+    message = "能开发票吗 是电子的还是纸质的"
+    record = {"message": message, "accept": ["invoice.can-issue", "invoice.type"], "intents": ["other"]}
+    first = client.post("/v1/suggest", json={"message": message}).json()["replies"][0]
+    assert first["parts"], first  # the case is a joined reply
+    result = score_replies(state.analyzer, state.replies, state.guidance, [record])
+    assert result["n"] == 1 and result["top1_intent_fit"] == 1.0, result
