@@ -314,7 +314,7 @@ def test_demo_shop_answers_policy_and_product_questions_with_its_facts(demo):
     facts = demo.get("/v1/shop", headers=HEADERS["agent"]).json()["facts"]
     for message, fact in [("几天发货", "ship_within"), ("用什么快递", "default_courier"), ("包邮吗", "free_shipping"),
                           ("能开发票吗", "invoice_types"), ("客服几点下班", "working_hours"),
-                          ("退货运费谁出", "return_shipping")]:
+                          ("退货运费谁出", "return_shipping"), ("寄到哈尔滨大概几天", "delivery_time")]:
         first = suggest(demo, message)["replies"][0]
         assert facts[fact] in first["text"] and not first["needs_edit"], (message, first)
     assert "50%羊毛" in suggest(demo, "这件什么材质的", product_id="SW-2301")["replies"][0]["text"]
@@ -330,7 +330,7 @@ def test_demo_shop_answers_policy_and_product_questions_with_its_facts(demo):
 def test_a_presale_product_ships_on_its_date_not_within_the_usual_time(demo):
     """A rater's round: "牛仔裤啥时候能发货" on the presale jeans got "付款后48小时内发货" first (the shop's usual time,
     false for this product). The presale date answers when it ships; an in-stock product keeps the usual time."""
-    for message in ("几天发货", "今天能发货吗"):
+    for message in ("几天发货", "今天能发货吗", "寄到哈尔滨大概几天"):
         first = suggest(demo, message, product_id="JN-5102")["replies"][0]
         assert "12月15日前" in first["text"] and first["source"] == "product", (message, first["text"])
     assert "48小时" in suggest(demo, "几天发货", product_id="SW-2301")["replies"][0]["text"]

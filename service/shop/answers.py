@@ -34,6 +34,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "logistics.ship-when": ("presale_date",),
     "logistics.ship-today": ("presale_date",),
     "logistics.urge-shipping": ("presale_date",),
+    "logistics.arrival-time": ("presale_date",),
 }
 # The point asking for the size chart: answered with the chart when no measurements are known.
 CHART_POINT = "size.chart"
