@@ -420,6 +420,10 @@ def test_demo_shop_with_the_real_models(demo_real):
     assert named["product"]["id"] == "SN-7700" and named["size_advice"]["size"] == "37"
     later = suggest(demo_real, "那这个呢 什么料子", history=[{"role": "customer", "text": "看中了你家高腰直筒牛仔裤"}])
     assert later["product"]["id"] == "JN-5102" and "98%棉" in later["replies"][0]["text"]
+    # a shoe's design features answer chafing and the insole (a rater's round: "磨脚吗" got the wide-feet advice)
+    for message in ("磨脚吗😭 我脚后跟特别容易磨破 还有鞋垫能拿出来不", "这鞋穿着磨脚不"):
+        first = suggest(demo_real, message, product_id="SN-7700")["replies"][0]
+        assert "后跟加厚防磨脚" in first["text"], (message, first["text"])
 
 
 @pytest.mark.slow
