@@ -24,7 +24,6 @@ ATTRIBUTES = {
     "package": ("text", "包装清单"), "price": ("text", "价格"),
 }
 FITS = ("slim", "regular", "loose")
-# Ids of the replies built from the shop's data start so; no written reply may.
 # Ids of the replies the service builds per conversation: from a product's attributes, from its size chart, and
 # an answer joining the answers to a mixed ask (`service.replies.joining`). No written reply may take them.
 JOINED_ID_PREFIX = "joined-"
