@@ -91,14 +91,29 @@ def test_folder_is_complete_and_not_rebuilt(onnx_dir):
 
 @pytest.mark.slow
 def test_each_layer_runs_as_fused_operators(onnx_dir):
-    """The build fuses every layer's attention (quantised: QAttention), GELU and residual layer norms; a
-    transformers release that exported attention differently would leave the slow graph of ~1,500 steps."""
+    """The build fuses every layer's attention (quantised: QAttention) and GELU; a transformers release that
+    exported attention differently would leave the slow graph of ~1,500 steps. The residual layer norms stay
+    an Add and a LayerNormalization each: onnxruntime's fused SkipLayerNormalization is the slower."""
     import onnx
 
     graph = onnx.load(str(onnx_dir / onnx_convert.MODEL_FILE), load_external_data=False).graph
     ops = [node.op_type for node in graph.node]
-    assert ops.count("QAttention") == 12 and ops.count("BiasGelu") == 12 and ops.count("SkipLayerNormalization") == 24
+    assert ops.count("QAttention") == 12 and ops.count("BiasGelu") == 12, ops
+    assert ops.count("LayerNormalization") == 25 and "SkipLayerNormalization" not in ops  # 24 residual + embeddings
     assert "Softmax" not in ops and len(ops) < 400, len(ops)
+
+
+@pytest.mark.slow
+def test_the_session_does_not_fuse_the_residual_layer_norms_again(onnx_dir, tmp_path):
+    """onnxruntime's own graph optimisations would merge each Add + LayerNormalization back into the slow
+    SkipLayerNormalization at load; the encoder's sessions leave that one out."""
+    import onnx
+    import onnxruntime as ort
+
+    OnnxE5Encoder._load_session(ort, onnx_dir, 1, optimized_to=tmp_path / "running.onnx")
+    ops = [node.op_type for node in onnx.load(str(tmp_path / "running.onnx")).graph.node]
+    assert "SkipLayerNormalization" not in ops and ops.count("LayerNormalization") == 25
+    assert ops.count("QAttention") == 12 and ops.count("DynamicQuantizeMatMul") >= 24, sorted(set(ops))
 
 
 @pytest.mark.slow

