@@ -9,7 +9,7 @@ import pytest
 from intents.asks import split_asks
 from intents.normalize import normalize
 from service.replies.corpus import StandardReply
-from service.replies.joining import join_texts, joined_candidate, joined_id
+from service.replies.joining import asks_back, join_texts, joined_candidate, joined_id
 from service.replies.ranking import Candidate
 
 
@@ -61,6 +61,8 @@ def _candidate(id_: str, text: str, point: str, score: float, missing=(), check=
 
 def test_the_joined_reply_greets_once_and_carries_what_each_part_needs():
     assert join_texts(["亲，这款有货哦～", "亲，今天4点前拍当天发", "亲亲，可以开发票的"]) == "亲，这款有货哦～今天4点前拍当天发。可以开发票的"
+    assert join_texts(["燕麦色有货的", "亲，可以机洗"]) == "亲，燕麦色有货的。可以机洗"  # the greeting stays
+    assert join_texts(["燕麦色有货的", "可以机洗"]) == "燕麦色有货的。可以机洗"
     parts = [
         _candidate("a-01", "亲，这款有货哦～", "product.stock", 0.7, presumes=("in_stock",)),
         _candidate("b-02", "亲，发【快递】", "logistics.courier-which", 0.9, missing=("courier",), check="先确认已发货",
@@ -73,6 +75,25 @@ def test_the_joined_reply_greets_once_and_carries_what_each_part_needs():
     # the same replies joined again: the same id (its adoption is learnt); another order or set: another id
     assert joined.reply.id == joined_id(["a-01", "b-02"]) != joined_id(["b-02", "a-01"])
     assert joined.reply.id.startswith("joined-") and len(joined.reply.id) <= 40
+
+
+def test_an_answer_that_asks_the_customer_something_goes_last():
+    """A rater's joined reply asked "方便再说下您的身高吗？" and then went on about washing: the customer reads a
+    question mid-message and the answers after it. An answer ending in a question to the customer goes after
+    the others (otherwise in the order asked); two of them keep their order."""
+    size = _candidate("size-01", "亲，按您说的体重建议M码，方便再说下您的身高吗？", "size.recommend", 0.6)
+    wash = _candidate("wash-01", "亲，这款可以机洗，选羊毛档就好～", "product.care", 0.7)
+    stock = _candidate("stock-01", "亲，燕麦色有货的", "product.stock", 0.5)
+    joined = joined_candidate([size, wash, stock])
+    assert joined.text == "亲，这款可以机洗，选羊毛档就好～燕麦色有货的。按您说的体重建议M码，方便再说下您的身高吗？"
+    assert joined.parts == ("wash-01", "stock-01", "size-01") and joined.why == "分别回答3个问题：product.care + product.stock + size.recommend"
+    # the first question asked still names the joined reply's point
+    assert joined.reply.knowledge_point == "size.recommend" and joined.point == "size.recommend"
+    colour = _candidate("colour-01", "亲，您喜欢浅色还是深色呢～", "product.colour", 0.5)
+    assert joined_candidate([size, colour, wash]).parts == ("wash-01", "size-01", "colour-01")
+    assert joined_candidate([wash, stock]).parts == ("wash-01", "stock-01")  # no question: the order asked
+    assert asks_back("亲，建议28码；方便再说下您的身高吗，我帮您看得更准～") and asks_back("您喜欢浅色还是深色呢～")
+    assert not asks_back("亲，我帮您看看有没有能领的券，能省一点是一点哦。") and not asks_back("亲，吗啡不卖的。好的")
 
 
 @pytest.mark.slow

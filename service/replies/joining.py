@@ -1,5 +1,7 @@
 """One reply answering each question of a mixed ask ("纯羊毛吗 会不会扎 163 52kg穿M还是L"): the questions'
-answers, in the order asked, joined into one message as an agent would write it (one 亲 at the start).
+answers, in the order asked, joined into one message as an agent would write it (one 亲 at the start). An answer
+that ends by asking the customer something ("方便再说下您的身高吗？") goes after the others, so that the message
+ends with its question instead of asking it midway.
 
 The joined reply is offered like any other: its id (`joined-` and a digest of the replies it joins) is the same
 whenever the same replies are joined, so its adoption is learnt; `parts` names the replies.
@@ -19,6 +21,10 @@ from service.shop.products import JOINED_ID_PREFIX
 _SALUTATION = re.compile(r"^(?:亲亲|亲爱的|亲)[，,～~！!、\s]*")
 # A part ending in a letter, a digit or a character gets a full stop before the next.
 _OPEN_END = re.compile(r"[\w]$")
+# Where a reply's sentences end; a last sentence with a question mark or 吗, or ending in 呢, asks the customer
+# something ("方便再说下您的身高吗，我帮您看得更准～").
+_SENTENCE_END = re.compile(r"[。！!；;]")
+_ASKS = re.compile(r"[？?]|吗|呢[～~…\s]*$")
 
 
 def joined_id(ids: Sequence[str]) -> str:
@@ -26,7 +32,10 @@ def joined_id(ids: Sequence[str]) -> str:
 
 
 def join_texts(texts: Sequence[str]) -> str:
+    """The texts as one message: the first part's salutation (or 亲, when only a later part had one) opens it."""
     out = texts[0].strip()
+    if not _SALUTATION.match(out) and any(_SALUTATION.match(t.strip()) for t in texts[1:]):
+        out = "亲，" + out
     for text in texts[1:]:
         if _OPEN_END.search(out):
             out += "。"
@@ -38,9 +47,19 @@ def _unique(items) -> tuple:
     return tuple(dict.fromkeys(items))
 
 
+def asks_back(text: str) -> bool:
+    """True if `text` ends by asking the customer something."""
+    sentences = [part for part in _SENTENCE_END.split(text.strip()) if part.strip()]
+    return bool(sentences) and bool(_ASKS.search(sentences[-1]))
+
+
 def joined_candidate(parts: Sequence[Candidate]) -> Candidate:
-    """The parts' answers as one reply: what any part misses, presumes or needs checked, the joined reply does."""
-    lead = parts[0].reply
+    """The parts' answers as one reply: what any part misses, presumes or needs checked, the joined reply does.
+    The first part (the first question asked) lends it its intents, stage, source and knowledge point. In the
+    text, parts that end by asking the customer something go last, each group in the order given."""
+    first = parts[0]
+    lead = first.reply
+    parts = sorted(parts, key=lambda p: asks_back(p.text))  # stable: the order asked within each group
     ids = [p.reply.id for p in parts]
     text = join_texts([p.text for p in parts])
     reply = StandardReply(
@@ -49,7 +68,7 @@ def joined_candidate(parts: Sequence[Candidate]) -> Candidate:
     )
     checks = _unique(p.needs_check for p in parts if p.needs_check)
     return Candidate(
-        reply, parts[0].point, max(p.score for p in parts), text, _unique(m for p in parts for m in p.missing),
+        reply, first.point, max(p.score for p in parts), text, _unique(m for p in parts for m in p.missing),
         "；".join(checks) or None, f"分别回答{len(parts)}个问题：" + " + ".join(p.point for p in parts),
         own_facts=any(p.own_facts for p in parts), parts=tuple(ids),
     )
