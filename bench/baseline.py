@@ -11,7 +11,7 @@ The older commit is checked out into a temporary git worktree (removed at the en
 models linked in (its intent and psychology models are today's; its replies are its own corpus), and each
 version's own bench/run.py drives its own `huashu serve`. Where the encoder's revision moved on and the
 older code can still read today's model.onnx and tokenizer.json (revision 4 added the sentencepiece files
-beside them; revision 5 fused the graph's operators, the same inputs and output), the build record and the
+beside them; revisions 5 and 6 changed the graph's operators, the same inputs and output), the build record and the
 models' metadata are relabelled with the older revision in the worktree; the weights and model files are
 today's files, so both sides run on the same models.
 """
@@ -33,9 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BEFORE = "152e07a"
 MODELS = ("e5-int8", "intent", "psychology", "cache")
 # Encoder revisions whose model.onnx and tokenizer.json the older code reads as its own revision's (the same
-# inputs and output; 4 added files beside them, 5 fused the graph's operators): it takes them under its own
-# revision's name, so both sides run on today's models and only the code differs.
-SAME_MODEL_AS_BEFORE = {5: 3}
+# inputs and output; 4 added files beside them, 5 fused the graph's operators, 6 left the residual layer norms
+# unfused): it takes them under its own revision's name, so both sides run on today's models and only the code
+# differs (the older code's sessions fuse revision 6's layer norms back at load, as its own build did).
+SAME_MODEL_AS_BEFORE = {5: 3, 6: 3}
 RECORDS = {"e5-int8": ("e5_int8_build.json", "encoder_name"), "intent": ("metadata.json", "encoder"),
            "psychology": ("metadata.json", "encoder")}
 
