@@ -145,11 +145,38 @@ def read_slots(text: str) -> dict[str, str]:
 AGENT_SLOTS = ("courier", "tracking_no")
 
 
+# A follow-up naming nothing but a size ("27呢", "那L的呢", "39码呢"): a bare number is a size only once sizes are talked of.
+_BARE_SIZE = re.compile(
+    r"^\s*(?:那么?|那个)?\s*(?:(\d{2}(?:\.5)?)|([2-6]XL|X{0,3}L|X{1,2}S|[SML]))\s*(?:码|号)?\s*的?\s*(?:呢|咧|嘞|捏)\s*[？?。~～!！]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def asked_size(message: str, earlier: Iterable[str | tuple[str, str]] = ()) -> str | None:
+    """The size the message names ("26码腰围多少"), or the one an elliptical follow-up names after a turn (either
+    side's) that named a size ("27呢" after "26码腰围多少", "那39呢" after "38码对应脚长24cm"); else None."""
+    named = read_slots(message).get("size")
+    if named:
+        return named
+    bare = _BARE_SIZE.match(message)
+    if bare is None:
+        return None
+    texts = [turn[1] if isinstance(turn, tuple) else turn for turn in earlier]
+    if not any(_SIZE.search(text) for text in texts):
+        return None
+    number, letters = bare.groups()
+    return f"{number}码" if number else letters.upper()
+
+
 def conversation_slots(message: str, earlier: Iterable[str | tuple[str, str]] = ()) -> dict[str, str]:
     """Slots of the newest message, then of the earlier turns from the latest back (what was said last wins).
-    An earlier turn is a text (the customer's) or (role, text)."""
+    An earlier turn is a text (the customer's) or (role, text). A follow-up naming only a size names that size."""
+    earlier = list(earlier)
     slots = read_slots(message)
-    for turn in reversed(list(earlier)):
+    size = asked_size(message, earlier)
+    if size:
+        slots["size"] = size
+    for turn in reversed(earlier):
         role, text = turn if isinstance(turn, tuple) else ("customer", turn)
         for name, value in read_slots(text).items():
             if role == "customer" or name in AGENT_SLOTS:

@@ -398,6 +398,31 @@ def test_the_chart_says_how_long_a_size_is():
     assert length_answer(top, parse_chart("t", "size,height_cm\nS,150-158\n"), "多长", None, "size.length") is None
 
 
+def test_one_size_asked_about_is_answered_by_its_row():
+    """A rater's round: "27呢" after "牛仔裤26码腰围多少" got a general chart reply. A question about one size by name
+    gets what that size fits, from the chart, in the chart's own figures."""
+    from service.shop.answers import chart_row, row_answer
+    from service.shop.products import Product
+    from service.shop.sizes import parse_chart
+
+    jeans = parse_chart("j", "size,waist_cm,hip_cm,height_cm\n26,64-67,88-91,156-160\n27,67-70,91-94,160-164\n")
+    product = Product(id="JN-1", title="直筒牛仔裤", category="jeans")
+    row = row_answer(product, jeans, "27码", "size.chart")
+    assert row.text == "亲，这款直筒牛仔裤27码适合腰围67-70cm、臀围91-94cm、身高160-164cm。您发我腰围和臀围，我帮您对一下～"
+    assert row.id == "sizing-row-jn-1" and row.source == "size" and row.knowledge_point == "size.chart"
+    assert row_answer(product, jeans, "29码", "size.chart") is None and row_answer(product, jeans, None, "size.chart") is None
+    tops = parse_chart("t", "size,height_cm,weight_kg,bust_cm,length_cm\nM,158-166,48-56,100,62\nL,166-172,56-64,104,64\n")
+    top = Product(id="T1", title="毛衣", category="tops")
+    assert chart_row(tops, "l号").size == "L" and chart_row(tops, "XL") is None
+    said = row_answer(top, tops, "L", "size.chart", "L的胸围多少").text
+    assert said == "亲，这款毛衣L码适合身高166-172cm、体重112-128斤，衣服本身胸围104cm、衣长64cm。您发我身高体重，我帮您对一下～"
+    # a measure the chart does not have is not answered with others
+    assert row_answer(top, tops, "M", "size.chart", "M码臀围多少") is None
+    shoes = parse_chart("s", "size,foot_cm\n38,24\n39,24.5\n")
+    shoe = row_answer(Product(id="S1", title="板鞋"), shoes, "39码", "size.shoes").text
+    assert shoe == "亲，这款板鞋39码对应脚长24.5cm。您发我脚长，我帮您对一下～"
+
+
 @pytest.fixture(scope="module")
 def demo_real(settings, tmp_path_factory):
     """The real models serving the bundled example shop."""
@@ -437,10 +462,22 @@ def test_the_size_advice_answers_which_size_and_the_chart_answers_how_long(demo_
     shoes = [{"role": "customer", "text": "平时穿38的"}, {"role": "agent", "text": "亲，这款是正码，按平时的码数拍就可以"}]
     wide = suggest(demo_real, "我脚背高 脚也宽 用不用拿大一码", product_id="SN-7700", history=shoes)["replies"][0]
     assert not wide["text"].startswith("亲，您平时穿38码"), wide["text"]
-    # which shoe size, with no foot length: the chart answers ("那39呢" after the agent's "38码对应脚长24cm" got no figure)
+    # which shoe size, with no foot length: the chart answers ("那39呢" after the agent's "38码对应脚长24cm" got no
+    # figure), the size named first: its own row
     said_shoe = [{"role": "customer", "text": "脚长多少穿38"}, {"role": "agent", "text": "亲，38码对应脚长24cm哦~"}]
     first = suggest(demo_real, "那39呢", product_id="SN-7700", history=said_shoe)["replies"][0]
-    assert "39码 脚长24.5cm" in first["text"] and first["text"].endswith("您发我脚长，我帮您对一下～"), first["text"]
+    assert "39码对应脚长24.5cm" in first["text"] and first["text"].endswith("您发我脚长，我帮您对一下～"), first["text"]
+    first = suggest(demo_real, "鞋码表发我看看", product_id="SN-7700", history=said_shoe)["replies"][0]
+    assert "39码 脚长24.5cm" in first["text"] and "38码 脚长24cm" in first["text"], first["text"]  # the chart asked for
+    # one size of the jeans by name, then the next by a bare number (a rater's round: "27呢" got a general reply)
+    said_jeans = [{"role": "customer", "text": "牛仔裤26码腰围多少"}, {"role": "agent", "text": "亲，26码适合腰围64-67cm，臀围88-91cm哦~"}]
+    first = suggest(demo_real, "27呢", product_id="JN-5102", history=said_jeans)["replies"][0]
+    assert first["text"].startswith("亲，这款高腰直筒牛仔裤27码适合腰围67-70cm、臀围91-94cm"), first["text"]
+    # a measure of a size by name, whatever point it reads as
+    first = suggest(demo_real, "L的胸围多少", product_id="SW-2301")["replies"][0]
+    assert "L码适合" in first["text"] and "胸围104cm" in first["text"], first["text"]
+    first = suggest(demo_real, "xl呢", product_id="SW-2301", history=[{"role": "customer", "text": "L的胸围多少"}])["replies"][0]
+    assert "XL码适合" in first["text"] and "胸围108cm" in first["text"], first["text"]
     # asked which size, the advice still leads
     which = suggest(demo_real, "那我男朋友呢 178 135斤", product_id="SW-2301", history=said)["replies"][0]
     assert which["source"] == "size" and "XL" in which["text"], which["text"]

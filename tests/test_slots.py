@@ -3,7 +3,7 @@
 import pytest
 
 from intents.normalize import normalize
-from intents.slots import conversation_slots, customer_cannot_give, customer_gave, read_slots
+from intents.slots import asked_size, conversation_slots, customer_cannot_give, customer_gave, read_slots
 from intents.state import read_state
 
 
@@ -216,3 +216,27 @@ def test_what_the_customer_gave_that_is_no_slot(message, earlier, gave):
 )
 def test_what_the_customer_says_they_cannot_give(message, earlier, cannot):
     assert customer_cannot_give(normalize(message), [normalize(t) for t in earlier]) == cannot
+
+
+@pytest.mark.parametrize(
+    "message, earlier, size",
+    [
+        ("牛仔裤26码腰围多少", [], "26码"),
+        ("27呢", ["牛仔裤26码腰围多少"], "27码"),  # a rater's follow-up: read as 26码's question about 27
+        ("那39呢", [("customer", "脚长多少穿38"), ("agent", "亲，38码对应脚长24cm哦~")], "39码"),
+        ("那l的呢？", [("customer", "M码胸围多少")], "L"),
+        ("XL呢", [("agent", "亲，M码适合身高160-165cm")], "XL"),
+        ("28码呢", [], "28码"),
+        ("27呢", [], None),  # no size talked of: 27 could be anything
+        ("27呢", ["我今年27了"], None),
+        ("在呢", ["M码胸围多少"], None),
+        ("好的呢", ["M码胸围多少"], None),
+        ("27的腰围是多少呢", ["26码腰围多少"], None),  # more than a size: the message's own words
+    ],
+)
+def test_a_follow_up_naming_only_a_size_names_that_size(message, earlier, size):
+    """A rater's round: "27呢" after "牛仔裤26码腰围多少" was read by its own words; a bare number is a size once
+    the conversation talks of sizes."""
+    assert asked_size(normalize(message), [(t if isinstance(t, tuple) else ("customer", t)) for t in earlier]) == size
+    if size:
+        assert conversation_slots(normalize(message), earlier)["size"] == size

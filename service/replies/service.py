@@ -28,7 +28,7 @@ from intents.encoder import EncoderError, NullEncoder, load_ranking_encoder
 from intents.labels import INTENTS
 from intents.normalize import normalize
 from intents.resources import Source, packaged
-from intents.slots import conversation_slots, customer_cannot_give, customer_gave, read_slots
+from intents.slots import asked_size, conversation_slots, customer_cannot_give, customer_gave, read_slots
 from intents.state import OPPOSITES, ConversationState, read_state
 from service.errors import Conflict, InvalidReply, NotFound, Unprocessable
 from service.replies.corpus import CONVERSATION_VARIABLES, SHOP_FACTS, CorpusError, ReplyCorpus, StandardReply, fill, parse_reply as parse_record
@@ -40,8 +40,8 @@ from service.replies.matcher import Ask, KnowledgeMatcher, Match, MatchWeights, 
 from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
 from service.shop.answers import (
-    ANSWERS, CHART_POINT, LENGTH_POINT, PREFIXES, SHOES_POINT, SIZE_ADVICE_POINTS, chart_answer, length_answer, product_answers,
-    size_answer,
+    ANSWERS, CHART_POINT, LENGTH_POINT, PREFIXES, ROW_POINTS, SHOES_POINT, SIZE_ADVICE_POINTS, WHOLE_CHART, chart_answer,
+    asked_measures, length_answer, product_answers, row_answer, size_answer,
 )
 from service.shop.products import JOINED_ID_PREFIX, Product
 from service.shop.shop import Shop
@@ -361,10 +361,17 @@ class ReplyService:
         }
         agent_said = {text for role, text in turns if role == "agent"}
         asked_before = self._asked_before(reading.doc.text, history)
-        generated = self._generated(reading, match, product, chart, size_advice, slots)
+        size = asked_size(reading.doc.text, turns[:-1])
+        # (the size asked about, the words asking): a follow-up naming only a size asks what the customer's last
+        # turn naming a size asked ("L的胸围多少", then "XL呢")
+        words = reading.doc.text
+        if size and not read_slots(words).get("size"):
+            words = next((text for role, text in reversed(turns[:-1]) if role == "customer" and read_slots(text).get("size")), words)
+        asked = (size, words) if size else None
+        generated = self._generated(reading, match, product, chart, size_advice, slots, asked)
         earlier = [text for role, text in turns[:-1] if role == "customer"]
         gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
-        asks = self._asks(reading, match, product, chart, size_advice, slots)
+        asks = self._asks(reading, match, product, chart, size_advice, slots, asked)
         offer = self.offer(
             reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave,
             cannot, asks,
@@ -373,10 +380,11 @@ class ReplyService:
 
     def _generated(
         self, reading: Reading, match: Match, product: Product | None, chart, size_advice: SizeAdvice | None,
-        slots: Mapping[str, str],
+        slots: Mapping[str, str], asked: tuple[str, str] | None = None,
     ) -> list[tuple[StandardReply, PointMatch]]:
-        """Replies from the shop's data for the points asked: a product attribute, the size advice (or the
-        chart, when the customer gave no measurements). Only for points close to the best one."""
+        """Replies from the shop's data for the points asked: a product attribute, the size advice (or, when the
+        customer gave no measurements, the row of the size asked about, or the chart). `asked` is that size and the
+        words asking about it. Only for points close to the best one."""
         if product is None:
             return []
         top = match.points[0].confidence if match.points else 0.0
@@ -388,14 +396,27 @@ class ReplyService:
         which = next((p for p in sized if p.id in SIZE_ADVICE_POINTS), None)
         if which is None and not sized and reading.intent == "size":
             which = PointMatch("size.recommend", "尺码推荐", top or 1.0)
+        # one size asked about by name ("26码腰围多少", then "27呢"), not for the chart itself: that size's row
+        row: tuple[StandardReply, PointMatch] | None = None
+        if chart is not None and size_advice is None and asked is not None and not WHOLE_CHART.search(reading.doc.text):
+            size, words = asked
+            on = next((p for p in sized if p.id in ROW_POINTS), None)
+            if on is None and reading.intent == "size" and asked_measures(words):  # "L的胸围多少", whatever point it reads as
+                on = sized[0] if sized else PointMatch(CHART_POINT, "尺码表", top or 1.0)
+            said = row_answer(product, chart, size, on.id, words) if on is not None else None
+            row = (said, on) if said is not None else None
         if size_advice is not None and which is not None:
             out.append((size_answer(product, size_advice, which.id), which))
+        elif row is not None and row[1].id != LENGTH_POINT:
+            out.append(row)
         elif chart is not None and size_advice is None and any(p.id in (CHART_POINT, SHOES_POINT) for p in close):
-            # asked for the chart, or which shoe size without a foot length ("那39呢" after the agent's "38码对应脚长24cm")
+            # asked for the chart, or which shoe size without a foot length or a size named
             found = next(p for p in close if p.id in (CHART_POINT, SHOES_POINT))
             out.append((chart_answer(product, chart, found.id), found))
         if chart is not None and sized and sized[0].id == LENGTH_POINT:
             made = length_answer(product, chart, reading.doc.text, slots.get("size"), LENGTH_POINT)
+            if made is None and row is not None:
+                made = row[0]  # no garment lengths in the chart: what the size fits
             if made is not None:
                 out.insert(0, (made, sized[0]))
         for found in close:
@@ -406,7 +427,7 @@ class ReplyService:
 
     def _asks(
         self, reading: Reading, match: Match, product: Product | None, chart, size_advice: SizeAdvice | None,
-        slots: Mapping[str, str],
+        slots: Mapping[str, str], asked: tuple[str, str] | None = None,
     ) -> list[tuple[Ask, list[tuple[StandardReply, PointMatch]]]]:
         """The questions of a message asking several things, each with the replies the shop's data gives its point.
         Only when the message's best point is one of them (read as a whole and question by question, the message
@@ -417,7 +438,7 @@ class ReplyService:
         asks = self.matcher.asks(reading, [p.id for p in match.points])
         if len(asks) < 2 or match.points[0].id not in {a.point.id for a in asks}:
             return []
-        return [(a, self._generated(reading, Match((a.point,), a.point.id), product, chart, size_advice, slots)) for a in asks]
+        return [(a, self._generated(reading, Match((a.point,), a.point.id), product, chart, size_advice, slots, asked)) for a in asks]
 
     def _asked_before(self, text: str, history: Sequence[Turn], turns: int = 3) -> set[str]:
         """The points of the customer's last few turns that say what this message says (asking again:

@@ -1,9 +1,9 @@
 """Replies built from the shop's own knowledge: a product's attribute answering a product question, the size
-the size chart gives for the customer's measurements, the chart itself.
+the size chart gives for the customer's measurements, the chart itself, or one size's row of it.
 
 Each is a reply like the corpus's (so it is offered, audited and credited the same way) with a stable id
-(`catalogue-<product>-<attribute>`, `sizing-<product>`, `sizing-chart-<product>`) and source `product` or `size`. The texts state only
-what the shop's data says; what it does not say is not claimed.
+(`catalogue-<product>-<attribute>`, `sizing-<product>`, `sizing-chart-<product>`, `sizing-row-<product>`) and
+source `product` or `size`. The texts state only what the shop's data says; what it does not say is not claimed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 
 from service.replies.corpus import StandardReply
 from service.shop.products import ATTRIBUTES, GENERATED_ID_PREFIXES, Product
-from service.shop.sizes import BODY, FIT, LABELS, SizeAdvice, SizeChart
+from service.shop.sizes import BODY, FIT, LABELS, SizeAdvice, SizeChart, SizeRow
 
 # The knowledge points a product attribute answers, with the attributes that do, in order of preference.
 ANSWERS: dict[str, tuple[str, ...]] = {
@@ -49,6 +49,10 @@ SIZE_ADVICE_POINTS = frozenset({
 SHOES_POINT = "size.shoes"
 # The point asking how long a garment is: answered with the chart's garment lengths when it has them.
 LENGTH_POINT = "size.length"
+# The points a question about one size by name reads as ("26码腰围多少", "M码适合多高的"): that size's row of the
+# chart answers them (`row_answer`), unless the customer asks for the chart itself.
+ROW_POINTS = frozenset({CHART_POINT, SHOES_POINT, LENGTH_POINT, "size.ask-no-data", "size.recommend", "size.chart-garment-or-body"})
+WHOLE_CHART = re.compile(r"尺码表|尺寸表|码表|对照表|size\s?chart", re.IGNORECASE)
 _LENGTHS = {"sleeve": "袖长", "shoulder": "肩宽"}
 _ASKED_MEASURE = {"sleeve": re.compile(r"袖长|袖子|袖口"), "shoulder": re.compile(r"肩宽|肩膀")}  # else the garment's length
 _FIT_NOTE = {
@@ -155,31 +159,85 @@ def length_answer(product: Product, chart: SizeChart, text: str, size: str | Non
     return _reply(f"sizing-{measure}-{_slug(product.id)}", said + "，您可以拿自己合身的衣服量一下比一比哦～", point_id, "size", "size")
 
 
-def chart_answer(product: Product, chart: SizeChart, point_id: str) -> StandardReply:
-    """The chart in one message (body ranges in 斤 for weight), then a question for the measurements."""
-    rows = []
-    for row in chart.rows:
-        parts = []
-        for measure, (lo, hi) in row.ranges.items():
-            key = f"{measure}_cm" if measure != "weight" else "weight_kg"
-            if key == "weight_kg":
-                parts.append(f"体重{lo * 2:g}-{hi * 2:g}斤")
-            elif key in LABELS:
-                parts.append(f"{LABELS[key]}{lo:g}-{hi:g}")
-        if "foot" in row.values:
-            parts.append(f"脚长{row.values['foot']:g}cm")
-        if parts:
-            rows.append(f"{row.size}码 {' '.join(parts)}")
-    fit = product.attributes.get("fit")
-    text = f"亲，这款{product.title}的尺码：{'；'.join(rows)}"
-    if fit:
-        text += f"（{FIT[fit]}版型）"
-    # ask for what the chart reads a size by (its first two body measures; a shoe's foot length)
+def _row_parts(row: SizeRow, unit: str = "") -> list[str]:
+    """A chart row's body ranges (weight in 斤) and a shoe's foot length, as the chart's replies say them; `unit`
+    after each body range ("cm" when the row is said alone)."""
+    parts = []
+    for measure, (lo, hi) in row.ranges.items():
+        key = f"{measure}_cm" if measure != "weight" else "weight_kg"
+        if key == "weight_kg":
+            parts.append(f"体重{lo * 2:g}-{hi * 2:g}斤")
+        elif key in LABELS:
+            parts.append(f"{LABELS[key]}{lo:g}-{hi:g}{unit}")
+    if "foot" in row.values:
+        parts.append(f"脚长{row.values['foot']:g}cm")
+    return parts
+
+
+def _read_by(chart: SizeChart) -> str:
+    """What the chart reads a size by, to ask for: its first two body measures, or a shoe's foot length."""
     measures = [m for m in ("waist", "hip", "bust", "height", "weight") if any(m in r.ranges for r in chart.rows)]
     if not measures and any("foot" in r.values or "foot" in r.ranges for r in chart.rows):
         measures = ["foot"]
     if {"height", "weight"} <= set(measures):
-        asked = "身高体重"
-    else:
-        asked = "和".join(LABELS[BODY[m]] for m in measures[:2]) or "身高体重"
-    return _reply(f"sizing-chart-{_slug(product.id)}", text + f"。您发我{asked}，我帮您对一下～", point_id, "size", "size")
+        return "身高体重"
+    return "和".join(LABELS[BODY[m]] for m in measures[:2]) or "身高体重"
+
+
+def chart_answer(product: Product, chart: SizeChart, point_id: str) -> StandardReply:
+    """The chart in one message (body ranges in 斤 for weight), then a question for the measurements."""
+    rows = [f"{row.size}码 {' '.join(parts)}" for row in chart.rows if (parts := _row_parts(row))]
+    fit = product.attributes.get("fit")
+    text = f"亲，这款{product.title}的尺码：{'；'.join(rows)}"
+    if fit:
+        text += f"（{FIT[fit]}版型）"
+    return _reply(f"sizing-chart-{_slug(product.id)}", text + f"。您发我{_read_by(chart)}，我帮您对一下～", point_id, "size", "size")
+
+
+def chart_row(chart: SizeChart, size: str | None) -> SizeRow | None:
+    """The chart's row of a size as the customer named it ("27码", "m", "XL号"), or None."""
+    if not size:
+        return None
+    wanted = re.sub(r"[码號号\s]", "", size).upper()
+    return next((row for row in chart.rows if row.size.upper() == wanted), None)
+
+
+# The measures a question can name ("L的胸围多少", "27码腰多大"), as the chart's columns call them.
+_MEASURE_WORDS = {
+    "bust": re.compile(r"胸围"), "waist": re.compile(r"腰围|腰多[大粗宽]"), "hip": re.compile(r"臀围|屁股"),
+    "height": re.compile(r"身高|多高"), "weight": re.compile(r"体重|多重|多少斤"), "foot": re.compile(r"脚长"),
+    "length": re.compile(r"衣长|裤长|裙长|多长"), "sleeve": re.compile(r"袖长|袖子"), "shoulder": re.compile(r"肩宽|肩膀"),
+}
+_GARMENT_WORDS = {"bust": "胸围", "waist": "腰围", "hip": "臀围", "sleeve": "袖长", "shoulder": "肩宽"}
+
+
+def asked_measures(text: str) -> set[str]:
+    """The chart measures a question names."""
+    return {measure for measure, pattern in _MEASURE_WORDS.items() if pattern.search(text)}
+
+
+def row_answer(product: Product, chart: SizeChart, size: str | None, point_id: str, text: str = "") -> StandardReply | None:
+    """What one size of the chart fits (its body ranges), and the garment's own measures, for a customer asking
+    about that size ("26码腰围多少", then "27呢"), then the chart's question for the measurements. None when the
+    chart has no such size, or has none of the measures the question names ("M码胸围多少" on a chart of heights)."""
+    row = chart_row(chart, size)
+    if row is None:
+        return None
+    named = asked_measures(text)
+    if named and not named & (set(row.ranges) | set(row.values)):
+        return None
+    fits = _row_parts(SizeRow(row.size, row.ranges), "cm")
+    length = {"jeans": "裤长", "pants": "裤长", "trousers": "裤长", "skirt": "裙长"}.get(product.category or "", "衣长")
+    garment = [f"{_GARMENT_WORDS.get(m, length if m == 'length' else '')}{v:g}cm" for m, v in row.values.items()
+               if m != "foot" and (m in _GARMENT_WORDS or m == "length")]
+    said = []
+    if fits:
+        said.append("适合" + "、".join(fits))
+    if "foot" in row.values:
+        said.append(f"对应脚长{row.values['foot']:g}cm")
+    if garment:
+        said.append("衣服本身" + "、".join(garment))
+    if not said:
+        return None
+    reply = f"亲，这款{product.title}{row.size}码{'，'.join(said)}。您发我{_read_by(chart)}，我帮您对一下～"
+    return _reply(f"sizing-row-{_slug(product.id)}", reply, point_id, "size", "size")
