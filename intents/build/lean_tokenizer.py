@@ -32,6 +32,7 @@ from intents.encoder import (
     LEAN_IDS_FILE,
     LEAN_MODEL_FILE,
     LEAN_SPM_FILE,
+    LEAN_TABLE_FILE,
     LEAN_TOKENIZER_FILE,
     ONNX_MODEL_FILE,
     TOKENIZER_FILE,
@@ -143,7 +144,8 @@ WORD_EMBEDDINGS = "word_embeddings.weight_quantized"  # the int8 table the model
 def write_lean_model(folder: Path) -> None:
     """Write LEAN_MODEL_FILE: the ONNX model with its word-embedding table cut to the lean pieces' rows, in
     lean id order, so lean ids go in unchanged (the table is the only reader of the ids but for their
-    shape). Needs LEAN_IDS_FILE (`write_lean_tokenizer`) and the `onnx` package (a build dependency)."""
+    shape); and that table alone as LEAN_TABLE_FILE, for the service's sessions to share. Needs LEAN_IDS_FILE
+    (`write_lean_tokenizer`) and the `onnx` package (a build dependency)."""
     import onnx
     from onnx import numpy_helper
 
@@ -157,6 +159,7 @@ def write_lean_model(folder: Path) -> None:
     readers = [n for n in model.graph.node if "input_ids" in n.input and n.op_type != "Shape"]
     if [(n.op_type, list(n.input)) for n in readers] != [("Gather", [table.name, "input_ids"])]:
         raise ValueError(f"{folder / ONNX_MODEL_FILE}: input_ids are read by more than the word-embedding Gather")
-    rows = numpy_helper.to_array(table)[ids]
-    table.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(rows), table.name))
+    rows = np.ascontiguousarray(numpy_helper.to_array(table)[ids])
+    table.CopyFrom(numpy_helper.from_array(rows, table.name))
     onnx.save(model, str(folder / LEAN_MODEL_FILE))
+    np.savez(folder / LEAN_TABLE_FILE, **{table.name: rows})  # the sessions' one shared copy (intents.encoder)
