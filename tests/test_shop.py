@@ -469,6 +469,9 @@ def test_the_size_advice_answers_which_size_and_the_chart_answers_how_long(demo_
     assert "39码对应脚长24.5cm" in first["text"] and first["text"].endswith("您发我脚长，我帮您对一下～"), first["text"]
     first = suggest(demo_real, "鞋码表发我看看", product_id="SN-7700", history=said_shoe)["replies"][0]
     assert "39码 脚长24.5cm" in first["text"] and "38码 脚长24cm" in first["text"], first["text"]  # the chart asked for
+    # the chart asked for by a customer who gave a usual size: the chart still (it got a general wording)
+    first = suggest(demo_real, "尺码表发我看看 我平时穿M", product_id="SW-2301")["replies"][0]
+    assert first["id"] == "sizing-chart-sw-2301" and "M码 身高158-166" in first["text"], first["text"]
     # one size of the jeans by name, then the next by a bare number (a rater's round: "27呢" got a general reply)
     said_jeans = [{"role": "customer", "text": "牛仔裤26码腰围多少"}, {"role": "agent", "text": "亲，26码适合腰围64-67cm，臀围88-91cm哦~"}]
     first = suggest(demo_real, "27呢", product_id="JN-5102", history=said_jeans)["replies"][0]

@@ -409,8 +409,9 @@ class ReplyService:
             out.append((size_answer(product, size_advice, which.id), which))
         elif row is not None and row[1].id != LENGTH_POINT:
             out.append(row)
-        elif chart is not None and size_advice is None and any(p.id in (CHART_POINT, SHOES_POINT) for p in close):
-            # asked for the chart, or which shoe size without a foot length or a size named
+        elif chart is not None and any(p.id == CHART_POINT or (p.id == SHOES_POINT and size_advice is None) for p in close):
+            # asked for the chart (measurements or not: "尺码表发我看看 我平时穿M"), or which shoe size without a foot
+            # length or a size named
             found = next(p for p in close if p.id in (CHART_POINT, SHOES_POINT))
             out.append((chart_answer(product, chart, found.id), found))
         if chart is not None and sized and sized[0].id == LENGTH_POINT:
