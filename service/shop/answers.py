@@ -159,9 +159,9 @@ def length_answer(product: Product, chart: SizeChart, text: str, size: str | Non
     return _reply(f"sizing-{measure}-{_slug(product.id)}", said + "，您可以拿自己合身的衣服量一下比一比哦～", point_id, "size", "size")
 
 
-def _row_parts(row: SizeRow, unit: str = "") -> list[str]:
-    """A chart row's body ranges (weight in 斤) and a shoe's foot length, as the chart's replies say them; `unit`
-    after each body range ("cm" when the row is said alone)."""
+def _body_parts(row: SizeRow, unit: str = "") -> list[str]:
+    """A chart row's body ranges (weight in 斤), as the chart's replies say them; `unit` after each other range
+    ("cm" when the row is said alone)."""
     parts = []
     for measure, (lo, hi) in row.ranges.items():
         key = f"{measure}_cm" if measure != "weight" else "weight_kg"
@@ -169,8 +169,6 @@ def _row_parts(row: SizeRow, unit: str = "") -> list[str]:
             parts.append(f"体重{lo * 2:g}-{hi * 2:g}斤")
         elif key in LABELS:
             parts.append(f"{LABELS[key]}{lo:g}-{hi:g}{unit}")
-    if "foot" in row.values:
-        parts.append(f"脚长{row.values['foot']:g}cm")
     return parts
 
 
@@ -186,7 +184,11 @@ def _read_by(chart: SizeChart) -> str:
 
 def chart_answer(product: Product, chart: SizeChart, point_id: str) -> StandardReply:
     """The chart in one message (body ranges in 斤 for weight), then a question for the measurements."""
-    rows = [f"{row.size}码 {' '.join(parts)}" for row in chart.rows if (parts := _row_parts(row))]
+    rows = []
+    for row in chart.rows:
+        parts = _body_parts(row) + ([f"脚长{row.values['foot']:g}cm"] if "foot" in row.values else [])
+        if parts:
+            rows.append(f"{row.size}码 {' '.join(parts)}")
     fit = product.attributes.get("fit")
     text = f"亲，这款{product.title}的尺码：{'；'.join(rows)}"
     if fit:
@@ -226,7 +228,7 @@ def row_answer(product: Product, chart: SizeChart, size: str | None, point_id: s
     named = asked_measures(text)
     if named and not named & (set(row.ranges) | set(row.values)):
         return None
-    fits = _row_parts(SizeRow(row.size, row.ranges), "cm")
+    fits = _body_parts(row, "cm")
     length = {"jeans": "裤长", "pants": "裤长", "trousers": "裤长", "skirt": "裙长"}.get(product.category or "", "衣长")
     garment = [f"{_GARMENT_WORDS.get(m, length if m == 'length' else '')}{v:g}cm" for m, v in row.values.items()
                if m != "foot" and (m in _GARMENT_WORDS or m == "length")]
