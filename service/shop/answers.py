@@ -141,6 +141,11 @@ def size_answer(product: Product, advice: SizeAdvice, point_id: str) -> Standard
     return _reply(f"sizing-{_slug(product.id)}", text + "～", point_id, "size", "size")
 
 
+def _length_word(product: Product) -> str:
+    """What a garment's length is called: 裤长 for trousers, 裙长 for a skirt, else 衣长."""
+    return {"jeans": "裤长", "pants": "裤长", "trousers": "裤长", "skirt": "裙长"}.get(product.category or "", "衣长")
+
+
 def length_answer(product: Product, chart: SizeChart, text: str, size: str | None, point_id: str) -> StandardReply | None:
     """How long each size is (or the size asked, first), from the chart's garment measures: the sleeve or the
     shoulder when the message names it, else the length. None when the chart has no such column."""
@@ -149,7 +154,7 @@ def length_answer(product: Product, chart: SizeChart, text: str, size: str | Non
     rows = [(r.size, r.values[measure]) for r in chart.rows if measure in r.values]
     if not rows:
         return None
-    word = _LENGTHS.get(measure) or {"jeans": "裤长", "pants": "裤长", "trousers": "裤长", "skirt": "裙长"}.get(product.category or "", "衣长")
+    word = _LENGTHS.get(measure) or _length_word(product)
     asked = next(((name, value) for name, value in rows if size and name.upper() == size.upper()), None)
     listed = "，".join(f"{name}码{value:g}cm" for name, value in rows if (name, value) != asked)
     if asked:
@@ -210,7 +215,7 @@ _MEASURE_WORDS = {
     "height": re.compile(r"身高|多高"), "weight": re.compile(r"体重|多重|多少斤"), "foot": re.compile(r"脚长"),
     "length": re.compile(r"衣长|裤长|裙长|多长"), "sleeve": re.compile(r"袖长|袖子"), "shoulder": re.compile(r"肩宽|肩膀"),
 }
-_GARMENT_WORDS = {"bust": "胸围", "waist": "腰围", "hip": "臀围", "sleeve": "袖长", "shoulder": "肩宽"}
+_GARMENT_WORDS = {"bust": "胸围", "waist": "腰围", "hip": "臀围", **_LENGTHS}
 
 
 def asked_measures(text: str) -> set[str]:
@@ -229,9 +234,8 @@ def row_answer(product: Product, chart: SizeChart, size: str | None, point_id: s
     if named and not named & (set(row.ranges) | set(row.values)):
         return None
     fits = _body_parts(row, "cm")
-    length = {"jeans": "裤长", "pants": "裤长", "trousers": "裤长", "skirt": "裙长"}.get(product.category or "", "衣长")
-    garment = [f"{_GARMENT_WORDS.get(m, length if m == 'length' else '')}{v:g}cm" for m, v in row.values.items()
-               if m != "foot" and (m in _GARMENT_WORDS or m == "length")]
+    words = {**_GARMENT_WORDS, "length": _length_word(product)}
+    garment = [f"{words[m]}{v:g}cm" for m, v in row.values.items() if m in words]
     said = []
     if fits:
         said.append("适合" + "、".join(fits))
