@@ -16,6 +16,9 @@ import numpy as np
 
 # Openings and endings that lean on what was said before.
 _FOLLOW_UP = re.compile(r"^(那|那么|那个|还|还是|然后|所以|另外|这个|可是|但是|就是|是不是)|[呢]$")
+# What the agent suggested did not help ("捏过了 没用 还是合不上", "重启了还是不行"): the message goes on with the
+# conversation's problem, whatever its own words ("过了", "合不上") look like. Not "没用过" (never used).
+_DID_NOT_HELP = re.compile(r"没用(?![过的])|不管用|没效果|没有用(?![过的])|还是(?:不行|没用|一样|老样子|没反应)|试了?(?:也|还是)?不行")
 _CONTENT = re.compile(r"[\w]", re.UNICODE)
 
 
@@ -29,9 +32,9 @@ class ContextWeights:
 
 
 def is_follow_up(text: str, weights: ContextWeights = ContextWeights()) -> bool:
-    """Short, or opening/ending like a continuation of what was said before."""
+    """Short, opening/ending like a continuation of what was said before, or saying that what was tried did not help."""
     content = len(_CONTENT.findall(text))
-    return content <= weights.short_chars or bool(_FOLLOW_UP.search(text.strip(" ?？!！。~～…")))
+    return content <= weights.short_chars or bool(_FOLLOW_UP.search(text.strip(" ?？!！。~～…"))) or bool(_DID_NOT_HELP.search(text))
 
 
 def context_distribution(

@@ -196,6 +196,8 @@ _GAVE = {
     "tax_id": re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])"),
     # a street address: a district, town or road, then a number, building or room ("双桥东路12号院3号楼")
     "address": re.compile(r"[省市区县镇路街巷弄村][^,。!?，！？\s]{0,14}\d+\s?(?:号(?!线)|栋|幢|单元|室|弄|楼)"),
+    # a selling platform named ("拼多多", "我在抖音开的店"): a merchant's answer to "您在哪个平台开店"
+    "platform": re.compile(r"淘宝|天猫|拼多多|拼夕夕|抖音|抖店|快手|小红书|京东|1688|阿里巴巴|闲鱼|微店|视频号|得物|唯品会|有赞|虾皮|shopee|亚马逊|amazon", re.IGNORECASE),
 }
 
 
@@ -211,7 +213,7 @@ _CANNOT = {
 
 def customer_gave(message: str, earlier: Iterable[str] = ()) -> frozenset[str]:
     """What the customer's normalised message and earlier turns gave that is no slot: "phone", "photo", "tax_id",
-    "address" (a photo also when they said they cannot give one: either way, not to be asked for again)."""
+    "address", "platform" (a photo also when they said they cannot give one: either way, not to be asked for again)."""
     gave = set(customer_cannot_give(message, earlier))
     for text in [message, *earlier]:
         numbers = _GROUPED.sub(_joined, text)

@@ -14,6 +14,15 @@ def test_follow_ups_are_recognised():
     assert not is_follow_up("请问这件羽绒服的含绒量是多少 充绒量多少克")
 
 
+def test_saying_the_suggestion_did_not_help_goes_on_with_the_problem():
+    # a rater's round: after "拉链坏了" and the agent's "把拉链头捏紧一点试试", "捏过了 没用 还是合不上" was read by its own
+    # words ("过了" → past the return window)
+    for text in ("捏过了 没用 还是合不上", "重新插了电 还是不行", "按你说的弄了 不管用"):
+        assert is_follow_up(text), text
+    for text in ("这款羽绒服一次都没用过 能退吗", "请问这件羽绒服的含绒量是多少 充绒量多少克"):
+        assert not is_follow_up(text), text
+
+
 def test_a_confident_message_keeps_its_intent():
     current = np.array([0.05, 0.9, 0.05])
     mixed, share = blend(current, np.array([0.9, 0.05, 0.05]), "那能便宜点吗")
