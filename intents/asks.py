@@ -4,6 +4,8 @@ A message is cut where a clause ends (punctuation, a space, a numbered list's "2
 after it). A clause that asks (a question particle or word) is a question; one that does not is what the customer
 tells about a question: before the first question, or when it carries numbers (measurements, an order), it goes
 with the question after it ("腰2尺1 臀围90 穿几码"); otherwise with the question before ("能机洗吗 我家洗衣机有羊毛档").
+A height and a weight told before a question about something else ask which size of their own ("他180 70公斤 黑色有么":
+the size, then the colour).
 A very short question or an alternative goes on with the question before ("发什么快递 中通吗", "送到家吗 还是放驿站").
 Text from `intents.normalize.normalize` (ASCII punctuation).
 """
@@ -11,6 +13,8 @@ Text from `intents.normalize.normalize` (ASCII punctuation).
 from __future__ import annotations
 
 import re
+
+from intents.measurements import read_measurements
 
 # Where a clause ends: punctuation or spaces; after 吗/呢 with more words to come; before a numbered item ("2.", "3、").
 _BREAK = re.compile(r"[?!。,;~\s]+|(?<=[吗呢])(?=[^?!。,;~\s吧啊呀哈哦])|(?<![\d.])(?=\d[.、](?!\d))")
@@ -27,6 +31,17 @@ _DIGIT = re.compile(r"\d")
 # A question this short ("中通吗", "包邮不") or offering an alternative ("还是放驿站") goes on with the one before.
 _OWN_QUESTION_CHARS = 4
 _GOES_ON = re.compile(r"^(?:还是|或者|或是)")
+
+
+# Words of a question about size or fit: measurements told before it go with it ("173 65kg 选L会不会大").
+_ABOUT_SIZE = re.compile(r"码|号|尺|大小|穿|合身|合适|偏大|偏小|显|肥|瘦|紧|松|长|短|宽|窄|(?<![a-z])(?:x{0,3}[sml]|\d?xl)(?![a-z])", re.IGNORECASE)
+
+
+def _sizes_someone(told: list[str], question: str) -> bool:
+    """Measurements enough to choose a size by (a height and a weight, or two body measures), told before a question
+    that is not about size: they ask for a size themselves."""
+    measured, _ = read_measurements(" ".join(told))
+    return len(measured) >= 2 and not _ABOUT_SIZE.search(question)
 
 
 def _asks(clause: str) -> bool:
@@ -47,7 +62,10 @@ def split_asks(text: str) -> list[str]:
         if _asks(part) and questions and not lead and _goes_on(part):
             questions[-1] += " " + part
         elif _asks(part):
-            questions.append(" ".join([*lead, part]))
+            if lead and _sizes_someone(lead, part):
+                questions += [" ".join(lead), part]
+            else:
+                questions.append(" ".join([*lead, part]))
             lead = []
         elif questions and not _DIGIT.search(part) and not lead:
             questions[-1] += " " + part

@@ -31,6 +31,10 @@ def asks(text: str) -> list[str]:
     # a question particle with more after it ends a question
     ("发新疆包邮不 多久能到", ["发新疆包邮不", "多久能到"]),
     ("有白色吗165穿m还是l", ["有白色吗", "165穿m还是l"]),
+    # a height and a weight before a question about something else ask for a size of their own (a rater's round:
+    # "他180 70公斤 黑色有么 …" got the size advice and lost the colour)
+    ("我老公175 140斤 灰色还有吗", ["我老公175 140斤", "灰色还有吗"]),
+    ("身高158体重95 这件起球吗", ["身高158体重95", "这件起球吗"]),
 ])
 def test_a_message_is_cut_into_its_questions(message, expected):
     assert asks(message) == expected
@@ -44,6 +48,9 @@ def test_a_message_is_cut_into_its_questions(message, expected):
     "追评在哪里写 想补几张买家秀",  # 几 of a number of pictures does not ask
     "订单号2024112310558837 你们自己查 再不发我就退款了还要给差评😡",
     "现在都晚上八点了 物流还没更新啊 不是说当天发的吗",
+    # measurements with a question about size stay with it; an order number is no measurement
+    "173 65kg 选L会不会大",
+    "订单号3309128845 发货了吗",
 ])
 def test_a_message_asking_one_thing_stays_whole(message):
     assert len(asks(message)) == 1, asks(message)

@@ -4,6 +4,8 @@ presumed that the conversation contradicts."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -158,3 +160,30 @@ def test_an_idle_server_embeds_a_follow_ups_conversation_views_beside_it(client,
     for body in answers.values():
         body.pop("request_id")
     assert answers["idle"] == answers["busy"]
+
+
+# A rater's round: "捏过了 没用 还是合不上", after a broken zip and the agent's tip, read by its own words as past the
+# return window; "今天第三天了 钱还没到 到底还要多久", after a return the warehouse signed for, as a slow parcel.
+@pytest.mark.parametrize(
+    "history, message, expected",
+    [
+        ([("customer", "行李箱拉杆拉不出来 才出了一趟门"), ("agent", "亲，您先按住拉杆顶上的按钮再往上拉试试~")], "按过了 没用 还是卡着",
+         {"complaint.quality-defect", "complaint.after-some-time", "complaint.device-not-working", "service.repair-claim"}),
+        ([("customer", "裤子寄回去了 单号给你们填了"), ("agent", "亲，仓库签收验货后1到3个工作日原路退回哦~")], "都第四天了 钱还没到 还要等多久啊",
+         {"refund.progress", "refund.slow-complaint"}),
+        ([("customer", "退货的鞋子仓库签收了吧"), ("agent", "亲，仓库已经收到您的退货了，正在安排验货~")], "三天了钱还没到",
+         {"refund.progress", "refund.slow-complaint"}),
+    ],
+)
+def test_an_after_sale_follow_up_stays_on_its_problem(client, history, message, expected):
+    body = ask(client, message, history)
+    assert points(body) and points(body)[0] in expected, points(body)
+
+
+def test_a_merchant_asking_for_pictures_after_naming_the_platform(client):
+    # a rater's round: "拼多多 图片能直接用吗 有没有数据包" got the dropship reply asking which platform they sell on
+    history = [("customer", "想做你们家代发"), ("agent", "亲，可以的哦，请问您是在哪个平台开店呢？")]
+    body = ask(client, "快手 有图包吗 主图能直接用不", history)
+    assert points(body)[0] == "merchant.dropship", points(body)
+    first = body["replies"][0]["text"]
+    assert "图" in first and not re.search(r"(?:哪个|什么|哪家|哪)平台|所在平台", first), first

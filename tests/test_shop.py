@@ -519,6 +519,18 @@ def test_a_message_asking_several_things_gets_one_reply_answering_each(demo_real
     # one question, or a second clause that only says more about it: no joined reply
     for message in ("165 110斤穿什么码", "能机洗吗 我家洗衣机有羊毛档", "买了十天了还能退吗 衣服没穿过 吊牌都在"):
         assert not any(r["parts"] for r in suggest(demo_real, message, product_id="SW-2301")["replies"]), message
+    # a height and a weight, then a colour asked (a rater's round: "他180 70公斤 黑色有么 …" got the size and lost the
+    # colour): the size, then the colour
+    for message, colour in (("我爸178 150斤 雾霾蓝有没有", "雾霾蓝"), ("身高162 体重50kg 燕麦色的还有吗 啥时候能发", "燕麦色")):
+        first = suggest(demo_real, message, product_id="SW-2301")["replies"][0]
+        assert "sizing-sw-2301" in first["parts"] and colour in first["text"], (message, first)
+        assert first["text"].index("码") < first["text"].index(colour), first["text"]
+    # read in its conversation, the message's best point changed (the gift wrap, not the size): its questions are still
+    # answered each
+    said_gift = [{"role": "customer", "text": "想给男朋友买个毛衣 圣诞节送"},
+                 {"role": "agent", "text": "亲，可以看看这款羊毛混纺圆领毛衣哦，男生穿也很好看~"}]
+    first = suggest(demo_real, "他180 70公斤 黑色有么 能不能帮忙包装一下写个贺卡", product_id="SW-2301", history=said_gift)["replies"][0]
+    assert len(first["parts"]) == 3 and all(w in first["text"] for w in ("XL码", "黑色", "贺卡")), first
     # "怎么理赔" read alone is a scam question; the message as a whole does not list it, and it is not sure enough
     insured = suggest(demo_real, "我有运费险吗 怎么理赔")["replies"][0]
     assert not insured["parts"] and "验证码" not in insured["text"], insured

@@ -432,10 +432,11 @@ class ReplyService:
         slots: Mapping[str, str], asked: tuple[str, str] | None = None,
     ) -> list[tuple[Ask, list[tuple[StandardReply, PointMatch]]]]:
         """The questions of a message asking several things, each with the replies the shop's data gives its point.
-        Only when the message's best point is one of them (read as a whole and question by question, the message
-        must agree on what it is mostly about), and not for a message sure of one point (a mixed ask spreads its
-        reading over its questions' points; reading it again question by question costs an encoder run each)."""
-        if self.matcher is None or not match.points or match.from_context or match.points[0].confidence >= self.matcher.weights.confident:
+        Only when the message's best point (read in its conversation) is one of them (read as a whole and question by
+        question, the message must agree on what it is mostly about), and not for a message sure of one point (a
+        mixed ask spreads its reading over its questions' points; reading it again question by question costs an
+        encoder run each)."""
+        if self.matcher is None or not match.points or match.points[0].confidence >= self.matcher.weights.confident:
             return []  # a message this sure of one point asks about it (and is not read again question by question)
         asks = self.matcher.asks(reading, [p.id for p in match.points])
         if len(asks) < 2 or match.points[0].id not in {a.point.id for a in asks}:
