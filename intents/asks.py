@@ -1,7 +1,7 @@
 """The separate questions of one message: "纯羊毛吗? 会不会扎 我163 52kg穿M还是L 燕麦色还有没" asks four things.
 
 A message is cut where a clause ends (punctuation, a space, a numbered list's "2.", a question particle with more
-after it). A clause that asks (a question particle or word) is a question; one that does not is what the customer
+after it). A clause that asks (a question particle or word, or a question mark after it) is a question; one that does not is what the customer
 tells about a question: before the first question, or when it carries numbers (measurements, an order), it goes
 with the question after it ("腰2尺1 臀围90 穿几码"); otherwise with the question before ("能机洗吗 我家洗衣机有羊毛档").
 A height and a weight told before a question about something else ask which size of their own ("他180 70公斤 黑色有么":
@@ -44,8 +44,22 @@ def _sizes_someone(told: list[str], question: str) -> bool:
     return len(measured) >= 2 and not _ABOUT_SIZE.search(question)
 
 
-def _asks(clause: str) -> bool:
-    return len(_HAN.findall(clause)) >= 2 and bool(_QUESTION.search(clause))
+def _asks(clause: str, marked: bool = False) -> bool:
+    """A clause that asks: a question particle or word in it, or a question mark after it (`marked`: "L码有货?")."""
+    return len(_HAN.findall(clause)) >= 2 and (marked or bool(_QUESTION.search(clause)))
+
+
+def _clauses(text: str) -> list[tuple[str, bool]]:
+    """The clauses of a message, each with whether a question mark ends it (the cut takes the mark away)."""
+    out, start = [], 0
+    for cut in [*_BREAK.finditer(text), None]:
+        end = cut.start() if cut else len(text)
+        part = _NUMBERED.sub("", text[start:end].strip())
+        if part:
+            out.append((part, bool(cut and "?" in cut.group())))
+        if cut:
+            start = cut.end()
+    return out
 
 
 def _goes_on(clause: str) -> bool:
@@ -55,13 +69,12 @@ def _goes_on(clause: str) -> bool:
 def split_asks(text: str) -> list[str]:
     """The message's questions in order, each with what the customer said about it; one item for a message
     asking one thing (or nothing)."""
-    parts = [_NUMBERED.sub("", p.strip()) for p in _BREAK.split(text) if p and p.strip()]
     questions: list[str] = []
     lead: list[str] = []  # told before the question it belongs to
-    for part in filter(None, parts):
-        if _asks(part) and questions and not lead and _goes_on(part):
+    for part, marked in _clauses(text):
+        if _asks(part, marked) and questions and not lead and _goes_on(part):
             questions[-1] += " " + part
-        elif _asks(part):
+        elif _asks(part, marked):
             if lead and _sizes_someone(lead, part):
                 questions += [" ".join(lead), part]
             else:

@@ -35,6 +35,9 @@ def asks(text: str) -> list[str]:
     # "他180 70公斤 黑色有么 …" got the size advice and lost the colour)
     ("我老公175 140斤 灰色还有吗", ["我老公175 140斤", "灰色还有吗"]),
     ("身高158体重95 这件起球吗", ["身高158体重95", "这件起球吗"]),
+    # a question mark alone makes a clause a question (the cut took it away and the clause went with the next one)
+    ("L码有货？今天下单明天能发货？", ["L码有货", "今天下单明天能发货"]),
+    ("这个是纯棉的? 洗了会缩水吗", ["这个是纯棉的", "洗了会缩水吗"]),
 ])
 def test_a_message_is_cut_into_its_questions(message, expected):
     assert asks(message) == expected

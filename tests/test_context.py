@@ -17,7 +17,7 @@ def test_follow_ups_are_recognised():
 def test_saying_the_suggestion_did_not_help_goes_on_with_the_problem():
     # a rater's round: after "拉链坏了" and the agent's "把拉链头捏紧一点试试", "捏过了 没用 还是合不上" was read by its own
     # words ("过了" → past the return window)
-    for text in ("捏过了 没用 还是合不上", "重新插了电 还是不行", "按你说的弄了 不管用"):
+    for text in ("捏过了 没用 还是合不上", "重新插了电 还是不行", "按你说的弄了 不管用", "翻过了 整个包裹都倒出来了 就是没有"):
         assert is_follow_up(text), text
     for text in ("这款羽绒服一次都没用过 能退吗", "请问这件羽绒服的含绒量是多少 充绒量多少克"):
         assert not is_follow_up(text), text

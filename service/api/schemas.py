@@ -243,7 +243,9 @@ class SegmentResponse(BaseModel):
 class SuggestResponse(Analysis):
     request_id: str
     history_used: bool = Field(
-        False, description="True when the conversation history changed the top intent or knowledge point of this message."
+        False,
+        description="True when the conversation history changed the top intent or knowledge point of this message "
+        "(or gave it a knowledge point where the message alone fits none).",
     )
     knowledge_points: list[KnowledgePointMatch] = Field(
         description="The specific questions the message asks, best first; empty when none fits."

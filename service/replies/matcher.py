@@ -256,7 +256,9 @@ class KnowledgeMatcher:
             context = context / context.sum() if context.sum() > 0 else context
         share = 1.0 if data_only else min(1.0, (w.follow_up if follow else w.standalone) * (1.0 - confidence))
         mixed = (1.0 - share) * own + share * context
-        return mixed, alone, bool(np.argmax(mixed) != np.argmax(own))
+        # Changed by the conversation: another best point than the message's own, or a point at all where the message
+        # alone reads as none ("那钱多久到" after a refund question; a follow-up's own "none" was set aside above).
+        return mixed, alone, bool(np.argmax(mixed) != np.argmax(alone))
 
     def asks(self, reading: Reading, listed: Sequence[str] = ()) -> list[Ask]:
         """The separate questions of a message asking several things, each sure of its own point, in the order
