@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from intents.analyzer import Turn
+from service.replies.service import ASKS_FOR
 
 
 def ask(client, message, history=(), **extra):
@@ -187,3 +188,12 @@ def test_a_merchant_asking_for_pictures_after_naming_the_platform(client):
     assert points(body)[0] == "merchant.dropship", points(body)
     first = body["replies"][0]["text"]
     assert "图" in first and not re.search(r"(?:哪个|什么|哪家|哪)平台|所在平台", first), first
+
+
+def test_a_customer_who_cannot_take_a_photo_is_not_asked_for_one(client):
+    # a rater's round: "手机摄像头坏了拍不了 能直接给我换吗", after the agent asked for a photo of the broken zip, got
+    # "您是想问「质量问题」的事吗" and replies asking for photos
+    history = [("customer", "行李箱轮子掉了一个"), ("agent", "亲，麻烦拍张轮子的照片给我看看哦~")]
+    body = ask(client, "我相机坏了拍不了 能先给我处理吗", history)
+    assert points(body)[0] == "complaint.no-photo", points(body)
+    assert not any(ASKS_FOR["photo"].search(r["text"]) for r in body["replies"]), body["replies"]

@@ -191,6 +191,7 @@ def test_read_state(turns, facts):
         ("东西已经扔了 拍不了照片", [], {"photo"}),
         ("聊天记录找不到了", [], {"photo"}),
         ("截图要怎么截", [], set()),  # asks how: not refused
+        ("手机摄像头坏了拍不了 能直接给我换吗", [], {"photo"}),  # a rater's round: the reply asked for a photo again
         # the platform a merchant sells on (a rater's round: after "拼多多", the dropship reply asked for the platform)
         ("拼多多 图片能直接用吗 有没有数据包", [], {"platform"}),
         ("主要做抖音 偶尔发小红书", [], {"platform"}),
