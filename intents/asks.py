@@ -1,9 +1,10 @@
 """The separate questions of one message: "纯羊毛吗? 会不会扎 我163 52kg穿M还是L 燕麦色还有没" asks four things.
 
 A message is cut where a clause ends (punctuation, a space, a numbered list's "2.", a question particle with more
-after it). A clause that asks (a question particle or word, or a question mark after it) is a question; one that does not is what the customer
-tells about a question: before the first question, or when it carries numbers (measurements, an order), it goes
-with the question after it ("腰2尺1 臀围90 穿几码"); otherwise with the question before ("能机洗吗 我家洗衣机有羊毛档").
+after it). A clause that asks (a question particle or word, or a question mark after it) is a question; one that
+does not is what the customer tells about a question: before the first question, or when it carries numbers
+(measurements, an order), it goes with the question after it ("腰2尺1 臀围90 穿几码"); otherwise with the question
+before ("能机洗吗 我家洗衣机有羊毛档").
 A height and a weight told before a question about something else ask which size of their own ("他180 70公斤 黑色有么":
 the size, then the colour).
 A very short question or an alternative goes on with the question before ("发什么快递 中通吗", "送到家吗 还是放驿站").
@@ -34,7 +35,9 @@ _GOES_ON = re.compile(r"^(?:还是|或者|或是)")
 
 
 # Words of a question about size or fit: measurements told before it go with it ("173 65kg 选L会不会大").
-_ABOUT_SIZE = re.compile(r"码|号|尺|大小|穿|合身|合适|偏大|偏小|显|肥|瘦|紧|松|长|短|宽|窄|(?<![a-z])(?:x{0,3}[sml]|\d?xl)(?![a-z])", re.IGNORECASE)
+_ABOUT_SIZE = re.compile(
+    r"码|号|尺|大小|穿|合身|合适|偏大|偏小|显|肥|瘦|紧|松|长|短|宽|窄|(?<![a-z])(?:x{0,3}[sml]|\d?xl)(?![a-z])", re.IGNORECASE
+)
 
 
 def _sizes_someone(told: list[str], question: str) -> bool:

@@ -16,9 +16,9 @@ import numpy as np
 
 # Openings and endings that lean on what was said before.
 _FOLLOW_UP = re.compile(r"^(那|那么|那个|还|还是|然后|所以|另外|这个|可是|但是|就是|是不是)|[呢]$")
-# What the agent suggested did not help ("捏过了 没用 还是合不上", "重启了还是不行"), or was done already ("翻过了 整个包裹
-#都倒出来了 就是没有"): the message goes on with the conversation's problem, whatever its own words ("过了", "包裹")
-# look like. Not "没用过" (never used).
+# What the agent suggested did not help ("捏过了 没用 还是合不上", "重启了还是不行"), or was done already ("翻过了
+# 整个包裹都倒出来了 就是没有"): the message goes on with the conversation's problem, whatever its own words ("过了",
+# "包裹") look like. Not "没用过" (never used).
 _DID_NOT_HELP = re.compile(
     r"没用(?![过的])|不管用|没效果|没有用(?![过的])|还是(?:不行|没用|一样|老样子|没反应)|试了?(?:也|还是)?不行"
     r"|^(?:我|都|也|已经|早就?)*(?:翻|找|试|看|查|弄|捏|按|擦|检查|重启|重装|清理|拔|插|刷新)(?:过了?|遍了)"
@@ -38,7 +38,8 @@ class ContextWeights:
 def is_follow_up(text: str, weights: ContextWeights = ContextWeights()) -> bool:
     """Short, opening/ending like a continuation of what was said before, or saying that what was tried did not help."""
     content = len(_CONTENT.findall(text))
-    return content <= weights.short_chars or bool(_FOLLOW_UP.search(text.strip(" ?？!！。~～…"))) or bool(_DID_NOT_HELP.search(text))
+    continues = _FOLLOW_UP.search(text.strip(" ?？!！。~～…")) or _DID_NOT_HELP.search(text)
+    return content <= weights.short_chars or bool(continues)
 
 
 def context_distribution(
