@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from intents.measurements import read_measurements
+from intents.slots import SIZE_LETTERS
 
 # Where a clause ends: punctuation or spaces; after 吗/呢 with more words to come; before a numbered item ("2.", "3、").
 _BREAK = re.compile(r"[?!。,;~\s]+|(?<=[吗呢])(?=[^?!。,;~\s吧啊呀哈哦])|(?<![\d.])(?=\d[.、](?!\d))")
@@ -36,7 +37,7 @@ _GOES_ON = re.compile(r"^(?:还是|或者|或是)")
 
 # Words of a question about size or fit: measurements told before it go with it ("173 65kg 选L会不会大").
 _ABOUT_SIZE = re.compile(
-    r"码|号|尺|大小|穿|合身|合适|偏大|偏小|显|肥|瘦|紧|松|长|短|宽|窄|(?<![a-z])(?:x{0,3}[sml]|\d?xl)(?![a-z])", re.IGNORECASE
+    rf"码|号|尺|大小|穿|合身|合适|偏大|偏小|显|肥|瘦|紧|松|长|短|宽|窄|(?<![a-z0-9])(?:{SIZE_LETTERS})(?![a-z0-9])", re.IGNORECASE
 )
 
 

@@ -25,9 +25,10 @@ _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _GROUPED = re.compile(r"(?<![0-9A-Za-z])\d{3,6}(?:[ -]\d{3,6})+(?:[ -]\d{1,6})?(?![0-9A-Za-z])")
 _ORDER_CONTEXT = re.compile(r"(订单|订单号|订单编号)[是:]?\W{0,3}$")
 _TRACKING_CONTEXT = re.compile(r"(快递|运单|物流|快递单)号?[是:]?\W{0,3}$")
-_SIZE_LETTERS = r"[2-6]XL|X{0,3}L|X{1,2}S|[SML]"
+# The letter sizes (a shared pattern: the size slot, the bare-size follow-up, a question about size in intents.asks).
+SIZE_LETTERS = r"[2-6]XL|X{0,3}L|X{1,2}S|[SML]"
 _SIZE = re.compile(
-    rf"(?<![A-Za-z0-9])((?:{_SIZE_LETTERS}))(?:码|号)?(?![A-Za-z0-9])|(均码|加大码|大码|小码)|(?<![0-9.])(\d{{2}}(?:\.5)?)\s?码|(\d{{3}}/\d{{2,3}}[A-Z]?)(?![0-9A-Za-z]|\s?(?:斤|公斤|kg|KG|cm|CM|厘米))"
+    rf"(?<![A-Za-z0-9])((?:{SIZE_LETTERS}))(?:码|号)?(?![A-Za-z0-9])|(均码|加大码|大码|小码)|(?<![0-9.])(\d{{2}}(?:\.5)?)\s?码|(\d{{3}}/\d{{2,3}}[A-Z]?)(?![0-9A-Za-z]|\s?(?:斤|公斤|kg|KG|cm|CM|厘米))"
 )
 _COLOUR_WORDS = (
     "黑色 白色 红色 蓝色 粉色 灰色 绿色 黄色 紫色 咖色 咖啡色 卡其色 杏色 米色 米白色 米白 燕麦色 藏青色 藏青 藏蓝色 藏蓝 酒红色 "
@@ -148,7 +149,7 @@ AGENT_SLOTS = ("courier", "tracking_no")
 
 # A follow-up naming nothing but a size ("27呢", "那L的呢", "39码呢"): a bare number is a size only once sizes are talked of.
 _BARE_SIZE = re.compile(
-    rf"^\s*(?:那么?|那个)?\s*(?:(\d{{2}}(?:\.5)?)|({_SIZE_LETTERS}))\s*(?:码|号)?\s*的?\s*(?:呢|咧|嘞|捏)\s*[？?。~～!！]*\s*$",
+    rf"^\s*(?:那么?|那个)?\s*(?:(\d{{2}}(?:\.5)?)|({SIZE_LETTERS}))\s*(?:码|号)?\s*的?\s*(?:呢|咧|嘞|捏)\s*[？?。~～!！]*\s*$",
     re.IGNORECASE,
 )
 
