@@ -7,7 +7,8 @@ does not is what the customer tells about a question: before the first question,
 before ("能机洗吗 我家洗衣机有羊毛档").
 A height and a weight told before a question about something else ask which size of their own ("他180 70公斤 黑色有么":
 the size, then the colour).
-A very short question or an alternative goes on with the question before ("发什么快递 中通吗", "送到家吗 还是放驿站").
+A very short question or an alternative goes on with the question before ("发什么快递 中通吗", "送到家吗 还是放驿站"),
+unless it asks what the thing can do ("纯羊毛的? 能机洗?").
 Text from `intents.normalize.normalize` (ASCII punctuation).
 """
 
@@ -30,9 +31,11 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 _DIGIT = re.compile(r"\d")
 
 
-# A question this short ("中通吗", "包邮不") or offering an alternative ("还是放驿站") goes on with the one before.
+# A question this short ("中通吗", "包邮不") or offering an alternative ("还是放驿站") goes on with the one before,
+# unless it asks what the thing can do or will do ("能机洗", "会缩水?"; a modal with a verb after it, not "能吗").
 _OWN_QUESTION_CHARS = 4
 _GOES_ON = re.compile(r"^(?:还是|或者|或是)")
+_CAN_DO = re.compile(r"^(?:能|会|可以)(?![吗么嘛呢不没?]|$)")
 
 
 # Words of a question about size or fit: measurements told before it go with it ("173 65kg 选L会不会大").
@@ -67,7 +70,8 @@ def _clauses(text: str) -> list[tuple[str, bool]]:
 
 
 def _goes_on(clause: str) -> bool:
-    return len(clause.replace(" ", "")) < _OWN_QUESTION_CHARS or bool(_GOES_ON.match(clause))
+    short = len(clause.replace(" ", "")) < _OWN_QUESTION_CHARS and not _CAN_DO.match(clause)
+    return short or bool(_GOES_ON.match(clause))
 
 
 def split_asks(text: str) -> list[str]:

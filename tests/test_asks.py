@@ -38,6 +38,10 @@ def asks(text: str) -> list[str]:
     # a question mark alone makes a clause a question (the cut took it away and the clause went with the next one)
     ("L码有货？今天下单明天能发货？", ["L码有货", "今天下单明天能发货"]),
     ("这个是纯棉的? 洗了会缩水吗", ["这个是纯棉的", "洗了会缩水吗"]),
+    # short, but a question of its own: what the product can do ("能机洗", "会掉色吗"), not an option of the one before
+    # (a rater's round: "能机洗" went with the question before it and only that was answered)
+    ("这件是纯羊毛的? 能机洗?", ["这件是纯羊毛的", "能机洗"]),
+    ("多少钱一件 会掉色吗", ["多少钱一件", "会掉色吗"]),
 ])
 def test_a_message_is_cut_into_its_questions(message, expected):
     assert asks(message) == expected
@@ -47,6 +51,7 @@ def test_a_message_is_cut_into_its_questions(message, expected):
     "165 110斤穿啥码呀",
     "在吗",
     "发什么快递 中通吗",  # too short to be a question of its own: it goes on with the one before
+    "是现货吗 能吗",
     "會送到家嗎 還是放驛站",  # an alternative is one question
     "追评在哪里写 想补几张买家秀",  # 几 of a number of pictures does not ask
     "订单号2024112310558837 你们自己查 再不发我就退款了还要给差评😡",

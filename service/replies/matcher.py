@@ -28,6 +28,7 @@ from intents.models import NO_POINT
 from intents.normalize import normalize
 from intents.segment import Segmenter
 from service.replies.knowledge import KnowledgePoint, is_outside
+from service.shop.answers import SIZE_ADVICE_POINTS
 
 # A message that is nothing but a number, a code or a phone (the answer to "方便发一下订单号吗？").
 _ONLY_DATA = re.compile(r"^[\s\d\-+()（）a-zA-Z:：#]{6,}$")
@@ -120,6 +121,8 @@ class KnowledgeMatcher:
         self._unlisted = np.array([j == self._none or is_outside(c) for j, c in enumerate(self.classes)], dtype=bool)
         self._outside = np.flatnonzero(self._unlisted & (np.arange(len(self.classes)) != self._none))
         self._listable = np.array([not self._unlisted[j] and c in points for j, c in enumerate(self.classes)], dtype=bool)
+        # The points asking which size to take: one answer serves them all (the chart's advice for the measurements).
+        self._which_size = np.array([c in SIZE_ADVICE_POINTS for c in self.classes], dtype=bool)
         # The agent's replies, by point, to tell which point the agent's last turn belonged to.
         self._reply_vectors = reply_vectors
         self._reply_owner = np.array([self._column.get(p, -1) for p in reply_points], dtype=int)
@@ -275,7 +278,10 @@ class KnowledgeMatcher:
             j = int(np.argmax(probs))
             point = self.classes[j]
             floor = w.ask if point in listed else w.ask_unlisted
-            if not self._listable[j] or probs[j] < floor or point.startswith(NOT_JOINED) or point in out:
+            # A question which size to take may spread over several such points ("她158 110斤": for someone else,
+            # which size, a petite figure); they share one answer, so together they say how sure it is.
+            sure = probs[self._which_size].sum() if self._which_size[j] else probs[j]
+            if not self._listable[j] or sure < floor or point.startswith(NOT_JOINED) or point in out:
                 continue
             out[point] = Ask(doc.text, PointMatch(point, self.points[point].label, round(float(probs[j]), 4)), doc.vector)
         return list(out.values())
