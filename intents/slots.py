@@ -199,6 +199,13 @@ _GAVE = {
     "address": re.compile(r"[省市区县镇路街巷弄村][^,。!?，！？\s]{0,14}\d+\s?(?:号(?!线)|栋|幢|单元|室|弄|楼)"),
     # a selling platform named ("拼多多", "我在抖音开的店"): a merchant's answer to "您在哪个平台开店"
     "platform": re.compile(r"淘宝|天猫|拼多多|拼夕夕|抖音|抖店|快手|小红书|京东|1688|阿里巴巴|闲鱼|微店|视频号|得物|唯品会|有赞|虾皮|shopee|亚马逊|amazon", re.IGNORECASE),
+    # what is wrong with the thing ("开胶了", "插上电没反应"): a reply asking what the problem is asks again. A worry
+    # before buying ("会不会起球", "会掉色吗") tells none, nor does the customer's camera ("摄像头坏了") or temper ("气坏了").
+    "problem": re.compile(
+        r"(?<!会)(?<!容易)(?<!会不会)(?:开胶|脱胶|开线|脱线|破洞|有个?洞|破了|断了|裂了|裂开|掉色|褪色|起球|漏水|漏液|漏气|不亮"
+        r"|没反应|开不了机|开不开机|充不进电|有划痕|划花了|有污渍|发霉|变形了|卡住了|卡死|拉不上|合不上|有异味|发臭"
+        r"|(?<![气急累饿吓乐笑])(?<!摄像头)(?<!相机)(?<!镜头)坏了)(?![吗么嘛]|不)"
+    ),
 }
 
 
@@ -215,7 +222,7 @@ _CANNOT = {
 
 def customer_gave(message: str, earlier: Iterable[str] = ()) -> frozenset[str]:
     """What the customer's normalised message and earlier turns gave that is no slot: "phone", "photo", "tax_id",
-    "address", "platform" (a photo also when they said they cannot give one: either way, not to be asked for again)."""
+    "address", "platform", "problem" (what is wrong with the thing; a photo also when they said they cannot give one: either way, not to be asked for again)."""
     gave = set(customer_cannot_give(message, earlier))
     for text in [message, *earlier]:
         numbers = _GROUPED.sub(_joined, text)

@@ -197,3 +197,15 @@ def test_a_customer_who_cannot_take_a_photo_is_not_asked_for_one(client):
     body = ask(client, "我相机坏了拍不了 能先给我处理吗", history)
     assert points(body)[0] == "complaint.no-photo", points(body)
     assert not any(ASKS_FOR["photo"].search(r["text"]) for r in body["replies"]), body["replies"]
+
+
+def test_a_customer_who_told_the_problem_is_not_asked_what_it_is(client):
+    # a rater's round: "鞋子穿了两天就开胶了", then "摄像头坏了拍不了照" got "您用文字跟我说说是哪里、什么样的问题"
+    history = [("customer", "包的肩带断了 才背了一个礼拜"), ("agent", "亲，麻烦拍一下断开的位置发我看看哦~")]
+    body = ask(client, "手机镜头碎了 拍不了 能先给我处理吗", history)
+    assert points(body)[0] == "complaint.no-photo", points(body)
+    first = body["replies"][0]["text"]
+    assert not ASKS_FOR["problem"].search(first) and not ASKS_FOR["photo"].search(first), first
+    # not told: asking what it is stays right
+    body = ask(client, "手机镜头碎了 拍不了 能先给我处理吗", [("customer", "你们的东西有问题"), ("agent", "亲，麻烦拍张照片给我看看哦~")])
+    assert any(ASKS_FOR["problem"].search(r["text"]) for r in body["replies"][:2]), body["replies"]

@@ -313,3 +313,19 @@ def test_replies_scored_alike_keep_their_order_whatever_the_rounding(parts):
     apart = [Candidate(first, "size.bra", 0.73, first.text, (), None, ""),
              Candidate(second, "size.bra", 0.74, second.text, (), None, "")]
     assert [c.reply.id for c in pick(apart, index, 2)] == [second.id, first.id]
+
+
+def test_an_upset_complaint_nothing_fits_well_hears_the_apology_before_the_question(parts):
+    """Feelings before facts: an upset customer whose likely point is a complaint, when no point fits well enough to
+    answer, was asked "是想办理退货、换货还是查退款进度呢" before any apology (a rater's round: only an angry one got
+    the apology first). A calm one, or one whose likely point is no complaint, still gets the question first."""
+    analyzer = parts[1]
+    message = "还得我自己跑去寄 麻烦死了"
+    assert analyzer.read_batch([message])[0].emotion.level == "upset"
+    upset = offer(parts, message, leaning="complaint.compensation")
+    assert upset.handoff
+    assert upset.replies[0].category in ("apology", "empathy") and upset.replies[1].category == "holding", upset.replies[:2]
+    calm = offer(parts, "那补偿的事呢", leaning="complaint.compensation")
+    assert calm.handoff and calm.replies[0].category == "holding"
+    other = offer(parts, message, leaning="refund.pickup")
+    assert other.handoff and other.replies[0].category == "holding"

@@ -195,6 +195,15 @@ def test_read_state(turns, facts):
         # the platform a merchant sells on (a rater's round: after "拼多多", the dropship reply asked for the platform)
         ("拼多多 图片能直接用吗 有没有数据包", [], {"platform"}),
         ("主要做抖音 偶尔发小红书", [], {"platform"}),
+        # what is wrong with the thing, told (a rater's round: after "鞋子穿了两天就开胶了" the reply asked what the
+        # problem was); a worry before buying, a broken camera or being angry tells no problem of the thing
+        ("鞋子穿了两天就开胶了", [], {"problem"}),
+        ("我手机摄像头坏了拍不了照 能不能直接给我换", ["鞋子穿了两天就开胶了"], {"photo", "problem"}),
+        ("台灯插上电没反应", [], {"problem"}),
+        ("袖口脫線了", [], {"problem"}),
+        ("这个会不会起球", [], set()),
+        ("洗了会掉色吗", [], set()),
+        ("气坏了 等了一个星期", [], set()),
     ],
 )
 def test_what_the_customer_gave_that_is_no_slot(message, earlier, gave):

@@ -2,7 +2,8 @@
 
 It matches the message to knowledge points (`matcher`), reads what the conversation has established
 (`intents.state`) and the values it named (`intents.slots`), and offers the best replies of the matched
-points: an apology or empathy reply first for an angry customer; when no point fits, a clarifying question
+points: an apology or empathy reply first for an angry customer (and for an upset one with a complaint no point fits
+well); when no point fits, a clarifying question
 about the likely topic first (a handoff), or, for a message outside the shop's service (homework, a message
 meant for someone else, the customer's platform account, another shop's order), that outside point's polite
 answer; never a reply whose presumption the conversation contradicts,
@@ -198,6 +199,7 @@ ASKS_FOR = {
         "tax_id": r"(?:发|告诉|提供)[^。，,？?！!]{0,8}税号|税号[^。？?！!]{0,10}(?:发我|发给我|告诉我)",
         "address": r"地址[^。？?！!]{0,6}(?:发我|发给我|告诉我)|(?:发|告诉)我[^。，,？?！!]{0,6}地址|确认一下[^。，,？?！!]{0,4}地址",
         "platform": r"(?:哪个|什么|哪家|哪)平台|所在平台",
+        "problem": r"说说(?:具体)?(?:是)?(?:哪里|什么)|说说情况|什么样的问题|出了什么问题|哪里不对|描述一下",
     }.items()
 }
 
@@ -471,6 +473,7 @@ class ReplyService:
         state.facts["order_given"] = bool(str(values.get("order_id") or "").strip())
         state.facts["photo_given"] = "photo" in given
         state.facts["tax_id_given"] = "tax_id" in given
+        state.facts["problem_given"] = "problem" in given
         scored = functools.partial(self._candidate, gave=frozenset(gave), cannot=frozenset(cannot))
 
         def general(why: str) -> Candidate | None:
@@ -513,7 +516,11 @@ class ReplyService:
         # Nothing fits well, unless the shop's own data answers.
         handoff = (not match.points or (match.points[0].confidence < 0.3 and not intent_sure)) and not generated and not polite
         first: list[Candidate] = []
-        if emotion == "angry" and not polite:  # "您说完我马上处理" and then "帮不上忙" would contradict each other
+        # Feelings before facts: an angry customer hears an apology first; so does an upset one whose likely point is
+        # a complaint, when the list would open with a question (a handoff). Not before a polite "this is outside our
+        # service": "您说完我马上处理" and then "帮不上忙" would contradict each other.
+        complaining = emotion == "upset" and handoff and (match.leaning or "").startswith("complaint.")
+        if (emotion == "angry" or complaining) and not polite:
             feelings = [c for c in candidates if c.reply.category in FEELING_CATEGORIES]
             if not feelings and FEELING_POINT in index.points:
                 venting = PointMatch(FEELING_POINT, index.points[FEELING_POINT].label, 0.0)
