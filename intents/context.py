@@ -23,6 +23,9 @@ _DID_NOT_HELP = re.compile(
     r"没用(?![过的])|不管用|没效果|没有用(?![过的])|还是(?:不行|没用|一样|老样子|没反应)|试了?(?:也|还是)?不行"
     r"|^(?:我|都|也|已经|早就?)*(?:翻|找|试|看|查|弄|捏|按|擦|检查|重启|重装|清理|拔|插|刷新)(?:过了?|遍了)"
 )
+# Still waiting for something it does not name ("我昨天就确认收货了 咋还没看到", after the invoice's date): what was not
+# seen or received is what the conversation is about.
+_NOT_YET_SEEN = re.compile(r"没(?:有)?(?:看到|看见|收到|见到|找到|到)[啊呀呢哦吧]*$")
 _CONTENT = re.compile(r"[\w]", re.UNICODE)
 
 
@@ -36,9 +39,11 @@ class ContextWeights:
 
 
 def is_follow_up(text: str, weights: ContextWeights = ContextWeights()) -> bool:
-    """Short, opening/ending like a continuation of what was said before, or saying that what was tried did not help."""
+    """Short, opening/ending like a continuation of what was said before, saying that what was tried did not help,
+    or still waiting for something it does not name."""
     content = len(_CONTENT.findall(text))
-    continues = _FOLLOW_UP.search(text.strip(" ?？!！。~～…")) or _DID_NOT_HELP.search(text)
+    bare = text.strip(" ?？!！。~～…")
+    continues = _FOLLOW_UP.search(bare) or _DID_NOT_HELP.search(text) or _NOT_YET_SEEN.search(bare)
     return content <= weights.short_chars or bool(continues)
 
 

@@ -23,6 +23,15 @@ def test_saying_the_suggestion_did_not_help_goes_on_with_the_problem():
         assert not is_follow_up(text), text
 
 
+def test_a_message_missing_what_it_is_still_waiting_for_goes_on_with_the_conversation():
+    # a rater's round: after "发票啥时候开" and "确认收货后3个工作日内开", "我昨天就确认收货了 咋还没看到" was read by its own
+    # words ("昨天" → yesterday's lower price); what has not been seen is the invoice the conversation is about
+    for text in ("我昨天就确认收货了 咋还没看到", "钱我前天就付了 怎么还没收到", "说好今天的 到现在还没见到"):
+        assert is_follow_up(text), text
+    for text in ("订单拍了三天了 物流怎么还没更新信息", "请问这件羽绒服发出来了没有 我看物流还没有更新"):
+        assert not is_follow_up(text), text
+
+
 def test_a_confident_message_keeps_its_intent():
     current = np.array([0.05, 0.9, 0.05])
     mixed, share = blend(current, np.array([0.9, 0.05, 0.05]), "那能便宜点吗")

@@ -325,7 +325,23 @@ def test_an_upset_complaint_nothing_fits_well_hears_the_apology_before_the_quest
     upset = offer(parts, message, leaning="complaint.compensation")
     assert upset.handoff
     assert upset.replies[0].category in ("apology", "empathy") and upset.replies[1].category == "holding", upset.replies[:2]
+    # the likely point's own apology, not a general "您慢慢说"
+    assert upset.replies[0].knowledge_point == "complaint.compensation", upset.replies[0]
     calm = offer(parts, "那补偿的事呢", leaning="complaint.compensation")
     assert calm.handoff and calm.replies[0].category == "holding"
     other = offer(parts, message, leaning="refund.pickup")
     assert other.handoff and other.replies[0].category == "holding"
+
+
+def test_a_reply_to_haggling_over_an_offered_amount_presumes_the_offer(parts):
+    """"20太少了吧" after the agent offered 20 元: the reply saying the amount is too little for them is offered at the
+    top, without a check. Where no amount was offered ("能补偿点钱不") it would answer what nobody said: it comes with a
+    check, below the others."""
+    more = "refund-partial-more-01"
+    said = [("customer", "羽绒服袖口有块污渍 洗不掉"), ("agent", "亲，确实是我们的问题，您看给您补偿20元可以吗？不用退回了~")]
+    haggled = offer(parts, "这点补偿不够啊 衣服好几百买的", "refund.partial", said).replies
+    top = {r.id: r for r in haggled[:2]}
+    assert more in top and top[more].needs_check is None, haggled[:2]
+    asked = offer(parts, "有个小污点 不想来回折腾了 能补偿点钱不", "refund.partial").replies
+    ids = [r.id for r in asked]
+    assert ids[0] != more and (more not in ids or asked[ids.index(more)].needs_check == "先确认已经给客户报过补偿金额"), asked

@@ -90,7 +90,11 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
         ([("customer", "退款怎么还没到账")], {"refund_done": False}),
         ([("agent", "亲，燕麦色M码目前断货了哦")], {"out_of_stock": True, "in_stock": False}),
         ([("customer", "燕麦色M码断货了吧")], {}),  # only the shop can say what is in stock
-        ([("agent", "亲，我们可以给您部分退款20元"), ("customer", "好的")], {"agreed": True}),
+        ([("agent", "亲，我们可以给您部分退款20元"), ("customer", "好的")], {"agreed": True, "offered": True}),
+        # an amount named by the agent is an offer, asked or not; the customer's own figure is none
+        ([("agent", "亲，确实是我们的问题，您看给您补偿20元可以吗？不用退回了~")], {"offered": True}),
+        ([("agent", "亲，差价退您15块，已经提交了")], {"offered": True}),
+        ([("customer", "补偿50我就不退了")], {}),
         ([("agent", "亲，已经为您备注了")], {"action_done": True}),
         # a parcel in the customer's city or out for delivery has shipped
         ([("agent", "亲，包裹已经到您所在城市了，今天会派送")], {"shipped": True, "not_shipped": False}),

@@ -33,6 +33,7 @@ PRESUMES = {
     "refund_done": "先确认退款已经退出",
     "shop_fault": "先核实确实是我们的差错",
     "agreed": "先确认已经和客户商定",
+    "offered": "先确认已经给客户报过补偿金额",
     "action_done": "先确认这件事已经办好",
     "not_tried": "先确认客户还没自己找过、试过",
     "order_given": "先确认客户已经给了订单号",

@@ -515,6 +515,12 @@ class ReplyService:
             ]
         # Nothing fits well, unless the shop's own data answers.
         handoff = (not match.points or (match.points[0].confidence < 0.3 and not intent_sure)) and not generated and not polite
+        if handoff and not match.points and match.leaning:  # the likely point's answers (after the question) and feelings
+            guess = PointMatch(match.leaning, index.points[match.leaning].label, 0.0)
+            candidates += [
+                c for r in index.points[match.leaning].replies if r.category != "holding" and r.id not in sent
+                for c in [scored(r, guess, 1.0, reading, advice, state, values, emotion)] if c is not None
+            ]
         first: list[Candidate] = []
         # Feelings before facts: an angry customer hears an apology first; so does an upset one whose likely point is
         # a complaint, when the list would open with a question (a handoff). Not before a polite "this is outside our
@@ -546,12 +552,6 @@ class ReplyService:
                 if asked is not None:  # not one asking for what the customer already said
                     first.append(asked)
                     break
-            if not match.points and match.leaning:  # the likely point's answers, after the question
-                guess = PointMatch(match.leaning, index.points[match.leaning].label, 0.0)
-                candidates += [
-                    c for r in index.points[match.leaning].replies if r.category != "holding" and r.id not in sent
-                    for c in [scored(r, guess, 1.0, reading, advice, state, values, emotion)] if c is not None
-                ]
         if not handoff and not polite:
             joined = self._joined(asks, scored, reading, advice, state, values, emotion, sent, agent_said, index)
             if joined is not None:
