@@ -69,6 +69,10 @@ CUES: tuple[Cue, ...] = (
     _cue("out_of_stock", r"断货|没货|缺货|售罄|卖完了|没有库存", by=("agent",), negatable=False),
     _cue("return_sent", r"寄回(去)?了|已经寄回|退货寄出|退回去了|寄出去了|退货单号|已经寄了"),
     _cue("return_sent", r"寄回的(东西|包裹|货|衣服)|退货寄错", by=("customer",)),
+    # The parcel left at a locker or a station ("快递说放丰巢了"), its pickup code or the station's keeper talked of
+    # ("没收到取件码", "驿站老板说找不到"): it has shipped. Asked before it ships ("能放快递柜吗"), nothing.
+    _cue("shipped", r"放(?:在|到)?了?(?:丰巢|快递柜|驿站|菜鸟|门卫|快递点)(?:了|里)|取件码|(?:驿站|快递点|丰巢)(?:老板|的人|那边)?说",
+         negatable=False),
     # The customer reading the tracking ("物流怎么显示退回了", "查物流说是问题件"): the parcel has left.
     _cue("shipped", r"物流.{0,3}(显示|说|写)|查物流", by=("customer",)),
     _cue("return_received", r"(仓库|我们)(已经)?收到(了)?(您的)?退货|退货(已)?签收|退回的包裹.{0,4}收到", by=("agent",)),

@@ -95,6 +95,11 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
         ([("agent", "亲，确实是我们的问题，您看给您补偿20元可以吗？不用退回了~")], {"offered": True}),
         ([("agent", "亲，差价退您15块，已经提交了")], {"offered": True}),
         ([("customer", "补偿50我就不退了")], {}),
+        # the parcel left at a locker or a station, or its pickup code talked of: it has shipped (a rater's round:
+        # "快递说放丰巢了，我没收到取件码啊" got a reply checking first that the order had shipped)
+        ([("customer", "快递说放丰巢了，我没收到取件码啊")], {"shipped": True}),
+        ([("customer", "去了 驿站老板说找不到 取件码也没收到")], {"shipped": True}),
+        ([("customer", "能放快递柜吗")], {}),  # asked, before it ships
         ([("agent", "亲，已经为您备注了")], {"action_done": True}),
         # a parcel in the customer's city or out for delivery has shipped
         ([("agent", "亲，包裹已经到您所在城市了，今天会派送")], {"shipped": True, "not_shipped": False}),
