@@ -345,3 +345,17 @@ def test_a_reply_to_haggling_over_an_offered_amount_presumes_the_offer(parts):
     asked = offer(parts, "有个小污点 不想来回折腾了 能补偿点钱不", "refund.partial").replies
     ids = [r.id for r in asked]
     assert ids[0] != more and (more not in ids or asked[ids.index(more)].needs_check == "先确认已经给客户报过补偿金额"), asked
+
+
+def test_a_tracking_number_given_means_the_parcel_has_shipped(parts):
+    """A rater's round: after "中通的 7758 1234 5678 90 三天没动了" the reply naming the number came with "先确认订单已经
+    发货" to check: a parcel with a waybill number has left."""
+    said = [("customer", "我的快递到哪了"), ("agent", "亲，麻烦提供下订单号或者快递单号哈~")]
+    offered = offer(parts, "中通的 7758 1234 5678 90 三天没动了 怎么回事啊", "logistics.no-update", said).replies
+    named = [r for r in offered if "77581234567890" in r.text]
+    assert named and all("先确认订单已经发货" not in (r.needs_check or "") for r in named), named
+    # said not shipped: the number does not overrule it, and no reply presuming it is offered
+    shipped = set(presuming(parts, "logistics.tracking-invalid", "shipped"))
+    assert shipped
+    unsent = offer(parts, "单号SF1234567890123 怎么查不到", "logistics.tracking-invalid", [("agent", "亲，您这单还没发货哦")]).replies
+    assert unsent and not shipped & {r.id for r in unsent}

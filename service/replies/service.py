@@ -471,6 +471,9 @@ class ReplyService:
         # picture or a tax number came, only when it did.
         given = frozenset(gave) - frozenset(cannot)
         state.facts["order_given"] = bool(str(values.get("order_id") or "").strip())
+        # A waybill number given (by the customer or the agent) is a parcel that has left, unless someone said otherwise.
+        if str(values.get("tracking_no") or "").strip() and state.holds("shipped") is None:
+            state.set("shipped", True)
         state.facts["photo_given"] = "photo" in given
         state.facts["tax_id_given"] = "tax_id" in given
         state.facts["problem_given"] = "problem" in given
