@@ -191,7 +191,7 @@ def conversation_slots(message: str, earlier: Iterable[str | tuple[str, str]] = 
 _GAVE = {
     "photo": re.compile(
         r"\[(?:图片|照片|视频|截图)\]|(?:图|照片|截图|视频)[^,。!?，！？]{0,4}(?:发|传)(?:你|您|给你|过去|过来)?了"
-        r"|(?:发|传)(?:了|过)[^,。!?，！？]{0,4}(?:图|照片|截图|视频)|拍给你了"
+        r"|(?:发|传)(?:了|过)[^,。!?，！？]{0,4}(?:图|照片|截图|视频)|拍给你了|拍好?了\s?(?:刚|已经)?(?:发|传)(?:你|您|给你|给您|过去)了"
         r"|我(?:发|传)的(?:图|照片|截图|视频)|看(?:这个|这张|一下)(?:截图|图片?|照片|视频)"
     ),
     "tax_id": re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])"),
@@ -199,11 +199,12 @@ _GAVE = {
     "address": re.compile(r"[省市区县镇路街巷弄村][^,。!?，！？\s]{0,14}\d+\s?(?:号(?!线)|栋|幢|单元|室|弄|楼)"),
     # a selling platform named ("拼多多", "我在抖音开的店"): a merchant's answer to "您在哪个平台开店"
     "platform": re.compile(r"淘宝|天猫|拼多多|拼夕夕|抖音|抖店|快手|小红书|京东|1688|阿里巴巴|闲鱼|微店|视频号|得物|唯品会|有赞|虾皮|shopee|亚马逊|amazon", re.IGNORECASE),
-    # what is wrong with the thing ("开胶了", "插上电没反应"): a reply asking what the problem is asks again. A worry
+    # what is wrong with the thing ("开胶了", "插上电没反应", "小了"): a reply asking what the problem is asks again. A worry
     # before buying ("会不会起球", "会掉色吗") tells none, nor does the customer's camera ("摄像头坏了") or temper ("气坏了").
     "problem": re.compile(
         r"(?<!会)(?<!容易)(?<!会不会)(?:开胶|脱胶|开线|脱线|破洞|有个?洞|破了|断了|裂了|裂开|掉色|褪色|起球|漏水|漏液|漏气|不亮"
         r"|没反应|开不了机|开不开机|充不进电|有划痕|划花了|有污渍|发霉|变形了|卡住了|卡死|拉不上|合不上|有异味|发臭"
+        r"|(?<![会不])(?:[买穿拍]|偏|有点)?[小大]了|不合身|穿不上|扣不上|太[紧松肥瘦]了"
         r"|(?<![气急累饿吓乐笑])(?<!摄像头)(?<!相机)(?<!镜头)坏了)(?![吗么嘛]|不)"
     ),
 }

@@ -213,6 +213,15 @@ def test_read_state(turns, facts):
         ("这个会不会起球", [], set()),
         ("洗了会掉色吗", [], set()),
         ("气坏了 等了一个星期", [], set()),
+        # a fit that is wrong is what is wrong too (a rater's round: after "毛衣小了 想换大一码" a reply asked "您说说
+        # 是哪里偏大或者偏小"); asked before buying, none
+        ("毛衣小了 想换大一码", [], {"problem"}),
+        ("裤子穿上扣不上", [], {"problem"}),
+        ("M会不会小啊", [], set()),
+        ("这款偏大吗", [], set()),
+        # "拍了 … 发你了" after a photo was asked for: a photo sent (a rater's round read it as an order placed)
+        ("拍了 刚发你了 你看下", [], {"photo"}),
+        ("拍了 还没付款", [], set()),
     ],
 )
 def test_what_the_customer_gave_that_is_no_slot(message, earlier, gave):
