@@ -223,7 +223,8 @@ _CANNOT = {
 
 def customer_gave(message: str, earlier: Iterable[str] = ()) -> frozenset[str]:
     """What the customer's normalised message and earlier turns gave that is no slot: "phone", "photo", "tax_id",
-    "address", "platform", "problem" (what is wrong with the thing; a photo also when they said they cannot give one: either way, not to be asked for again)."""
+    "address", "platform", "problem" (what is wrong with the thing); a photo also when they said they cannot give
+    one (either way, not to be asked for again)."""
     gave = set(customer_cannot_give(message, earlier))
     for text in [message, *earlier]:
         numbers = _GROUPED.sub(_joined, text)

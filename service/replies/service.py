@@ -2,12 +2,11 @@
 
 It matches the message to knowledge points (`matcher`), reads what the conversation has established
 (`intents.state`) and the values it named (`intents.slots`), and offers the best replies of the matched
-points: an apology or empathy reply first for an angry customer (and for an upset one with a complaint no point fits
-well); when no point fits, a clarifying question
-about the likely topic first (a handoff), or, for a message outside the shop's service (homework, a message
-meant for someone else, the customer's platform account, another shop's order), that outside point's polite
-answer; never a reply whose presumption the conversation contradicts,
-nor one already sent unless the customer asks again. The API and the CLI's evaluation both ask it.
+points: an apology or empathy reply first for an angry customer (and for an upset one with a complaint no
+point fits well); when no point fits, a clarifying question about the likely topic first (a handoff), or, for
+a message outside the shop's service (homework, a message meant for someone else, the customer's platform
+account, another shop's order), that outside point's polite answer; never a reply whose presumption the
+conversation contradicts, nor one already sent unless the customer asks again. The API and the CLI's evaluation both ask it.
 """
 
 from __future__ import annotations
