@@ -109,6 +109,9 @@ PHRASINGS = ", ".join(f'"问题{i}"' for i in range(15))
         ('label = "测试"\n', 'label = "测试"\ncolour = "red"\n', r"bad.toml:2: test.ok: unknown field 'colour'"),
         ('id = "test.ok"', 'id = "Test OK"', r"bad.toml:2: point id must be"),
         ('scope = "测试用"\n', '', r"bad.toml:2: test.ok: missing field 'scope'"),
+        ('category = "opening"', 'category = "opening"\ngoods = "纯银"', r"bad.toml:10: reply test-ok-01: goods must be a list"),
+        ('category = "opening"', 'category = "opening"\ngoods = ["纯银", "一二三四五六七八九十一二三"]',
+         r"bad.toml:10: reply test-ok-01: at most 30 goods of up to 12 characters"),
     ],
 )
 def test_a_bad_point_names_file_line_and_reason(tmp_path, old, new, problem):

@@ -9,6 +9,8 @@ from intents.normalize import normalize
 from intents.slots import conversation_slots, customer_cannot_give, customer_gave
 from intents.state import read_state
 from service.replies.matcher import Match, PointMatch
+from service.replies.service import goods_words
+from service.shop.products import Product
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +19,10 @@ def parts(fake_client):
     return state.replies, state.analyzer, state.guidance
 
 
-def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_context=False, leaning=None, asked=(), outside=None):
+def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_context=False, leaning=None, asked=(), outside=None,
+          product=None):
     """The replies offered for `message` matched to `point` (or to none, and `outside` the shop's service) after
-    the turns `said` ((role, text), oldest first)."""
+    the turns `said` ((role, text), oldest first), about `product` (a shop's Product) when given."""
     replies, analyzer, guidance = parts
     reading = analyzer.read_batch([message])[0]
     points = (PointMatch(point, replies.index.points[point].label, confidence),) if point else ()
@@ -31,7 +34,7 @@ def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_con
     earlier = [t for role, t in turns[:-1] if role == "customer"]
     gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
     return replies.offer(reading, guidance.for_reading(reading), match, read_state(turns), values, sent, agent, 10, values, asked,
-                         gave=gave, cannot=cannot)
+                         gave=gave, cannot=cannot, about=goods_words([t for _, t in turns], product))
 
 
 def presuming(parts, point, fact):
@@ -359,3 +362,22 @@ def test_a_tracking_number_given_means_the_parcel_has_shipped(parts):
     assert shipped
     unsent = offer(parts, "单号SF1234567890123 怎么查不到", "logistics.tracking-invalid", [("agent", "亲，您这单还没发货哦")]).replies
     assert unsent and not shipped & {r.id for r in unsent}
+
+
+def test_a_reply_about_some_goods_is_offered_only_when_the_conversation_names_them(parts):
+    """"925银饰会氧化发暗" is no answer to whether a down jacket sheds, nor "不粘锅别用钢丝球" to how to wash a wool
+    sweater: such a reply is offered when the conversation (or the product asked about) names its goods."""
+    def ids(*args, **kwargs):
+        return {r.id for r in offer(parts, *args, **kwargs).replies}
+
+    silver, pan = "product-material-007", "product-care-004"
+    assert silver not in ids("会不会掉色 怕染别的衣服", "product.fading-pilling")
+    assert silver not in ids("那黑的钻不钻绒", "product.fading-pilling", [("customer", "羽绒服有什么颜色")])
+    assert silver in ids("银的戴久了会发黑吗", "product.fading-pilling")
+    assert silver in ids("會不會掉色", "product.fading-pilling", [("customer", "這條項鏈是純銀的嗎")])  # traditional too
+    assert silver in ids("会不会掉色", "product.fading-pilling", product=Product("n1", "S925银锁骨链", category="jewelry"))
+    wool = [("customer", "毛衣什么成分"), ("agent", "亲，50%羊毛、30%粘纤、20%锦纶哦~")]
+    assert pan not in ids("能機洗嗎 懶得手洗😂", "product.care", wool)
+    assert pan in ids("这锅能用钢丝球刷吗", "product.care")
+    # Replies about no goods in particular are offered whatever the goods.
+    assert "product-care-01" in ids("能機洗嗎 懶得手洗😂", "product.care", wool)

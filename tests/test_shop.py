@@ -296,6 +296,21 @@ def test_edited_shop_reply_is_what_is_suggested(client):
     assert "shop-ship-01" not in {r["id"] for r in suggest(client, "几天发货", top_k=10)["replies"]}
 
 
+def test_a_shop_reply_about_some_goods_is_suggested_only_when_the_conversation_names_them(client):
+    reply = {"id": "shop-ship-fresh-01", "text": "亲，生鲜都是下单当天走冷链发出的哦~", "intents": ["logistics"], "stage": "售中",
+             "category": "answer", "knowledge_point": "logistics.ship-when", "goods": ["生鲜", " 冷冻 "]}
+    response = client.post("/v1/replies", json=reply, headers=HEADERS["admin"])
+    assert response.status_code == 201 and response.json()["goods"] == ["生鲜", "冷冻"], response.text
+    assert "shop-ship-fresh-01" not in {r["id"] for r in suggest(client, "几天发货", top_k=10)["replies"]}
+    history = [{"role": "customer", "text": "我买的是冷凍牛排"}]  # traditional characters, folded like the message
+    assert "shop-ship-fresh-01" in {r["id"] for r in suggest(client, "几天发货", top_k=10, history=history)["replies"]}
+    listed = client.get("/v1/replies", params={"source": "shop"}, headers=HEADERS["agent"]).json()["replies"]
+    assert listed[0]["goods"] == ["生鲜", "冷冻"]
+    for bad in ("生鲜", ["一二三四五六七八九十一二三"], [""], ["x"] * 31):
+        response = client.post("/v1/replies", json={**reply, "id": "shop-bad-goods", "goods": bad}, headers=HEADERS["admin"])
+        assert response.status_code == 422 and "goods" in response.text, (bad, response.text)
+
+
 def test_feedback_on_a_reply_built_from_the_shop(demo):
     answer = suggest(demo, "这件什么材质的", product_id="SW-2301")
     made = answer["replies"][0]

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from intents.labels import INTENTS, PSYCHOLOGY
-from service.replies.corpus import CATEGORIES, SEVERITIES, STAGES, VARIABLES
+from service.replies.corpus import CATEGORIES, MAX_GOODS, MAX_GOODS_CHARS, SEVERITIES, STAGES, VARIABLES
 from service.replies.knowledge import PRESUMES
 
 MAX_MESSAGE_CHARS = 2000
@@ -337,6 +337,13 @@ class ReplyRecord(Request):
     )
     presumes: Annotated[list[Annotated[str, _enum(PRESUMES)]], Field(max_length=len(PRESUMES))] = Field(
         default_factory=list, description="What the reply takes for granted (see the knowledge points' README)."
+    )
+    goods: Annotated[
+        list[Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_GOODS_CHARS)]],
+        Field(max_length=MAX_GOODS),
+    ] = Field(
+        default_factory=list, description="The goods the reply is about, in words (\"纯银\", \"不粘锅\"): it is offered only in "
+        "a conversation naming one of them (its turns, the product's title, aliases or category); empty for any goods."
     )
     source: Literal["corpus", "shop"] | None = Field(None, description="Set in answers; ignored in requests.")
 

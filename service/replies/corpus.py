@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from intents.labels import INTENTS, PSYCHOLOGY
+from intents.normalize import normalize
 
 
 STAGES = ("售前", "售中", "售后", "通用")
@@ -40,7 +41,8 @@ VARIABLES = {**CONVERSATION_VARIABLES, **SHOP_FACTS}
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _SLOT = re.compile(r"\{([a-z_]+)(?:\|([^{}|]*))?\}")
 _REQUIRED = ("id", "text", "intents", "stage", "category")
-_OPTIONAL = ("psychology", "severity", "triggers")
+_OPTIONAL = ("psychology", "severity", "triggers", "goods")
+MAX_GOODS, MAX_GOODS_CHARS = 30, 12
 
 
 class CorpusError(ValueError):
@@ -62,6 +64,13 @@ class StandardReply:
     source: str = ""  # "file:line" for the corpus, "shop" for additions
     knowledge_point: str | None = None  # the point the reply answers
     presumes: tuple[str, ...] = ()  # what must already be true for it to be right
+    # The goods it is about, in words ("纯银", "不粘锅"): offered only in a conversation naming one of them (its turns,
+    # the product's title, aliases or category). Empty: any goods.
+    goods: tuple[str, ...] = ()
+
+    def fits_goods(self, about: str) -> bool:
+        """Whether the reply suits a conversation whose words (lower-cased, simplified) are `about`."""
+        return not self.goods or any(word in about for word in self.goods)
 
     @property
     def slots(self) -> list[tuple[str, str | None]]:
@@ -80,6 +89,7 @@ class StandardReply:
             "triggers": list(self.triggers),
             "knowledge_point": self.knowledge_point,
             "presumes": list(self.presumes),
+            "goods": list(self.goods),
         }
 
 
@@ -160,6 +170,7 @@ def parse_reply(record: object, where: str, source: str) -> StandardReply:
     triggers = strings("triggers", None, False)
     if len(triggers) > 5 or any(len(t) > 200 for t in triggers):
         raise CorpusError(f"{where}: at most 5 triggers of up to 200 characters")
+    goods = goods_words(record.get("goods", []), where)
     return StandardReply(
         id=rid,
         text=text.strip(),
@@ -170,7 +181,18 @@ def parse_reply(record: object, where: str, source: str) -> StandardReply:
         severity=severity,
         triggers=triggers,
         source=source,
+        goods=goods,
     )
+
+
+def goods_words(value: object, where: str) -> tuple[str, ...]:
+    """A reply's `goods`, validated (a list of up to 30 words of 1–12 characters), in the form a conversation's words
+    are compared in: simplified, half-width, lower-cased."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise CorpusError(f"{where}: goods must be a list of non-empty strings")
+    if len(value) > MAX_GOODS or any(len(v.strip()) > MAX_GOODS_CHARS for v in value):
+        raise CorpusError(f"{where}: at most {MAX_GOODS} goods of up to {MAX_GOODS_CHARS} characters each")
+    return tuple(dict.fromkeys(normalize(v).lower() for v in value))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from intents.labels import INTENTS, PSYCHOLOGY
 from intents.resources import Source, children, packaged
-from service.replies.corpus import CATEGORIES, SEVERITIES, CorpusError, StandardReply, check_template
+from service.replies.corpus import CATEGORIES, SEVERITIES, CorpusError, StandardReply, check_template, goods_words
 
 KNOWLEDGE_DIR = packaged("scripts_corpus", "knowledge")
 STAGES = ("售前", "售中", "售后", "通用")
@@ -50,7 +50,7 @@ OUTSIDE_GROUP = "outside"
 _POINT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+(?:-[a-z0-9]+)*$")
 _REPLY_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _POINT_FIELDS = {"id", "label", "intents", "stage", "scope", "phrasings", "reply"}
-_REPLY_FIELDS = {"id", "text", "category", "presumes", "psychology", "severity"}
+_REPLY_FIELDS = {"id", "text", "category", "presumes", "psychology", "severity", "goods"}
 
 
 class KnowledgeError(CorpusError):
@@ -125,6 +125,10 @@ def parse_reply(record: object, point: KnowledgePoint | dict, where: str, source
     severity = record.get("severity")
     if severity is not None and severity not in SEVERITIES:
         raise KnowledgeError(f"{where}: reply {rid}: unknown severity {severity!r} (known: {', '.join(SEVERITIES)})")
+    try:
+        goods = goods_words(record.get("goods", []), f"{where}: reply {rid}")
+    except CorpusError as e:
+        raise KnowledgeError(str(e)) from None
     get = point.get if isinstance(point, dict) else lambda k: getattr(point, k)
     return StandardReply(
         id=rid,
@@ -137,6 +141,7 @@ def parse_reply(record: object, point: KnowledgePoint | dict, where: str, source
         source=source,
         knowledge_point=get("id"),
         presumes=_strings(record.get("presumes", []), f"{where}: reply {rid}", "presumes", tuple(PRESUMES), required=False),
+        goods=goods,
     )
 
 

@@ -152,6 +152,13 @@ def parse_shop_reply(record: dict, where: str) -> StandardReply:
     return dataclasses.replace(reply, knowledge_point=point, presumes=tuple(presumes))
 
 
+def goods_words(texts: Iterable[str], product: Product | None = None) -> str:
+    """A conversation's words about its goods, for the replies about some goods only: its turns (`texts`, normalised)
+    and the product's title, aliases and category, lower-cased."""
+    named = [normalize(t) for t in (product.title, *product.aliases, product.category or "")] if product is not None else []
+    return "\n".join([*texts, *named]).lower()
+
+
 def _without_reply(points: dict[str, KnowledgePoint], reply: StandardReply) -> dict[str, KnowledgePoint]:
     """The points without `reply`; a point of its own (a shop reply naming none) goes with it."""
     point = points[reply.knowledge_point]
@@ -376,7 +383,7 @@ class ReplyService:
         asks = self._asks(reading, match, product, chart, size_advice, slots, asked)
         offer = self.offer(
             reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave,
-            cannot, asks,
+            cannot, asks, goods_words([text for _, text in turns], product),
         )
         return dataclasses.replace(offer, measurements=measurements, size_advice=size_advice, product=product)
 
@@ -457,11 +464,12 @@ class ReplyService:
         sent: Iterable[str] = (), agent_said: Iterable[str] = (), top_k: int = 5, slots: Mapping[str, str] | None = None,
         asked_before: Iterable[str] = (), generated: Sequence[tuple[StandardReply, PointMatch]] = (),
         gave: Iterable[str] = (), cannot: Iterable[str] = (),
-        asks: Sequence[tuple[Ask, Sequence[tuple[StandardReply, PointMatch]]]] = (),
+        asks: Sequence[tuple[Ask, Sequence[tuple[StandardReply, PointMatch]]]] = (), about: str = "",
     ) -> Offer:
         """The replies to offer for a matched message. A reply already sent (by id, or its text in an agent
         turn) comes back only when the customer asks the same thing again: the message on its own asks a
-        point an earlier customer turn asked too."""
+        point an earlier customer turn asked too. `about`: the conversation's words about the goods (`goods_words`);
+        a reply about some goods only ("925银饰…") is offered only when they name them."""
         index = self.index  # one snapshot for the whole request
         w = self.weights
         emotion = reading.emotion.level
@@ -476,7 +484,7 @@ class ReplyService:
         state.facts["photo_given"] = "photo" in given
         state.facts["tax_id_given"] = "tax_id" in given
         state.facts["problem_given"] = "problem" in given
-        scored = functools.partial(self._candidate, gave=frozenset(gave), cannot=frozenset(cannot))
+        scored = functools.partial(self._candidate, gave=frozenset(gave), cannot=frozenset(cannot), about=about)
 
         def general(why: str) -> Candidate | None:
             """The general clarifying question (it asks for nothing the customer may have given)."""
@@ -653,10 +661,12 @@ class ReplyService:
     def _candidate(
         self, reply: StandardReply, found: PointMatch, top: float, reading: Reading, advice: Advice,
         state: ConversationState, values: Mapping[str, str], emotion: str, why: str | None = None,
-        gave: frozenset[str] = frozenset(), cannot: frozenset[str] = frozenset(),
+        gave: frozenset[str] = frozenset(), cannot: frozenset[str] = frozenset(), about: str = "",
     ) -> Candidate | None:
-        """A reply scored for this message, or None when the conversation contradicts what it presumes or it asks
-        for what the customer said they cannot give."""
+        """A reply scored for this message, or None when the conversation contradicts what it presumes, it asks
+        for what the customer said they cannot give, or it is about goods the conversation (`about`) never names."""
+        if not reply.fits_goods(about):
+            return None
         w = self.weights
         unchecked = []
         for fact in reply.presumes:
