@@ -145,6 +145,10 @@ def read_slots(text: str) -> dict[str, str]:
 # What an agent's turn can tell: the courier and tracking number the agent gave. Dates, sizes and amounts
 # in an agent's turn are the agent's words, not the customer's.
 AGENT_SLOTS = ("courier", "tracking_no")
+# An agent's turn names the parcel's courier when it gives the waybill number, or says the parcel goes by it ("走的是中通",
+# "发的是顺丰"); the shop's default or the couriers it can use ("默认是中通", "我们一般发圆通") are not the courier a
+# reply means by {courier} (the one the customer names, or the parcel's).
+_PARCEL_COURIER = re.compile(r"(?:走|发|用|寄)的(?:是)?")
 
 
 # A follow-up naming nothing but a size ("27呢", "那L的呢", "39码呢"): a bare number is a size only once sizes are talked of.
@@ -180,7 +184,10 @@ def conversation_slots(message: str, earlier: Iterable[str | tuple[str, str]] = 
         slots["size"] = size
     for turn in reversed(earlier):
         role, text = turn if isinstance(turn, tuple) else ("customer", turn)
-        for name, value in read_slots(text).items():
+        found = read_slots(text)
+        if role != "customer" and "tracking_no" not in found and not _PARCEL_COURIER.search(text):
+            found.pop("courier", None)
+        for name, value in found.items():
             if role == "customer" or name in AGENT_SLOTS:
                 slots.setdefault(name, value)
     return {name: slots[name] for name in SLOT_NAMES if name in slots}

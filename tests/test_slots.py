@@ -80,6 +80,22 @@ def test_the_latest_mention_wins_and_an_agent_turn_gives_only_courier_and_tracki
 
 
 @pytest.mark.parametrize(
+    "earlier, courier",
+    [
+        # the shop's default named by the agent is not the courier the customer wants ("您想发中通的话…" was wrong)
+        ([("customer", "能发顺丰吗"), ("agent", "亲，默认是中通哦，顺丰需要补10元差价~")], "顺丰"),
+        ([("customer", "韵达我这收不到"), ("agent", "亲，我们一般发中通或者圆通哦")], "韵达"),
+        ([("agent", "亲，我们默认发中通哦")], None),
+        # the parcel's courier, as the agent tells it, is
+        ([("customer", "发货了吗"), ("agent", "亲，您的包裹走的是中通哦")], "中通"),
+        ([("customer", "发货了吗"), ("agent", "亲，已经发出了，圆通 YT7584920301843")], "圆通"),
+    ],
+)
+def test_an_agent_turn_names_the_courier_only_of_the_parcel(earlier, courier):
+    assert conversation_slots("行 怎么弄", earlier).get("courier") == courier
+
+
+@pytest.mark.parametrize(
     "turns, facts",
     [
         ([("customer", "发货了吗")], {}),  # a question establishes nothing
