@@ -42,14 +42,14 @@ CUES: tuple[Cue, ...] = (
     # "收到有点小", "收到的衣服…": what the customer found on receiving it.
     _cue("delivered", r"收到(后|以后|之后)?(有点|发现|感觉|一看|打开)|收到的(衣服|东西|货|宝贝|裤子|鞋|包裹)"),
     # The thing itself arrived ("热水器到了", "东西今天到了"; at a station or a locker it is only on its way), or is
-    # worn, fitted or unboxed ("穿上有点紧", "上脚有点挤"). Pre-sale worries say these words too ("穿上会显胖吗"):
+    # worn, fitted or unboxed ("穿上有点紧", "穿着有点紧", "上脚有点挤"). Pre-sale worries say these words too ("穿上会显胖吗"):
     # said in a question, they establish nothing.
     # The customer's own words only, and "到了" ending its clause: "快递到了北京" / the agent's "包裹已经到了您所在的城市"
     # are on the way. Wearing or unboxing needs the thing in hand, negated or not ("还没开箱", "还没拆开", "没拆封的").
     _cue("delivered", r"(东西|货|快递|包裹|宝贝|衣服|裤子|鞋子?|裙子|外套|商品|热水器|机器|电器)(已经|今天|昨天|刚刚?|终于)?都?"
                       r"(到了|送到了|到家了)(?!\s*(驿站|快递柜|丰巢|菜鸟|网点|城市|哪))(?=\s|$|[，,。.!！~?？]|啊|呀|哦|哈)"
                       r"|(今天|昨天|刚刚?)到的(?!话)|刚到货", by=("customer",), clause=True),
-    _cue("delivered", r"穿上(了|后|以后|之后|去)|穿上(有点|太|很|根本|挺|特别|还)|上脚(了|后|有点|太|很|挺|特别)|试穿了|装上了|安装好了|开箱了?"
+    _cue("delivered", r"穿上(了|后|以后|之后|去)|穿[上着](有点|太|很|根本|挺|特别|还)|上脚(了|后|有点|太|很|挺|特别)|试穿了|装上了|安装好了|开箱了?"
                       r"|拆开(?!心|发|寄|卖|买|分)|拆封",
          by=("customer",), negatable=False, clause=True),
     # Receipt confirmed on the platform, by the customer ("确认收货后…" is the rule; "被自动确认收货了" is not having it).

@@ -152,6 +152,8 @@ def test_an_agent_turn_names_the_courier_only_of_the_parcel(earlier, courier):
         ([("customer", "穿上有点紧 能换大一码吗")], {"delivered": True}),
         ([("customer", "鞋子上脚有点挤")], {"delivered": True}),
         ([("customer", "穿上会显胖吗")], {}),
+        ([("customer", "毛衣M码穿着有点紧")], {"delivered": True}),
+        ([("customer", "这件穿着会不会有点紧")], {}),  # a worry before buying
         ([("customer", "这款穿上很显瘦吗")], {}),
         ([("customer", "穿上后会不会起球")], {}),
         ([("customer", "快递到了北京 还没派送")], {}),
