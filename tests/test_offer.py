@@ -9,7 +9,7 @@ from intents.normalize import normalize
 from intents.slots import conversation_slots, customer_cannot_give, customer_gave
 from intents.state import read_state
 from service.replies.matcher import Match, PointMatch
-from service.replies.service import goods_words
+from service.replies.service import goods_context
 from service.shop.products import Product
 
 
@@ -34,7 +34,7 @@ def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_con
     earlier = [t for role, t in turns[:-1] if role == "customer"]
     gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
     return replies.offer(reading, guidance.for_reading(reading), match, read_state(turns), values, sent, agent, 10, values, asked,
-                         gave=gave, cannot=cannot, about=goods_words([t for _, t in turns], product))
+                         gave=gave, cannot=cannot, about=goods_context([t for _, t in turns], product))
 
 
 def presuming(parts, point, fact):

@@ -188,11 +188,13 @@ def parse_reply(record: object, where: str, source: str) -> StandardReply:
 def goods_words(value: object, where: str) -> tuple[str, ...]:
     """A reply's `goods`, validated (a list of up to 30 words of 1–12 characters), in the form a conversation's words
     are compared in: simplified, half-width, lower-cased."""
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+    # Checked as compared: a control character normalises to nothing, a ligature ("ﬀ") to two letters.
+    words = [normalize(v).lower() if isinstance(v, str) else "" for v in value] if isinstance(value, list) else [""]
+    if not all(words):
         raise CorpusError(f"{where}: goods must be a list of non-empty strings")
-    if len(value) > MAX_GOODS or any(len(v.strip()) > MAX_GOODS_CHARS for v in value):
+    if len(words) > MAX_GOODS or any(len(w) > MAX_GOODS_CHARS for w in words):
         raise CorpusError(f"{where}: at most {MAX_GOODS} goods of up to {MAX_GOODS_CHARS} characters each")
-    return tuple(dict.fromkeys(normalize(v).lower() for v in value))
+    return tuple(dict.fromkeys(words))
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ def parse_shop_reply(record: dict, where: str) -> StandardReply:
     return dataclasses.replace(reply, knowledge_point=point, presumes=tuple(presumes))
 
 
-def goods_words(texts: Iterable[str], product: Product | None = None) -> str:
+def goods_context(texts: Iterable[str], product: Product | None = None) -> str:
     """A conversation's words about its goods, for the replies about some goods only: its turns (`texts`, normalised)
     and the product's title, aliases and category, lower-cased."""
     named = [normalize(t) for t in (product.title, *product.aliases, product.category or "")] if product is not None else []
@@ -383,7 +383,7 @@ class ReplyService:
         asks = self._asks(reading, match, product, chart, size_advice, slots, asked)
         offer = self.offer(
             reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave,
-            cannot, asks, goods_words([text for _, text in turns], product),
+            cannot, asks, goods_context([text for _, text in turns], product),
         )
         return dataclasses.replace(offer, measurements=measurements, size_advice=size_advice, product=product)
 
@@ -468,7 +468,7 @@ class ReplyService:
     ) -> Offer:
         """The replies to offer for a matched message. A reply already sent (by id, or its text in an agent
         turn) comes back only when the customer asks the same thing again: the message on its own asks a
-        point an earlier customer turn asked too. `about`: the conversation's words about the goods (`goods_words`);
+        point an earlier customer turn asked too. `about`: the conversation's words about the goods (`goods_context`);
         a reply about some goods only ("925银饰…") is offered only when they name them."""
         index = self.index  # one snapshot for the whole request
         w = self.weights
