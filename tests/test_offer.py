@@ -379,5 +379,11 @@ def test_a_reply_about_some_goods_is_offered_only_when_the_conversation_names_th
     wool = [("customer", "毛衣什么成分"), ("agent", "亲，50%羊毛、30%粘纤、20%锦纶哦~")]
     assert pan not in ids("能機洗嗎 懶得手洗😂", "product.care", wool)
     assert pan in ids("这锅能用钢丝球刷吗", "product.care")
+    # A face mask is not charged, shoes are not taken to a tailor, trousers have no cups.
+    assert "product-usage-001" not in ids("这个面膜怎么用 敷多久", "product.how-to-use")
+    assert "product-usage-001" in ids("收到了 第一次怎么开机", "product.how-to-use")
+    shoes = ids("鞋子有点大 垫个鞋垫能行吗", "size.fit-adjust")
+    assert not {"size-bra-002", "size-fit-adjust-01"} & shoes and shoes
+    assert "size-bra-002" in ids("文胸扣最外面一排还是勒", "size.fit-adjust")
     # Replies about no goods in particular are offered whatever the goods.
     assert "product-care-01" in ids("能機洗嗎 懶得手洗😂", "product.care", wool)
