@@ -144,6 +144,7 @@ def _fuse(source: Path, target: Path, e5) -> None:
         str(source), model_type="bert", num_heads=e5.heads, hidden_size=e5.hidden, optimization_options=options,
         opt_level=0,  # the fusions only; the session applies onnxruntime's own graph optimisations at load
     )
+    source.unlink()  # in memory now: the float32 export (some 450 MB) need not sit on disk beside the fused copy
     fused = optimized.get_fused_operator_statistics()
     if fused.get("Attention") != e5.layers:
         raise RuntimeError(f"expected {e5.layers} fused attention layers, found {fused}")
