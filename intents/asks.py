@@ -38,9 +38,10 @@ _GOES_ON = re.compile(r"^(?:还是|或者|或是)")
 _CAN_DO = re.compile(r"^(?:能|会|可以)(?![吗么嘛呢不没?]|$)")
 
 
-# Words of a question about size or fit: measurements told before it go with it ("173 65kg 选L会不会大").
+# Words of a question about size or fit: measurements told before it go with it ("173 65kg 选L会不会大", "腰围2尺1
+# 臀围90 拍哪个": which one to buy is which size).
 _ABOUT_SIZE = re.compile(
-    rf"码|号|尺|大小|穿|合身|合适|偏大|偏小|显|肥|瘦|紧|松|长|短|宽|窄|(?<![a-z0-9])(?:{SIZE_LETTERS})(?![a-z0-9])", re.IGNORECASE
+    rf"码|号|尺|大小|穿|合身|合适|偏大|偏小|显|肥|瘦|紧|松|长|短|宽|窄|(?:拍|选|买|要|下单?)哪(?:个|一个)?(?:好|呢|啊|呀|吧)?$|(?<![a-z0-9])(?:{SIZE_LETTERS})(?![a-z0-9])", re.IGNORECASE
 )
 
 

@@ -59,6 +59,9 @@ def test_a_message_is_cut_into_its_questions(message, expected):
     # measurements with a question about size stay with it; an order number is no measurement
     "173 65kg 选L会不会大",
     "订单号3309128845 发货了吗",
+    # "which one to buy" after measurements asks which size (it was read as how to place an order, and answered so)
+    "那我腰围2尺1 臀围90 拍哪个",
+    "165 100斤 选哪个好",
 ])
 def test_a_message_asking_one_thing_stays_whole(message):
     assert len(asks(message)) == 1, asks(message)

@@ -209,3 +209,24 @@ def test_a_customer_who_told_the_problem_is_not_asked_what_it_is(client):
     # not told: asking what it is stays right
     body = ask(client, "手机镜头碎了 拍不了 能先给我处理吗", [("customer", "你们的东西有问题"), ("agent", "亲，麻烦拍张照片给我看看哦~")])
     assert any(ASKS_FOR["problem"].search(r["text"]) for r in body["replies"][:2]), body["replies"]
+
+
+@pytest.mark.parametrize("history, message", [
+    # a round of our own conversations: the fault was told, and the first reply asked "方便说说是哪里不太满意吗？是尺码、
+    # 颜色还是做工的问题？" (a return's reason) or "您这单是商品有质量问题，还是不喜欢、不合适想退呢？告诉我原因"
+    ([("customer", "破壁机用了20天 突然不转了 有焦味"), ("agent", "亲亲，非常抱歉哈，麻烦您拍个视频给我看看哦，这种情况可以走售后维修的呢~")],
+     "才用20天就坏 我不要修 要退货"),
+    ([("customer", "裤子起球了 才穿了两次"), ("agent", "亲，非常抱歉~您这边可以申请退货退款，我们收到后会尽快处理的~")],
+     "那运费谁出 我可不想再掏钱"),
+])
+def test_a_customer_who_told_the_fault_is_not_asked_the_reason_for_returning(client, history, message):
+    first = ask(client, message, history)["replies"][0]["text"]
+    assert not ASKS_FOR["problem"].search(first), first
+
+
+@pytest.mark.parametrize("text", [
+    "亲，方便说说是哪里不太满意吗？是尺码、颜色还是做工的问题？我好帮您挑更合适的处理方式~",
+    "亲，退货运费要看退货的原因：您这单是商品有质量问题，还是不喜欢、不合适想退呢？告诉我原因，我马上帮您确认运费怎么算~",
+])
+def test_asking_the_reason_for_a_return_asks_what_the_problem_is(text):
+    assert ASKS_FOR["problem"].search(text)
