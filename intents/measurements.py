@@ -106,6 +106,14 @@ _USUAL = (
     re.compile(rf"我\s?(?:都|一直|一般)?\s?穿\s?{_SIZE}\s?(?:码|号)?(?:的)?(?:刚好|合适|正好|比较多)?(?![a-zA-Z\d吗呢吧])", re.IGNORECASE),
     re.compile(r"(?<![\d.])(\d{2})\s?码的(?:鞋|裤子)我穿(?:刚好|合适|正好)", re.IGNORECASE),
     re.compile(r"(?:鞋码|码数)\s?[:：是]?\s?(\d{2}(?:\.5)?)(?![\d.])"),
+    # a size right after the person it is for, with or without 穿 ("我老公43的拍几码", "男朋友XL的"): a shoe size or a
+    # letter, never a height ("她165的")
+    re.compile(
+        r"(?:" + "|".join(re.escape(w) for w, _ in _PERSON_WORDS) + r"|[他她])\s?(?:平时|平常|一般|都|一直)?\s?(?:穿|拿)?\s?"
+        r"((?:3[3-9]|4[0-8])(?:\.5)?|XXXL|XXL|XL|XS|[2-5]XL|[SMLsml](?![a-zA-Z]))\s?(?:码|号)?\s?的?"
+        r"(?=\s|$|[?？，,]|拍|穿|选|买|要|该|应该|呢|的话|[他她])",
+        re.IGNORECASE,
+    ),
 )
 # A shoe size worn ("耐克穿42", "穿44的鞋"), in a message about shoes or feet.
 _SHOE_WORN = re.compile(r"穿\s?(3[3-9]|4[0-8])(?:\.5)?\s?(?:码|号)?(?:的鞋|的)?(?![\d.]|\s?(?:还是|或|可以|行|吗|呢|斤|公斤|kg|cm))")

@@ -132,6 +132,14 @@ def test_values_over_turns_and_answers_to_questions():
     assert read("现在胖到126了", ("customer", "160 118斤")) == {"height_cm": 160, "weight_kg": 63}
     # a turn about another person starts that person's figures
     assert read("再给我妈看一件 她150 110斤", ("customer", "我170 120斤 平时穿L")) == {"height_cm": 150, "weight_kg": 55}
+    # another person's size named after them, with or without 穿 (a round of our own conversations: after "平时穿37",
+    # "那我老公43的拍几码" was answered with the writer's 37)
+    own_shoes = [("customer", "平时穿37 这双小白鞋拍37可以吗"), ("agent", "亲，这款鞋子偏大半码哦，平时37的建议拍36呢~")]
+    assert read("那我老公43的拍几码", *own_shoes) == {"usual_size": "43"}
+    assert read("我妈穿38.5 她拿哪个", *own_shoes) == {"usual_size": "38.5"}
+    assert read("男朋友XL的 这件他穿拍几码") == {"usual_size": "XL"}
+    # a height is no size
+    assert "usual_size" not in read("她165的穿什么码")
 
 
 def test_what_an_agent_states_is_no_question_and_a_foot_is_a_foot():
