@@ -556,6 +556,17 @@ def test_a_message_asking_several_things_gets_one_reply_answering_each(demo_real
     assert not insured["parts"] and "验证码" not in insured["text"], insured
 
 
+@pytest.mark.slow
+def test_a_shop_fact_is_stated_once_in_a_reply(demo_real):
+    """A round of our own conversations: the price-protection rule twice in one joined reply (the answer about waiting
+    for a sale quotes it, and so does the price-protection answer), and "原路退回" twice where the refund timing, which
+    says it, was followed by "款项会原路退回"."""
+    for message in ("双十一会不会更便宜 现在买了到时候降价能补差价吗", "退货仓库签收了 多久到账"):
+        for reply in suggest(demo_real, message, top_k=5)["replies"]:
+            for clause in ("付款后7天内同款降价可退差价", "原路退回"):
+                assert reply["text"].count(clause) <= 1, (message, reply["text"])
+
+
 # What states a shop-specific fact in plain words: a number of hours, days or yuan, or a courier's name.
 FACT = re.compile(r"[0-9０-９一二两三四五六七八九十百]+ *(个)?(小时|天|日|工作日|元|块钱|块)|顺丰|中通|圆通|申通|韵达|京东快递|邮政|EMS|极兔|德邦")
 

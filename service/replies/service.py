@@ -554,10 +554,18 @@ class ReplyService:
             asked = general("澄清：也可能是店里的事")
             if asked is not None:
                 first.append(asked)
+        topical = self._clarifier(match, reading, index) if handoff else None
+        if handoff and match.leaning and topical.knowledge_point == match.leaning and candidates and scored(
+            topical, PointMatch(match.leaning or "", "", 1.0), 1.0, reading, advice, state, values, emotion
+        ) is None:
+            # The likely point's own question asks what the customer already said ("退货运费要看原因：质量问题还是…",
+            # after "裤子起球了"): the conversation is clear enough, and a vaguer question in its place would ask it
+            # again ("是想办理退货、换货还是…"). The point's answers lead.
+            handoff = False
         if handoff:
             # The likely topic's question, else the intent's, else the general one (which asks for nothing the
             # customer can have given already): the list is never empty.
-            for clarifier in (self._clarifier(match, reading, index), self.clarifiers[reading.intent], self.clarifiers["other"]):
+            for clarifier in (topical, self.clarifiers[reading.intent], self.clarifiers["other"]):
                 asked = scored(clarifier, PointMatch(clarifier.knowledge_point or "", "", 1.0), 1.0,
                                reading, advice, state, values, emotion, why="澄清：没有把握的知识点")
                 if asked is not None:  # not one asking for what the customer already said
@@ -615,6 +623,10 @@ class ReplyService:
                 options = self._relevant(own, ask.vector if self.same_space else None, index)
             options = [c for c in options if c.reply.id not in sent and normalize(c.text) not in agent_said]
             options = [c for c in options if all(c.text != p.text for p in parts)]
+            # A shop fact an earlier part states already (the price-protection rule quoted by the answer about waiting
+            # for a sale) is not said twice: an answer without it, else none (the earlier part answered this question).
+            said = [str(values[name]) for p in parts for name, _ in p.reply.slots if name in SHOP_FACTS and values.get(name)]
+            options = [c for c in options if not any(fact in c.text for fact in said)]
             if options:
                 parts.append(max(options, key=lambda c: c.score))
         if len(parts) < 2:
