@@ -565,6 +565,9 @@ def test_a_shop_fact_is_stated_once_in_a_reply(demo_real):
         for reply in suggest(demo_real, message, top_k=5)["replies"]:
             for clause in ("付款后7天内同款降价可退差价", "原路退回"):
                 assert reply["text"].count(clause) <= 1, (message, reply["text"])
+    # the answer about waiting for a sale, which quotes the rule, answers both questions: it leads
+    first = suggest(demo_real, "双十一会不会更便宜 现在买了到时候降价能补差价吗")["replies"][0]
+    assert "以当时页面为准" in first["text"] and "付款后7天内同款降价可退差价" in first["text"], first
 
 
 # What states a shop-specific fact in plain words: a number of hours, days or yuan, or a courier's name.

@@ -69,6 +69,9 @@ class MatchWeights:
     max_asks: int = 4
 
 
+# Whether a colour is there: the question spreads over the product's colours and its stock.
+COLOUR_THERE = frozenset({"product.colour", "product.stock"})
+
 # Points a question of a mixed ask is not answered with in a joined reply: greetings, complaints (a complaint
 # gets its own flow: apology first) and a pasted order number.
 NOT_JOINED = ("greeting.", "complaint.", "order.info-provided")
@@ -121,8 +124,11 @@ class KnowledgeMatcher:
         self._unlisted = np.array([j == self._none or is_outside(c) for j, c in enumerate(self.classes)], dtype=bool)
         self._outside = np.flatnonzero(self._unlisted & (np.arange(len(self.classes)) != self._none))
         self._listable = np.array([not self._unlisted[j] and c in points for j, c in enumerate(self.classes)], dtype=bool)
-        # The points asking which size to take: one answer serves them all (the chart's advice for the measurements).
-        self._which_size = np.array([c in SIZE_ADVICE_POINTS for c in self.classes], dtype=bool)
+        # Points one answer serves together, for a question of a mixed ask: which size to take (the chart's advice for
+        # the measurements), and whether a colour is there (the product's colours and stock: "雾霾蓝有没有").
+        self._together = [
+            np.array([c in group for c in self.classes], dtype=bool) for group in (SIZE_ADVICE_POINTS, COLOUR_THERE)
+        ]
         # The agent's replies, by point, to tell which point the agent's last turn belonged to.
         self._reply_vectors = reply_vectors
         self._reply_owner = np.array([self._column.get(p, -1) for p in reply_points], dtype=int)
@@ -279,8 +285,9 @@ class KnowledgeMatcher:
             point = self.classes[j]
             floor = w.ask if point in listed else w.ask_unlisted
             # A question which size to take may spread over several such points ("她158 110斤": for someone else,
-            # which size, a petite figure); they share one answer, so together they say how sure it is.
-            sure = probs[self._which_size].sum() if self._which_size[j] else probs[j]
+            # which size, a petite figure), and one whether a colour is there over the colours and the stock; they share
+            # one answer, so together they say how sure it is.
+            sure = next((probs[group].sum() for group in self._together if group[j]), probs[j])
             if not self._listable[j] or sure < floor or point.startswith(NOT_JOINED) or point in out:
                 continue
             out[point] = Ask(doc.text, PointMatch(point, self.points[point].label, round(float(probs[j]), 4)), doc.vector)

@@ -606,8 +606,10 @@ class ReplyService:
     ) -> Candidate | None:
         """One reply answering each question of a mixed ask, in the order asked: per question its point's best
         answer (the shop's data first), read against that question's words. None unless two or more questions
-        have an answer not sent yet in this conversation, or when this joined reply was sent already."""
+        have an answer not sent yet in this conversation, or when this joined reply was sent already; one part alone
+        when the shop fact it states answers the other questions."""
         parts: list[Candidate] = []
+        covered = 0  # questions an earlier part's shop fact answers
         for ask, made in asks:
             point = ask.point
             found = PointMatch(point.id, point.label, 1.0)
@@ -626,9 +628,12 @@ class ReplyService:
             # A shop fact an earlier part states already (the price-protection rule quoted by the answer about waiting
             # for a sale) is not said twice: an answer without it, else none (the earlier part answered this question).
             said = [str(values[name]) for p in parts for name, _ in p.reply.slots if name in SHOP_FACTS and values.get(name)]
-            options = [c for c in options if not any(fact in c.text for fact in said)]
-            if options:
-                parts.append(max(options, key=lambda c: c.score))
+            fresh = [c for c in options if not any(fact in c.text for fact in said)]
+            covered += bool(options) and not fresh
+            if fresh:
+                parts.append(max(fresh, key=lambda c: c.score))
+        if len(parts) == 1 and covered:
+            return parts[0]  # its fact answers the other questions too: it answers them all on its own
         if len(parts) < 2:
             return None
         joined = joined_candidate(parts)
