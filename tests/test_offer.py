@@ -385,5 +385,8 @@ def test_a_reply_about_some_goods_is_offered_only_when_the_conversation_names_th
     shoes = ids("鞋子有点大 垫个鞋垫能行吗", "size.fit-adjust")
     assert not {"size-bra-002", "size-fit-adjust-01"} & shoes and shoes
     assert "size-bra-002" in ids("文胸扣最外面一排还是勒", "size.fit-adjust")
+    # A Bluetooth speaker is not put on a 2.4G Wi-Fi network (a round of our own conversations).
+    assert "product-setup-02" not in ids("这个蓝牙音箱怎么连电脑呀", "product.setup")
+    assert "product-setup-02" in ids("摄像头一直连不上wifi", "product.setup")
     # Replies about no goods in particular are offered whatever the goods.
     assert "product-care-01" in ids("能機洗嗎 懶得手洗😂", "product.care", wool)
