@@ -26,6 +26,7 @@ SEVERITIES = ("ordinary", "serious")
 CONVERSATION_VARIABLES = {
     "nickname": "昵称", "order_id": "订单号", "courier": "快递公司", "tracking_no": "运单号", "shop_name": "店铺名",
     "size": "尺码", "colour": "颜色", "quantity": "数量", "amount": "金额", "date": "日期", "product": "商品名",
+    "usual_size": "平时尺码",  # the size the customer says they usually wear ("平时穿M"), not the size asked about
 }
 # From the shop's profile: facts that differ between shops, never written as plain text in a reply.
 SHOP_FACTS = {
