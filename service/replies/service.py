@@ -559,8 +559,8 @@ class ReplyService:
             topical, PointMatch(match.leaning or "", "", 1.0), 1.0, reading, advice, state, values, emotion
         ) is None:
             # The likely point's own question asks what the customer already said ("退货运费要看原因：质量问题还是…",
-            # after "裤子起球了"): the conversation is clear enough, and a vaguer question in its place would ask it
-            # again ("是想办理退货、换货还是…"). The point's answers lead.
+            # after "裤子起球了"), or what the conversation rules out: the conversation is clear enough, and a vaguer
+            # question in its place would ask it again ("是想办理退货、换货还是…"). The point's answers lead.
             handoff = False
         if handoff:
             # The likely topic's question, else the intent's, else the general one (which asks for nothing the
