@@ -81,6 +81,9 @@ def test_the_joined_reply_greets_once_and_carries_what_each_part_needs():
     assert join_texts(["亲，这款有货哦～", "亲，今天4点前拍当天发", "亲亲，可以开发票的"]) == "亲，这款有货哦～今天4点前拍当天发。可以开发票的"
     assert join_texts(["燕麦色有货的", "亲，可以机洗"]) == "亲，燕麦色有货的。可以机洗"  # the greeting stays
     assert join_texts(["燕麦色有货的", "可以机洗"]) == "燕麦色有货的。可以机洗"
+    # a first part saying 亲 after its opening words is not greeted twice ("亲，真抱歉亲，…"); 亲自 is no greeting
+    assert join_texts(["真抱歉亲，赠品漏了", "亲，我这就核对"]) == "真抱歉亲，赠品漏了。我这就核对"
+    assert join_texts(["负责人会亲自跟进", "亲，我这就核对"]) == "亲，负责人会亲自跟进。我这就核对"
     parts = [
         _candidate("a-01", "亲，这款有货哦～", "product.stock", 0.7, presumes=("in_stock",)),
         _candidate("b-02", "亲，发【快递】", "logistics.courier-which", 0.9, missing=("courier",), check="先确认已发货",

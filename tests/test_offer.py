@@ -390,3 +390,31 @@ def test_a_reply_about_some_goods_is_offered_only_when_the_conversation_names_th
     assert "product-setup-02" in ids("摄像头一直连不上wifi", "product.setup")
     # Replies about no goods in particular are offered whatever the goods.
     assert "product-care-01" in ids("能機洗嗎 懶得手洗😂", "product.care", wool)
+
+
+def test_an_apology_leading_the_list_comes_with_what_will_be_done(parts):
+    """A rater's round of 120 conversations: "…真的很抱歉，换谁都会着急。" alone, first for a customer whose order came
+    wrong ("那现在咋办"), and "…对不起让您有这样的经历。" alone for one threatening to post about a cracked desk, left
+    them asking what happens now (rated generic). An apology or empathy reply leading the list now goes with its
+    point's best answer in one reply, the feeling first; an answer that apologises itself leads alone."""
+    replies = parts[0]
+    angry = offer(parts, "10块？？一张桌子800多 裂了你给10块打发要饭的 不处理我就发小红书曝光你们!!!", "complaint.expose-threat")
+    first = angry.replies[0]
+    assert first.category in ("apology", "empathy") and len(first.parts) == 2, angry.replies[:2]
+    feeling, answer = (replies.index.corpus.replies[i] for i in first.parts)
+    assert feeling.category in ("apology", "empathy") and answer.category in ("answer", "solution", "reassurance")
+    assert first.text.index("对不起") < first.text.index("订单号"), first.text  # the feeling first, then the remedy
+    assert first.knowledge_point == "complaint.expose-threat" and first.why.startswith("先安抚，再给办法")
+    # The answer joined is not offered again on its own.
+    assert answer.id not in [r.id for r in angry.replies[1:]]
+    # Sent once, the same joined reply is not offered again.
+    again = offer(parts, "10块？？一张桌子800多 裂了你给10块打发要饭的 不处理我就发小红书曝光你们!!!", "complaint.expose-threat",
+                  sent=[first.id])
+    assert first.id not in [r.id for r in again.replies]
+
+
+def test_a_venting_customer_is_listened_to_before_being_asked(parts):
+    """"您说完我马上处理" and then "能跟我说说是哪件商品…吗" in one breath would interrupt the listening it promises: a
+    venting customer's apology stays alone."""
+    vent = offer(parts, "气死我了!!! 什么玩意儿!!!", "complaint.venting")
+    assert vent.replies[0].category in ("apology", "empathy") and not vent.replies[0].parts, vent.replies[0]

@@ -35,7 +35,7 @@ from service.replies.corpus import CONVERSATION_VARIABLES, SHOP_FACTS, CorpusErr
 from service.replies.guidance import Advice
 from service.replies.index import ReplyIndex, ReplyLibrary, attach
 from service.replies.knowledge import ASSUMED, KNOWLEDGE_DIR, PRESUMES, KnowledgePoint, load_knowledge
-from service.replies.joining import joined_candidate
+from service.replies.joining import ACTS, APOLOGISES, joined_candidate, soothed_candidate
 from service.replies.matcher import Ask, KnowledgeMatcher, Match, MatchWeights, PointMatch
 from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
@@ -584,6 +584,8 @@ class ReplyService:
         taken = {c.reply.id for c in first}
         rest = pick([c for c in candidates if c.reply.id not in taken], index, top_k - len(first), w, single=len(offered) <= 1)
         chosen = [*first, *rest][:top_k]
+        if not handoff and not polite:
+            chosen = self._with_remedy(chosen, candidates, sent, agent_said)
         if not chosen:  # every reply was left out (sent already, or its presumption contradicted): the general question
             asked = general("澄清：没有能发的回复")
             chosen = [asked] if asked is not None else []
@@ -638,6 +640,32 @@ class ReplyService:
             return None
         joined = joined_candidate(parts)
         return None if joined.reply.id in sent or normalize(joined.text) in agent_said else joined
+
+    @staticmethod
+    def _with_remedy(chosen: list[Candidate], candidates: list[Candidate], sent: set[str], agent_said: set[str]) -> list[Candidate]:
+        """An apology or empathy reply leading the list goes with its point's best answer, in one reply: the feeling
+        first, then what will be done ("…真的很抱歉，换谁都会着急。" alone left a customer whose order came wrong asking
+        what happens now; raters called it generic). An answer that apologises itself leads alone instead. Not for a
+        feeling reply that says what I will do ("这件事我接手了") or asks for what I need, nor for a venting customer's
+        "您说完我马上处理" (its point's answers ask what happened: the listening comes first)."""
+        if not chosen:
+            return chosen
+        lead = chosen[0]
+        if lead.reply.category not in FEELING_CATEGORIES or lead.parts or lead.point == FEELING_POINT or ACTS.search(lead.text):
+            return chosen  # not a feeling alone, or one that says what I will do
+        answers = [
+            c for c in candidates
+            if c.point == lead.point and c.reply.category in ANSWER_CATEGORIES and not c.parts and c.reply.id not in sent
+        ]
+        if not answers:
+            return chosen
+        answer = max(answers, key=lambda c: c.score)
+        if APOLOGISES.search(answer.text):
+            return [answer, *(c for c in chosen if c.reply.id != answer.reply.id)]
+        soothed = soothed_candidate(lead, answer)
+        if soothed.reply.id in sent or normalize(soothed.text) in agent_said:
+            return chosen
+        return [soothed, *(c for c in chosen[1:] if c.reply.id != answer.reply.id)]
 
     def _relevant(self, own: list[Candidate], query: np.ndarray | None, index: ReplyIndex) -> list[Candidate]:
         """One point's candidates, each moved by how close its text is to the message (e5 reads a query
