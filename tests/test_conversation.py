@@ -34,6 +34,11 @@ def points(body):
         ([("customer", "这条裙子还有杏色吗"), ("agent", "亲，杏色已经卖完了哦")], "那黑的呢", {"product.stock", "product.colour"}),
         # "How long" after a refund question is about the refund.
         ([("customer", "我申请的退款处理了吗"), ("agent", "亲，已经帮您同意退款了")], "那钱多久到", {"refund.progress", "refund.where-money-goes"}),
+        # A thank-you in between is no topic (a rater's round: "好的谢谢" made the next question a thank-you, answered
+        # "不用客气"): the question before it is.
+        ([("customer", "地址写错了 能改吗"), ("agent", "亲，包裹今天上午已经发出了，我帮您联系快递改地址试试~"),
+          ("customer", "好的谢谢"), ("agent", "亲，快递那边说要等包裹到了当地网点才能改派，可能会晚一两天哦")],
+         "那要我自己打电话给快递吗 还是你们弄", {"logistics.change-address-shipped"}),
         # An order number pasted after the agent asked for it: the question it answers, or the number received.
         ([("customer", "买的杯子到哪了 好几天了"), ("agent", "亲，方便发一下订单号吗？我帮您查")], "2207719304482561",
          {"logistics.where-is-parcel", "logistics.slow-delivery", "logistics.no-update", "order.info-provided"}),

@@ -32,6 +32,12 @@ from service.shop.answers import SIZE_ADVICE_POINTS
 
 # A message that is nothing but a number, a code or a phone (the answer to "方便发一下订单号吗？").
 _ONLY_DATA = re.compile(r"^[\s\d\-+()（）a-zA-Z:：#]{6,}$")
+# A turn that only acknowledges or thanks ("好的谢谢", "嗯嗯 辛苦了", "收到~"): it names no topic.
+_ACKNOWLEDGES = re.compile(
+    r"^(?:好的?|好吧|行|嗯+|哦+|噢+|ok|okay|谢谢|多谢|感谢|辛苦|麻烦|收到|知道|明白|了解|懂|"
+    r"亲|你|您|啦|了|呀|吧|哒|滴|嘞|哟|哈+|啊|呢|的|[\s\W_])+$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -216,12 +222,13 @@ class KnowledgeMatcher:
     @staticmethod
     def _topic_turn(customer: Sequence[str]) -> str:
         """The customer's latest turn that says what the conversation is about: not an elliptical
-        follow-up, an acknowledgement or a pasted number ("好", "M", "2207719304482561")."""
-        for text in reversed(customer):
-            normalized = normalize(text)
+        follow-up, an acknowledgement or a pasted number ("好", "M", "2207719304482561"). When every turn is
+        short, the latest that is more than a thank-you ("地址写错了 能改吗" before "好的谢谢")."""
+        turns = [normalize(text) for text in customer]
+        for normalized in reversed(turns):
             if not is_follow_up(normalized) and not _ONLY_DATA.match(normalized):
                 return normalized
-        return normalize(customer[-1])
+        return next((t for t in reversed(turns) if not _ACKNOWLEDGES.match(t)), turns[-1])
 
     def probabilities(self, reading: Reading, history: Sequence[Turn] = ()) -> tuple[np.ndarray, np.ndarray, bool]:
         """The distribution over points (and `none`) for the message in its conversation, the message's
