@@ -30,6 +30,7 @@ XSS = "<script>alert(1)</script> <img src=x onerror=alert(1)> 怎么还不发货
 # Code points before, between and after the findings: offsets must not be counted in UTF-16 units.
 LINT_DRAFT = "😊亲，你必须先确认收货，我们的质量全网第一👍"
 ROUND_TRIPS: list[tuple[str, int]] = []  # (message, ms shown by the page), printed for the lead
+HANDOFFS: set[bool] = set()  # the handoff flags the console was shown, by `ask`
 
 
 
@@ -89,6 +90,10 @@ def ask(page, message: str) -> tuple[dict, dict]:
     answer = response.value.json()
     assert response.value.status == 200, answer
     expect(page.locator("#suggestions")).to_have_attribute("data-request-id", answer["request_id"])
+    # The note to ask first (or hand over) shows exactly when the service handed the message off.
+    handoff = expect(page.locator("#handoff"))
+    handoff.to_be_visible() if answer["handoff"] else handoff.to_be_hidden()
+    HANDOFFS.add(answer["handoff"])
     ms = int(page.locator("#rtt").get_attribute("data-ms"))
     ROUND_TRIPS.append((message, ms))
     print(f"suggest round trip for {message!r}: {ms} ms")
@@ -173,7 +178,6 @@ def test_complaint_is_read_and_an_edited_reply_is_recorded(console, server, db_p
     expect(page.locator("#emotion-badge .cues li")).to_have_text(answer["emotion"]["cues"])
     expect(page.locator("#escalation")).to_be_visible()
     expect(page.locator("#escalate-reason")).to_have_text(answer["escalate_reason"])
-    expect(page.locator("#handoff")).to_be_hidden()
     expect(page.locator("#guidance li")).to_have_text(answer["guidance"])
 
     # The suggestions, numbered, with category and why; an angry customer gets an apology or empathy first.
