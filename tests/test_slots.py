@@ -182,6 +182,14 @@ def test_an_agent_turn_names_the_courier_only_of_the_parcel(earlier, courier):
         ([("customer", "拆开就是坏的 你看图")], {"delivered": True}),
         ([("customer", "拆开了还能退吗")], {}),  # asked before buying as often as after
         ([("agent", "亲，您拆开看一下里面有没有说明书哦")], {}),  # the agent presumes it; the customer never said
+        # The agent owning the shop's mistake in other words (a rater's round: "核实了确实是仓库发错了" left a reply
+        # asking for photos to check whether it was sent wrong); the customer saying so establishes nothing.
+        ([("agent", "收到亲，核实了确实是仓库发错了，实在抱歉！")], {"shop_fault": True}),
+        ([("agent", "亲，是仓库那边漏发了，给您补寄")], {"shop_fault": True}),
+        ([("agent", "亲，确实是我们这边的问题")], {"shop_fault": True}),
+        ([("customer", "肯定是你们仓库发错了")], {"shop_fault": None}),
+        ([("agent", "亲，我这边查一下是不是仓库发错了")], {"shop_fault": None}),  # asked
+        ([("agent", "亲，不是仓库发错了哦，是您拍的这个码")], {"shop_fault": False}),  # denied
         # Only the customer's last two turns: an old attempt was about something else.
         ([("customer", "快递柜找过了 没有"), ("agent", "亲，我帮您联系快递"), ("customer", "好的 谢谢"),
           ("agent", "亲，快递说明天送"), ("customer", "尺码表在哪看")], {}),
