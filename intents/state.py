@@ -79,8 +79,10 @@ CUES: tuple[Cue, ...] = (
     _cue("refund_approved", r"(已经?|这边)?同意(了)?(您的)?(退款|退货|申请)|审核通过|申请通过了", by=("agent",)),
     _cue("refund_done", r"退款成功|已退款|钱退了|已经退款|退款到账|已原路退回"),
     _cue("shop_fault", r"是我们的(失误|问题|责任|疏忽)|我们发错了|我们漏发了|是我们没", by=("agent",), negatable=False),
-    # Owned in other words ("核实了确实是仓库发错了"); not asked ("查一下是不是仓库发错了") nor denied ("不是仓库发错了").
-    _cue("shop_fault", r"(?<!是不是)(?<!是不)(?<!是否)(确实|的确)?是?(我们|仓库)(这边|那边)?的?(发错|漏发)了|(确实|的确)是(我们|仓库)(这边|那边)?的(失误|问题|疏忽)",
+    # Owned in other words ("核实了确实是仓库发错了"); not asked ("查一下是不是仓库发错了"), supposed ("如果是仓库发错了")
+    # nor denied ("不是仓库发错了").
+    _cue("shop_fault", r"(?<!是不是)(?<!是不)(?<!是否)(?<!如果)(?<!如果是)(?<!要是)(?<!假如)(?<!假如是)(?<!万一)(?<!万一是)"
+                       r"(确实|的确)?是?(我们|仓库)(这边|那边)?的?(发错|漏发)了|(确实|的确)是(我们|仓库)(这边|那边)?的(失误|问题|疏忽)",
          by=("agent",), clause=True),
     # The agent named an amount to make it up ("给您补偿20元可以吗", "退您15块差价"): an offer the customer may haggle over.
     _cue("offered", r"(?:补偿|补|退款?|返|赔)(?:您|给您)?\s?\d+(?:\.\d+)?\s?(?:元|块)", by=("agent",), negatable=False),

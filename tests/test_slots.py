@@ -190,6 +190,7 @@ def test_an_agent_turn_names_the_courier_only_of_the_parcel(earlier, courier):
         ([("customer", "肯定是你们仓库发错了")], {"shop_fault": None}),
         ([("agent", "亲，我这边查一下是不是仓库发错了")], {"shop_fault": None}),  # asked
         ([("agent", "亲，不是仓库发错了哦，是您拍的这个码")], {"shop_fault": False}),  # denied
+        ([("agent", "亲，如果是仓库发错了，我们来回运费全包")], {"shop_fault": None}),  # supposed
         # Only the customer's last two turns: an old attempt was about something else.
         ([("customer", "快递柜找过了 没有"), ("agent", "亲，我帮您联系快递"), ("customer", "好的 谢谢"),
           ("agent", "亲，快递说明天送"), ("customer", "尺码表在哪看")], {}),

@@ -30,7 +30,6 @@ XSS = "<script>alert(1)</script> <img src=x onerror=alert(1)> 怎么还不发货
 # Code points before, between and after the findings: offsets must not be counted in UTF-16 units.
 LINT_DRAFT = "😊亲，你必须先确认收货，我们的质量全网第一👍"
 ROUND_TRIPS: list[tuple[str, int]] = []  # (message, ms shown by the page), printed for the lead
-HANDOFFS: set[bool] = set()  # the handoff flags the console was shown, by `ask`
 
 
 
@@ -93,7 +92,6 @@ def ask(page, message: str) -> tuple[dict, dict]:
     # The note to ask first (or hand over) shows exactly when the service handed the message off.
     handoff = expect(page.locator("#handoff"))
     handoff.to_be_visible() if answer["handoff"] else handoff.to_be_hidden()
-    HANDOFFS.add(answer["handoff"])
     ms = int(page.locator("#rtt").get_attribute("data-ms"))
     ROUND_TRIPS.append((message, ms))
     print(f"suggest round trip for {message!r}: {ms} ms")
