@@ -117,15 +117,17 @@ def read_slots(text: str) -> dict[str, str]:
     if wanted is not None:
         letters, word, number, chest = wanted.groups()
         found.setdefault("size", letters.upper() if letters else word or (f"{number}码" if number else chest))
-    for match in _COLOUR.finditer(text):
-        tail = text[match.start() : match.start() + 3]
-        if any(tail.startswith(w) for w in _NOT_COLOUR_AFTER) or text[match.end() : match.end() + 1] == "差":
-            continue
-        word = match.group(1)
-        if len(word) == 1 and not _lone_colour(text, match.start(1)):
-            continue
+    colours = [
+        match for match in _COLOUR.finditer(text)
+        if not any(text[match.start() : match.start() + 3].startswith(w) for w in _NOT_COLOUR_AFTER)
+        and text[match.end() : match.end() + 1] != "差"
+        and (len(match.group(1)) > 1 or _lone_colour(text, match.start(1)))
+    ]
+    # As for the size: the colour the customer changes to ("灰色那件想换成藏青") is the one they want; else the first.
+    wanted = next((m for m in colours if _CHANGE_TO.search(text[max(0, m.start() - 4) : m.start()])), colours[0] if colours else None)
+    if wanted is not None:
+        word = wanted.group(1)
         found.setdefault("colour", word if word.endswith("色") or len(word) > 1 else word + "色")
-        break
     for match in _QUANTITY.finditer(text):
         if text[: match.start()].endswith(_NOT_QUANTITY_AFTER):
             continue

@@ -64,6 +64,10 @@ from intents.state import read_state
         # the size a customer changes to is the one they want, not the one they ordered
         ("昨天下的单选的M码 想换成L 应该还没发货吧", {"size": "L"}),
         ("拍的XL 能改M吗", {"size": "M"}),
+        # and so is the colour (a rater's round: "灰色那件想换成藏青" got "想换成白色跟我说一声", the colour returned)
+        ("白色那件想退 灰色那件想换成藏青", {"colour": "藏青"}),
+        ("拍了卡其的 能改黑色吗", {"colour": "黑色"}),
+        ("杏色的有货吗", {"colour": "杏色"}),
         ("M码偏大吗", {"size": "M"}),
         ("支持一件代发不", {}),  # dropshipping, not a count
     ],
