@@ -60,25 +60,30 @@ def asks_back(text: str) -> bool:
     return bool(sentences) and bool(_ASKS.search(sentences[-1]))
 
 
+def _combined(parts: Sequence[Candidate], lead: Candidate, category: str, why: str) -> Candidate:
+    """`parts` as one reply, in the order given: `lead` lends it its intents, stage, source, knowledge point and
+    point; what any part misses, presumes or needs checked, it does."""
+    ids = [p.reply.id for p in parts]
+    text = join_texts([p.text for p in parts])
+    reply = StandardReply(
+        id=joined_id(ids), text=text, intents=lead.reply.intents, stage=lead.reply.stage, category=category,
+        source=lead.reply.source, knowledge_point=lead.reply.knowledge_point,
+        presumes=_unique(f for p in parts for f in p.reply.presumes),
+    )
+    checks = _unique(p.needs_check for p in parts if p.needs_check)
+    return Candidate(
+        reply, lead.point, max(p.score for p in parts), text, _unique(m for p in parts for m in p.missing),
+        "；".join(checks) or None, why, own_facts=any(p.own_facts for p in parts), parts=tuple(ids),
+    )
+
+
 def joined_candidate(parts: Sequence[Candidate]) -> Candidate:
     """The parts' answers as one reply: what any part misses, presumes or needs checked, the joined reply does.
     The first part (the first question asked) lends it its intents, stage, source and knowledge point. In the
     text, parts that end by asking the customer something go last, each group in the order given."""
     first = parts[0]
-    lead = first.reply
     parts = sorted(parts, key=lambda p: asks_back(p.text))  # stable: the order asked within each group
-    ids = [p.reply.id for p in parts]
-    text = join_texts([p.text for p in parts])
-    reply = StandardReply(
-        id=joined_id(ids), text=text, intents=lead.intents, stage=lead.stage, category="answer",
-        source=lead.source, knowledge_point=lead.knowledge_point, presumes=_unique(f for p in parts for f in p.reply.presumes),
-    )
-    checks = _unique(p.needs_check for p in parts if p.needs_check)
-    return Candidate(
-        reply, first.point, max(p.score for p in parts), text, _unique(m for p in parts for m in p.missing),
-        "；".join(checks) or None, f"分别回答{len(parts)}个问题：" + " + ".join(p.point for p in parts),
-        own_facts=any(p.own_facts for p in parts), parts=tuple(ids),
-    )
+    return _combined(parts, first, "answer", f"分别回答{len(parts)}个问题：" + " + ".join(p.point for p in parts))
 
 
 # An answer that apologises itself soothes on its own ("确实是我们发错了，真不好意思…").
@@ -92,17 +97,4 @@ def soothed_candidate(feeling: Candidate, answer: Candidate) -> Candidate:
     """`feeling` (an apology or empathy reply) and then `answer` (its point's answer) as one reply. It keeps the
     feeling's category, point, intents and stage: it opens with it. What either part misses, presumes or needs
     checked, it does."""
-    lead = feeling.reply
-    ids = [lead.id, answer.reply.id]
-    text = join_texts([feeling.text, answer.text])
-    reply = StandardReply(
-        id=joined_id(ids), text=text, intents=lead.intents, stage=lead.stage, category=lead.category,
-        source=lead.source, knowledge_point=lead.knowledge_point,
-        presumes=_unique([*lead.presumes, *answer.reply.presumes]),
-    )
-    checks = _unique(p.needs_check for p in (feeling, answer) if p.needs_check)
-    return Candidate(
-        reply, feeling.point, max(feeling.score, answer.score), text, _unique([*feeling.missing, *answer.missing]),
-        "；".join(checks) or None, "先安抚，再给办法：" + answer.why,
-        own_facts=feeling.own_facts or answer.own_facts, parts=tuple(ids),
-    )
+    return _combined([feeling, answer], feeling, feeling.reply.category, "先安抚，再给办法：" + answer.why)
