@@ -115,6 +115,30 @@ def test_products_json_duplicate_ids_name_each_line():
         parse_products(text, "p.json", "json")
 
 
+def test_with_no_product_the_chart_is_the_one_for_the_garment_named_or_the_measurements_given():
+    """A rater's round: "165 110斤穿什么码啊 平时穿M" with no product got "我这就…比一比，马上告诉您" (stalling). The
+    shop's charts answer: the one for the kind of garment named, else the one reading every measurement given."""
+    shop = example_shop()
+    h, w = {"height_cm": 165.0}, {"weight_kg": 55.0}
+
+    def chart(texts, measurements, sizes=frozenset()):
+        found = shop.general_chart(texts, measurements, sizes)
+        return (found[0].id, found[1]) if found else None
+
+    assert chart(["165 110斤穿什么码啊 平时穿M"], {**h, **w}) == ("tops", "上衣")  # the jeans' chart has no weight
+    assert chart(["这个牛仔裤偏大还是偏小", "那我腰围2尺1 臀围90 拍哪个"], {"waist_cm": 70.0, "hip_cm": 90.0}) == ("jeans", "裤子")
+    assert chart(["这件卫衣拿S可以吗", "那我男朋友呢 180 150斤"], {"height_cm": 180.0, "weight_kg": 75.0}) == ("tops", "上衣")
+    assert chart(["脚长24.5 穿几码"], {"foot_cm": 24.5}) == ("shoes", "鞋子")
+    assert chart(["裤子 我165"], h) == ("jeans", "裤子")  # the kind named decides
+    # one measurement fits many garments: only a size named says which
+    assert chart(["我165穿什么码"], h) is None
+    assert chart(["几条装 有没有大码的 我140斤"], {"weight_kg": 70.0}) is None
+    assert chart(["163 拍S还是M"], {"height_cm": 163.0}, {"S", "M"}) == ("tops", "上衣")
+    # a garment the shop has no chart for, or no charts at all
+    assert chart(["连衣裙 165 110斤"], {**h, **w}) is None
+    assert read_shop_dir(EXAMPLE_SHOP).__class__(shop.profile, shop.catalogue, {}, "example").general_chart(["165 110斤"], {**h, **w}) is None
+
+
 def test_bad_profile_value_names_the_line(tmp_path):
     path = tmp_path / "profile.toml"
     path.write_text('[shipping]\nship_within = "48小时内"\ndefault_courier = ""\n', encoding="utf-8")
@@ -500,6 +524,25 @@ def test_the_size_advice_answers_which_size_and_the_chart_answers_how_long(demo_
     # asked which size, the advice still leads
     which = suggest(demo_real, "那我男朋友呢 178 135斤", product_id="SW-2301", history=said)["replies"][0]
     assert which["source"] == "size" and "XL" in which["text"], which["text"]
+
+
+@pytest.mark.slow
+def test_with_no_product_the_size_comes_from_the_shops_chart_for_the_garment(demo_real):
+    """A rater's round: size questions with no product got "我这就对照这款的尺码表…马上告诉您" (stalling, the customer's
+    figures unused). The shop's chart for the garment answers, said of the shop's garments."""
+    first = suggest(demo_real, "165 110斤穿什么码啊 平时穿M")
+    reply = first["replies"][0]
+    assert first["product"] is None and first["size_advice"]["chart"] == "tops" and reply["source"] == "size", reply
+    assert reply["text"] == "亲，按身高165、体重110斤，我们家上衣一般建议M码～", reply["text"]
+    said = [{"role": "customer", "text": "这个牛仔裤偏大还是偏小"}, {"role": "agent", "text": "亲，这款是标准码的哦，按平时尺码拍就可以啦~"}]
+    reply = suggest(demo_real, "那我腰围2尺1 臀围90 拍哪个", history=said)["replies"][0]
+    assert "腰围70对应28码" in reply["text"] and "选28码" in reply["text"], reply["text"]
+    # she does not know her weight: not asked for it
+    reply = suggest(demo_real, "帮闺蜜买的 她大概163 偏瘦 不知道体重 拍S还是M")["replies"][0]
+    assert "M码" in reply["text"] and "体重" not in reply["text"], reply["text"]
+    # asked mostly about a high instep: a size for an unknown shoe cannot weigh it
+    reply = suggest(demo_real, "脚长24.5 脚背有点高 穿39还是40")["replies"][0]
+    assert reply["source"] != "size", reply["text"]
 
 
 @pytest.mark.slow

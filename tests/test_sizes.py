@@ -168,6 +168,26 @@ def test_reason_names_the_measurements_and_asks_only_for_what_is_missing():
     assert set(jeans.missing) == {"waist_cm", "hip_cm"}
 
 
+def test_far_apart_with_the_girth_larger_takes_the_girths_size_whatever_the_cut():
+    """"155 130斤" is S by height and XL by weight: "喜欢宽松一点选XL码，想合身一点选S码" offered a size that would
+    not close (and a loose cut took S)."""
+    for fit in (None, "loose", "regular", "slim"):
+        advice = advise(TOPS, {H: 155, W: 65}, fit)
+        assert (advice.size, advice.between) == ("XL", ["S", "XL"]), fit
+        assert "以体重为准选XL码" in advice.reason and "选S码" not in advice.reason, advice.reason
+    # one size apart, or the height the larger: the cut and the usual size lean as before
+    assert advise(TOPS, {H: 165, W: 58}, "loose").size == "M"
+    assert advise(TOPS, {H: 180, W: 50}, "loose").size == "M"
+
+
+def test_said_of_the_shops_garments_when_no_product_is_known():
+    advice = advise(TOPS, {H: 165, W: 55, "usual_size": "M"}, None, "我们家上衣一般")
+    assert advice.reason == "按身高165、体重110斤，我们家上衣一般建议M码" and advice.read == ("height_cm", "weight_kg")
+    # a usual size alone says nothing of an item nobody named
+    assert advise(TOPS, {"usual_size": "M"}, None, "我们家上衣一般") is None
+    assert advise(TOPS, {"usual_size": "M"}).size == "M"
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [

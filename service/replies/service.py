@@ -41,7 +41,7 @@ from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
 from service.shop.answers import (
     ANSWERS, CHART_POINT, LENGTH_POINT, PREFIXES, ROW_POINTS, SHOES_POINT, SIZE_ADVICE_POINTS, WHOLE_CHART, chart_answer,
-    asked_measures, length_answer, product_answers, row_answer, size_answer,
+    asked_measures, general_size_answer, length_answer, product_answers, row_answer, size_answer,
 )
 from service.shop.products import JOINED_ID_PREFIX, Product
 from service.shop.shop import Shop
@@ -365,6 +365,13 @@ class ReplyService:
         measurements = conversation_measurements(reading.doc.text, turns[:-1])
         chart = shop.chart(product)
         size_advice = advise(chart, measurements, product.attributes.get("fit")) if chart is not None and measurements else None
+        if product is None and measurements:
+            # no product known: the shop's chart for the garment the customer's measurements are for, said as such
+            sizes = {s for s in (slots.get("size"), measurements.get("usual_size")) if isinstance(s, str)}
+            found = shop.general_chart([text for _, text in turns], measurements, sizes)
+            if found is not None:
+                general, kind = found
+                size_advice = advise(general, measurements, None, f"我们家{kind}一般" if kind else "我们家的尺码表")
         values = {
             **shop.profile.values, **slots, **{k: v for k, v in conversation.variables.items() if v.strip()},
             **{k: str(v) for k, v in measurements.items()},
@@ -378,25 +385,24 @@ class ReplyService:
         if size and not read_slots(words).get("size"):
             words = next((text for role, text in reversed(turns[:-1]) if role == "customer" and read_slots(text).get("size")), words)
         asked = (size, words) if size else None
-        generated = self._generated(reading, match, product, chart, size_advice, slots, asked)
+        texts = [text for _, text in turns]
+        generated = self._generated(reading, match, product, chart, size_advice, slots, asked, texts)
         earlier = [text for role, text in turns[:-1] if role == "customer"]
         gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
-        asks = self._asks(reading, match, product, chart, size_advice, slots, asked)
+        asks = self._asks(reading, match, product, chart, size_advice, slots, asked, texts)
         offer = self.offer(
             reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave,
-            cannot, asks, goods_context([text for _, text in turns], product),
+            cannot, asks, goods_context(texts, product),
         )
         return dataclasses.replace(offer, measurements=measurements, size_advice=size_advice, product=product)
 
     def _generated(
         self, reading: Reading, match: Match, product: Product | None, chart, size_advice: SizeAdvice | None,
-        slots: Mapping[str, str], asked: tuple[str, str] | None = None,
+        slots: Mapping[str, str], asked: tuple[str, str] | None = None, texts: Sequence[str] = (),
     ) -> list[tuple[StandardReply, PointMatch]]:
         """Replies from the shop's data for the points asked: a product attribute, the size advice (or, when the
         customer gave no measurements, the row of the size asked about, or the chart). `asked` is that size and the
         words asking about it. Only for points close to the best one."""
-        if product is None:
-            return []
         top = match.points[0].confidence if match.points else 0.0
         # The best point, and others nearly as sure and sure enough on their own (a mixed ask).
         close = [p for i, p in enumerate(match.points) if p.confidence > 0 and (i == 0 or (p.confidence >= 0.6 * top and p.confidence >= 0.3))]
@@ -406,6 +412,12 @@ class ReplyService:
         which = next((p for p in sized if p.id in SIZE_ADVICE_POINTS), None)
         if which is None and not sized and reading.intent == "size":
             which = PointMatch("size.recommend", "尺码推荐", top or 1.0)
+        if product is None:
+            # The shop's chart for the garment, when the message mostly asks which size to take (not "脚背高 39还是40",
+            # which the advice for an unknown shoe cannot weigh).
+            if size_advice is None or which is None or (sized and sized[0] is not which):
+                return []
+            return [(general_size_answer(size_advice, which.id, texts), which)]
         # one size asked about by name ("26码腰围多少", then "27呢"), not for the chart itself: that size's row
         row: tuple[StandardReply, PointMatch] | None = None
         if chart is not None and size_advice is None and asked is not None and not WHOLE_CHART.search(reading.doc.text):
@@ -438,7 +450,7 @@ class ReplyService:
 
     def _asks(
         self, reading: Reading, match: Match, product: Product | None, chart, size_advice: SizeAdvice | None,
-        slots: Mapping[str, str], asked: tuple[str, str] | None = None,
+        slots: Mapping[str, str], asked: tuple[str, str] | None = None, texts: Sequence[str] = (),
     ) -> list[tuple[Ask, list[tuple[StandardReply, PointMatch]]]]:
         """The questions of a message asking several things, each with the replies the shop's data gives its point.
         Only when the message's best point (read in its conversation) is one of them (read as a whole and question by
@@ -450,7 +462,8 @@ class ReplyService:
         asks = self.matcher.asks(reading, [p.id for p in match.points])
         if len(asks) < 2 or match.points[0].id not in {a.point.id for a in asks}:
             return []
-        return [(a, self._generated(reading, Match((a.point,), a.point.id), product, chart, size_advice, slots, asked)) for a in asks]
+        return [(a, self._generated(reading, Match((a.point,), a.point.id), product, chart, size_advice, slots, asked, texts))
+                for a in asks]
 
     def _asked_before(self, text: str, history: Sequence[Turn], turns: int = 3) -> set[str]:
         """The points of the customer's last few turns that say what this message says (asking again:

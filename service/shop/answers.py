@@ -141,6 +141,25 @@ def size_answer(product: Product, advice: SizeAdvice, point_id: str) -> Standard
     return _reply(f"sizing-{_slug(product.id)}", text + "～", point_id, "size", "size")
 
 
+def _unknown(key: str, texts: list[str]) -> bool:
+    """Whether the conversation says this measurement is not known ("不知道体重", "身高不清楚")."""
+    label = _ASK[key]
+    said = re.compile(rf"(不知道|不清楚|不确定|没量)[她他我的]{{0,2}}{label}|{label}[^，。,!?！？\s]{{0,3}}(不知道|不清楚|不确定)")
+    return any(said.search(text) for text in texts)
+
+
+def general_size_answer(advice: SizeAdvice, point_id: str, texts: list[str]) -> StandardReply:
+    """With no product known, the size the shop's chart for the garment gives (`advise(..., general=…)`, said of the
+    shop's garments of that kind), then a question for what is missing when it rests on one measurement, unless the
+    conversation (`texts`) says it is not known. It does not ask which item: the agent sees the one the customer is
+    asking about (raters called asking for the link asking what is known)."""
+    text = f"亲，{advice.reason}"
+    missing = [key for key in advice.missing if not _unknown(key, texts)]
+    if missing and len(advice.read) < 2:
+        text += f"。方便再说下您的{'和'.join(_ASK[k] for k in missing[:2])}吗？我帮您看得更准"
+    return _reply(f"sizing-shop-{_slug(advice.chart)}", text + "～", point_id, "size", "size")
+
+
 def _length_word(product: Product) -> str:
     """What a garment's length is called: 裤长 for trousers, 裙长 for a skirt, else 衣长."""
     return {"jeans": "裤长", "pants": "裤长", "trousers": "裤长", "skirt": "裙长"}.get(product.category or "", "衣长")

@@ -10,13 +10,14 @@ import logging
 import threading
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 from intents.resources import Source, children, packaged
 from service.replies.knowledge import KnowledgeError, parse_point
 from service.shop.products import Catalogue, Product, ProductError, parse_product, read_products
 from service.shop.profile import ShopProfile, parse_profile, read_profile
-from service.shop.sizes import SizeChart, parse_chart, read_chart
+from service.shop.sizes import BODY, SizeChart, parse_chart, read_chart
 
 log = logging.getLogger("huashu")
 
@@ -24,6 +25,32 @@ EXAMPLE_SHOP = packaged("scripts_corpus", "example_shop")
 PROFILE_FILE = "profile.toml"
 KNOWLEDGE_FILE = "knowledge.toml"
 CHARTS_DIR = "size-charts"
+
+# The kinds of garment customers name, with the words naming them. With no product known, the kind a conversation
+# names picks the shop's size chart: the chart of the shop's products of that kind.
+GARMENT_KINDS: dict[str, tuple[str, ...]] = {
+    "上衣": ("上衣", "毛衣", "卫衣", "外套", "羽绒服", "棉服", "棉衣", "大衣", "风衣", "夹克", "衬衫", "衬衣", "t恤",
+           "短袖", "长袖", "针织衫", "开衫", "毛衫", "羊绒衫", "打底衫", "背心", "马甲", "冲锋衣", "西装", "polo", "皮衣"),
+    "裤子": ("裤",),
+    "裙子": ("裙",),
+    "鞋子": ("鞋", "靴"),
+}
+# The kind of a chart no product of the shop uses, by its id ("tops.csv").
+_KIND_OF_CHART_ID = {
+    "tops": "上衣", "top": "上衣", "shirts": "上衣", "coats": "上衣", "jeans": "裤子", "pants": "裤子", "trousers": "裤子",
+    "skirts": "裙子", "skirt": "裙子", "dresses": "裙子", "shoes": "鞋子", "boots": "鞋子",
+}
+
+
+def garment_kinds(text: str) -> set[str]:
+    """The kinds of garment `text` names ("这件卫衣" 上衣, "鞋码39" 鞋子)."""
+    text = text.lower()
+    return {kind for kind, words in GARMENT_KINDS.items() if any(word in text for word in words)}
+
+
+def _measures_read(chart: SizeChart) -> set[str]:
+    """The body measures a chart reads a size by (a shoe chart's foot lengths included)."""
+    return {m for row in chart.rows for m in row.ranges if m in BODY} | {m for row in chart.rows for m in row.values if m == "foot"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +82,45 @@ class Shop:
         if own and own in self.charts:
             return self.charts[own]
         return self.charts.get((product.category or "").lower())
+
+    @cached_property
+    def _chart_kinds(self) -> dict[str, set[str]]:
+        """Each chart's kinds of garment: those its products' titles, aliases and category name, else its id's."""
+        kinds: dict[str, set[str]] = {chart_id: set() for chart_id in self.charts}
+        for product in self.products:
+            chart = self.chart(product)
+            if chart is not None:
+                kinds[chart.id] |= garment_kinds(" ".join([product.title, *product.aliases, product.category or ""]))
+        for chart_id, found in kinds.items():
+            if not found and chart_id.lower() in _KIND_OF_CHART_ID:
+                found.add(_KIND_OF_CHART_ID[chart_id.lower()])
+        return kinds
+
+    def general_chart(self, texts: list[str], measurements: dict, sizes: set[str] = frozenset()) -> tuple[SizeChart, str | None] | None:
+        """With no product known: the shop's chart the customer's measurements are for, and its kind of garment.
+        The chart of the kind of garment the conversation names (`texts`, oldest first; the latest naming one),
+        else the one chart reading every body measurement given (165 and 110斤: the tops', not the jeans' read by
+        height alone; a single measurement other than a foot length only with a size named); a tie is broken by the sizes named (`sizes`:
+        "拍S还是M"). None when no one chart is left."""
+        given = {m for m, key in BODY.items() if isinstance(measurements.get(key), (int, float))}
+        readable = [chart for chart in self.charts.values() if _measures_read(chart) & given]
+        named = next((kinds for kinds in map(garment_kinds, reversed(texts)) if kinds), set())
+        if named:
+            found = [chart for chart in readable if self._chart_kinds[chart.id] & named]
+        else:
+            found = [chart for chart in readable if given <= _measures_read(chart)]
+        wanted = {size.upper() for size in sizes}
+        # One measurement ("我140斤") fits many garments, some the shop may have no chart for: only a kind or a size
+        # named says which (a foot length is a shoe's).
+        vague = len(given) < 2 and not named and given != {"foot"}
+        if (len(found) > 1 or vague) and wanted:
+            found = [chart for chart in found if wanted & {size.upper() for size in chart.sizes}]
+        elif vague:
+            return None
+        if len(found) != 1:
+            return None
+        kinds = (self._chart_kinds[found[0].id] & named) or self._chart_kinds[found[0].id]
+        return found[0], (next(iter(kinds)) if len(kinds) == 1 else None)
 
 
 def read_shop_dir(folder: Source, source: str = "store") -> Shop:

@@ -64,6 +64,7 @@ class SizeAdvice:
     reason: str
     missing: tuple[str, ...] = ()  # measurements that would make the advice firmer
     chart: str = ""  # the chart's id
+    read: tuple[str, ...] = ()  # the measurements it rests on (none: a usual size)
 
 
 def _column(name: str, where: str) -> tuple[str, float]:
@@ -155,12 +156,17 @@ def _shown(key: str, value: float) -> str:
     return f"{LABELS[key]}{value:g}"
 
 
-def _advice(chart: SizeChart, size: str | None, between: list[str] | None, reason: str, missing: tuple[str, ...] = ()) -> SizeAdvice:
-    return SizeAdvice(size, between, reason, missing, chart.id)
+def _advice(
+    chart: SizeChart, size: str | None, between: list[str] | None, reason: str, missing: tuple[str, ...] = (), read: tuple[str, ...] = ()
+) -> SizeAdvice:
+    return SizeAdvice(size, between, reason, missing, chart.id, read)
 
 
-def advise(chart: SizeChart, measurements: dict, fit: str | None = None) -> SizeAdvice | None:
-    """The size for these measurements on this chart (None when the chart and the measurements share nothing)."""
+def advise(chart: SizeChart, measurements: dict, fit: str | None = None, general: str | None = None) -> SizeAdvice | None:
+    """The size for these measurements on this chart (None when the chart and the measurements share nothing).
+    The advice is said of the product ("这款"), or with no product known of `general`, the shop's garments the chart
+    is for ("我们家上衣一般"); then only measurements count: a usual size alone says nothing of an unknown item."""
+    subject = general or "这款"
     votes: list[tuple[str, int, str]] = []  # (measurement key, row, where)
     for measure, key in BODY.items():
         if key not in measurements or not isinstance(measurements[key], (int, float)):
@@ -176,21 +182,22 @@ def advise(chart: SizeChart, measurements: dict, fit: str | None = None) -> Size
             votes.append((key, row, "" if fits else "above"))
     usual = measurements.get("usual_size")
     if not votes:
-        if isinstance(usual, str) and usual in chart.sizes:
+        if general is None and isinstance(usual, str) and usual in chart.sizes:
             row = chart.sizes.index(usual)
             if fit == "slim" and row + 1 < len(chart.rows):
                 return _advice(chart, chart.rows[row + 1].size, [usual, chart.rows[row + 1].size],
                                   f"您平时穿{usual}码，这款是修身版型，建议拍大一码{chart.rows[row + 1].size}码")
             return _advice(chart, usual, None, f"您平时穿{usual}码，这款按平时的码拍就可以")
         return None
-    needed = [key for measure, key in BODY.items() if key not in measurements and any(measure in r.ranges for r in chart.rows)]
+    needed = tuple(key for measure, key in BODY.items() if key not in measurements and any(measure in r.ranges for r in chart.rows))
+    read = tuple(key for key, _, _ in votes)
     said = "、".join(_shown(key, float(measurements[key])) for key, _, _ in votes)
     rows = sorted({row for _, row, _ in votes})
     outside = [(key, where) for key, _, where in votes if where]
     if len(rows) == 1:
         row = rows[0]
         size = chart.rows[row].size
-        reason = f"按{said}，这款建议{size}码"
+        reason = f"按{said}，{subject}建议{size}码"
         if outside:
             above = any(w == "above" for _, w in outside)
             reason += "（已超出尺码表的范围，是最大的码，建议再和我确认一下）" if above else "（已是最小的码）"
@@ -198,15 +205,21 @@ def advise(chart: SizeChart, measurements: dict, fit: str | None = None) -> Size
             reason += f"；这款是{FIT['slim']}版型，喜欢宽松一点可以拿{chart.rows[row + 1].size}码"
         elif fit == "loose":
             reason += f"；这款是{FIT['loose']}版型，不用特意拍大"
-        return _advice(chart, size, None, reason, tuple(needed))
+        return _advice(chart, size, None, reason, needed, read)
     low, high = chart.rows[rows[0]].size, chart.rows[rows[-1]].size
     parts = "，".join(f"{_shown(key, float(measurements[key]))}对应{chart.rows[row].size}码" for key, row, _ in votes)
+    # Two sizes or more apart, with the girth (weight, bust, waist, hip) on the larger side: the smaller size would
+    # not close ("155 130斤": S by height, XL by weight), whatever the cut.
+    girth = max(((key, row) for key, row, _ in votes if key != "height_cm"), key=lambda kr: kr[1], default=None)
+    if girth is not None and rows[-1] - rows[0] > 1 and girth[1] == rows[-1]:
+        return _advice(chart, high, [low, high], f"{parts}，两边差得比较多，建议以{LABELS[girth[0]]}为准选{high}码，穿着不会紧",
+                       needed, read)
     if fit == "slim":
         size, lean = high, f"这款是{FIT['slim']}版型，建议选大一点的{high}码"
     elif fit == "loose":
         size, lean = low, f"这款是{FIT['loose']}版型，选{low}码穿着也不会紧"
     elif isinstance(usual, str) and usual in chart.sizes[rows[0] : rows[-1] + 1]:
-        size, lean = usual, f"您平时穿{usual}码，这款选{usual}码就好"
+        size, lean = usual, f"您平时穿{usual}码，{subject}选{usual}码就好"
     else:
         size, lean = high, f"喜欢宽松一点选{high}码，想合身一点选{low}码"
-    return _advice(chart, size, [low, high], f"{parts}，您在{low}和{high}之间；{lean}", tuple(needed))
+    return _advice(chart, size, [low, high], f"{parts}，在{low}和{high}之间；{lean}", needed, read)
