@@ -34,10 +34,11 @@ def _cue(fact: str, words: str, by=("customer", "agent"), negatable=True, value=
 
 
 CUES: tuple[Cue, ...] = (
-    _cue("shipped", r"已经?发货|发货了|已经?发出|发出了|寄出了|已揽收|揽收了|在路上|物流显示|派送中|正在派送|到中转|包裹.{0,4}发出"),
+    _cue("shipped", r"已经?发货|发货了|已经?发出|发出了|寄出了|已揽收|揽收了|在路上|物流显示|派送中|正?在派送|到中转|包裹.{0,4}发出(?!后|以后|之后|时|的时候)"),
     # The parcel in the customer's city, at a local branch or station, or out for delivery today.
     _cue("shipped", r"已经?到达?了?(您|你)?(所在的?|那边的?|当地的?)?(城市|网点|驿站|快递点)|今天会派送|正在安排派送|派件中"),
-    _cue("not_shipped", r"(还)?没(有)?发(货|出)?|未发货|尚未发货|还没寄|没动静", negatable=False),
+    # "没法货": a typo of 没发货 customers make (法 and 发 share a pinyin).
+    _cue("not_shipped", r"(还)?没(有)?发(货|出)?|没(有)?法货|未发货|尚未发货|还没寄|没动静", negatable=False),
     _cue("delivered", r"收到了|收到货|签收了|拿到了|到货了|已签收|穿了|用了|戴了|洗了|试了"),
     # "收到有点小", "收到的衣服…": what the customer found on receiving it.
     _cue("delivered", r"收到(后|以后|之后)?(有点|发现|感觉|一看|打开)|收到的(衣服|东西|货|宝贝|裤子|鞋|包裹)"),
@@ -110,6 +111,9 @@ class ConversationState:
     facts: dict[str, bool] = field(default_factory=dict)
 
     def holds(self, fact: str) -> bool | None:
+        if fact == "no_order":  # nothing ordered yet: the opposite of `has_order`, said or implied
+            has = self.facts.get("has_order")
+            return None if has is None else not has
         return self.facts.get(fact)
 
     def forget(self, *facts: str) -> None:

@@ -296,6 +296,34 @@ def test_saying_the_payment_was_seen_needs_it_checked_first(parts):
     assert "付款我这边看到" not in offered[0].text, offered[0].text
 
 
+def test_a_reply_telling_the_customer_to_order_is_not_offered_once_they_have(parts):
+    """A rater's round: "黑色还有L吗 有的话顺便换黑色", changing an order already placed ("亲我拍的M码想换L"), got "目前系统里
+    显示有现货，直接拍下就可以" first (that reply no longer tells anyone to order), and "我的订单什么时候发货 已经等了一周了"
+    got "您要是赶时间，拍好后跟我说一声". Replies telling the customer to order presume nothing is ordered yet: to a
+    shopper they are offered without a check, once the conversation shows an order not at all."""
+    said = [("customer", "亲我拍的M码想换L"), ("agent", "亲，您的订单还没发货哦，可以帮您修改的~")]
+    changing = offer(parts, "哦对了黑色还有L吗 有的话顺便换黑色", "product.stock", said=said).replies
+    assert changing and not any("拍下" in r.text for r in changing), [r.text for r in changing]
+    shopper = [r for r in offer(parts, "想送男朋友 现在拍今天能发吗", "logistics.ship-today").replies if "现在拍" in r.text]
+    assert shopper and shopper[0].needs_check is None, shopper  # no check of "no order"
+    waited = offer(parts, "我的订单什么时候发货 已经等了一周了", "logistics.ship-when").replies
+    assert waited and not any("拍好后跟我说" in r.text for r in waited), [r.text for r in waited]
+    assert any("拍好后跟我说" in r.text for r in offer(parts, "什么时候发货", "logistics.ship-when").replies)
+
+
+@pytest.mark.parametrize(
+    "message, shipped",
+    [
+        ("快递到了没 我看显示在派送", True),  # a rater's round: it got "您在订单留言里写清楚，包裹发出后…"
+        ("再吗 我的东西怎么还没法货 都三天了", False),  # 法 for 发: it got "包裹已经在路上了"
+        ("包裹今天上午发出了", True),
+        ("您在订单留言里写清楚，包裹发出后再在快递APP里设置一下", None),  # what happens then: no order is shown
+    ],
+)
+def test_the_parcels_state_in_the_words_customers_use(message, shipped):
+    assert read_state([("customer", message)]).holds("shipped") is shipped
+
+
 def test_replies_scored_alike_keep_their_order_whatever_the_rounding(parts):
     """An answer still missing two values (+0.10 − 2 × 0.08) and a waiting reply (−0.06) score alike; summed
     in floating point their scores differed in the 16th digit, which way turning on the point's confidence,

@@ -36,14 +36,17 @@ PRESUMES = {
     "offered": "先确认已经给客户报过补偿金额",
     "action_done": "先确认这件事已经办好",
     "not_tried": "先确认客户还没自己找过、试过",
+    "no_order": "先确认客户还没下单",
     "order_given": "先确认客户已经给了订单号",
     "photo_given": "先确认客户已经发了图片",
     "tax_id_given": "先确认客户已经给了税号",
     "problem_given": "先确认客户已经说了东西哪里有问题",
 }
 # Presumed unless the conversation says otherwise (no check is asked for when nobody said): that the customer
-# has not already done what a reply tells them to do themselves (look at the 驿站, find the button, re-pair).
-ASSUMED = frozenset({"not_tried"})
+# has not already done what a reply tells them to do themselves (look at the 驿站, find the button, re-pair), and
+# that they have not ordered yet, for a reply telling them to (a shopper asking is the usual case; "直接拍下就可以"
+# to a customer changing an order they placed is wrong).
+ASSUMED = frozenset({"not_tried", "no_order"})
 # The group of points for messages outside what the shop's service answers (`outside.toml`): learnt like the
 # others, but matching one means no point fits (the API lists none), and its replies say so politely.
 OUTSIDE_GROUP = "outside"
