@@ -38,7 +38,9 @@ _COLOUR_WORDS = (
 _COLOUR = re.compile("(" + "|".join(sorted(map(re.escape, _COLOUR_WORDS), key=len, reverse=True)) + r")(?:色|的)?")
 _NUMERAL = r"(?:\d+|[一二两三四五六七八九十百]+)"
 _QUANTITY = re.compile(rf"({_NUMERAL})\s?(件|个|条|双|套|盒|瓶|包|只|台|支|张|份|箱|袋)(?!月|小时|星期|礼拜|钟|码|号|代发)")
-_CHANGE_TO = re.compile(r"(换成|改成|换为|改为|换个|换|改)\s?$")
+_CHANGE_TO = re.compile(r"(换成|改成|换为|改为|换个|换|改|想要)\s?$")
+# A bare number changed to is a size ("现在66的 想要73", "换成100的吧"; not "想要2个"): kids' and numbered sizes.
+_CHANGE_TO_NUMBER = re.compile(r"(?:换成|改成|换为|改为|想要)\s?(\d{2,3})(?=的|码|号|吧|$|\s|[，,。!！?？~])")
 _AMOUNT = re.compile(r"(?:¥|￥)\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:元|块钱|块|rmb)", re.IGNORECASE)
 _DATE = re.compile(
     r"(今天|明天|后天|大后天|这周[一二三四五六日天末]?|下周[一二三四五六日天末]?|周[一二三四五六日天末]|星期[一二三四五六日天]|"
@@ -114,7 +116,10 @@ def read_slots(text: str) -> dict[str, str]:
     sizes = list(_SIZE.finditer(text))
     # The size the customer changes to ("选的M码 想换成L") is the one they want; else the first named.
     wanted = next((m for m in sizes if _CHANGE_TO.search(text[max(0, m.start() - 4) : m.start()])), sizes[0] if sizes else None)
-    if wanted is not None:
+    changed_to = _CHANGE_TO_NUMBER.search(text)
+    if (wanted is None or not _CHANGE_TO.search(text[max(0, wanted.start() - 4) : wanted.start()])) and changed_to:
+        found.setdefault("size", f"{changed_to.group(1)}码")
+    elif wanted is not None:
         letters, word, number, chest = wanted.groups()
         found.setdefault("size", letters.upper() if letters else word or (f"{number}码" if number else chest))
     colours = [

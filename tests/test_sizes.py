@@ -180,6 +180,15 @@ def test_far_apart_with_the_girth_larger_takes_the_girths_size_whatever_the_cut(
     assert advise(TOPS, {H: 180, W: 50}, "loose").size == "M"
 
 
+def test_a_usual_size_past_the_charts_numbered_sizes_is_said_not_made():
+    """A rater's round: "那我老公43的拍几码" on a shoe made in 35 to 40 got the chart, never saying 43 is not made."""
+    advice = advise(SHOES, {"usual_size": "43"})
+    assert advice.size is None and advice.reason == "这款最大只做到40码，平时穿43码的话这款没有合适的码"
+    assert advise(SHOES, {"usual_size": "34"}).reason.startswith("这款最小从35码起")
+    assert advise(SHOES, {"usual_size": "38"}).size == "38"
+    assert advise(TOPS, {"usual_size": "XXL"}) is None  # letters: no order to tell
+
+
 def test_said_of_the_shops_garments_when_no_product_is_known():
     advice = advise(TOPS, {H: 165, W: 55, "usual_size": "M"}, None, "我们家上衣一般")
     assert advice.reason == "按身高165、体重110斤，我们家上衣一般建议M码" and advice.read == ("height_cm", "weight_kg")

@@ -64,6 +64,11 @@ from intents.state import read_state
         # the size a customer changes to is the one they want, not the one they ordered
         ("昨天下的单选的M码 想换成L 应该还没发货吧", {"size": "L"}),
         ("拍的XL 能改M吗", {"size": "M"}),
+        # "想要" too, and a bare number changed to (a rater's round: "现在66的 想要73" got "您告诉我想换成哪个码")
+        ("衣服小了 现在M 想要L", {"size": "L"}),
+        ("宝宝衣服小了 能换个大一码的吗 现在66的 想要73", {"size": "73码"}),
+        ("换成100的吧", {"size": "100码"}),
+        ("想要2个", {"quantity": "2个"}),
         # and so is the colour (a rater's round: "灰色那件想换成藏青" got "想换成白色跟我说一声", the colour returned)
         ("白色那件想退 灰色那件想换成藏青", {"colour": "藏青"}),
         ("拍了卡其的 能改黑色吗", {"colour": "黑色"}),

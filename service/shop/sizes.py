@@ -162,6 +162,20 @@ def _advice(
     return SizeAdvice(size, between, reason, missing, chart.id, read)
 
 
+def _beyond(chart: SizeChart, usual: object) -> str | None:
+    """What to say when the usual size is a number past the chart's numbered sizes ("我老公43的" on a chart of 35 to
+    40): that the product is not made in it. None when it is within them, or the sizes are not numbers."""
+    try:
+        sizes = [float(size) for size in chart.sizes]
+        wanted = float(str(usual))
+    except ValueError:
+        return None
+    if not sizes or min(sizes) <= wanted <= max(sizes):
+        return None
+    said = f"平时穿{usual}码的话这款没有合适的码"
+    return f"这款最大只做到{chart.sizes[sizes.index(max(sizes))]}码，{said}" if wanted > max(sizes) else f"这款最小从{chart.sizes[sizes.index(min(sizes))]}码起，{said}"
+
+
 def advise(chart: SizeChart, measurements: dict, fit: str | None = None, general: str | None = None) -> SizeAdvice | None:
     """The size for these measurements on this chart (None when the chart and the measurements share nothing).
     The advice is said of the product ("这款"), or with no product known of `general`, the shop's garments the chart
@@ -182,6 +196,9 @@ def advise(chart: SizeChart, measurements: dict, fit: str | None = None, general
             votes.append((key, row, "" if fits else "above"))
     usual = measurements.get("usual_size")
     if not votes:
+        beyond = _beyond(chart, usual) if general is None else None
+        if beyond:
+            return _advice(chart, None, None, beyond)
         if general is None and isinstance(usual, str) and usual in chart.sizes:
             row = chart.sizes.index(usual)
             if fit == "slim" and row + 1 < len(chart.rows):
