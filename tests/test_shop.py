@@ -540,6 +540,9 @@ def test_with_no_product_the_size_comes_from_the_shops_chart_for_the_garment(dem
     # she does not know her weight: not asked for it
     reply = suggest(demo_real, "帮闺蜜买的 她大概163 偏瘦 不知道体重 拍S还是M")["replies"][0]
     assert "M码" in reply["text"] and "体重" not in reply["text"], reply["text"]
+    # a bra's size from the chest measures, with or without a product
+    reply = suggest(demo_real, "胸围下围70 上围85 选神马码")["replies"][0]
+    assert "一般对应70C" in reply["text"] and reply["why"] == "按上下胸围差换算的内衣尺码", reply
     # asked mostly about a high instep: a size for an unknown shoe cannot weigh it
     reply = suggest(demo_real, "脚长24.5 脚背有点高 穿39还是40")["replies"][0]
     assert reply["source"] != "size", reply["text"]

@@ -3,6 +3,7 @@ each side of every range boundary; the reason said; and bad charts refused with 
 
 import pytest
 
+from service.shop.answers import bra_answer, bra_size
 from service.shop.sizes import SizeChartError, advise, parse_chart
 
 TOPS = parse_chart("tops", """size,height_cm,weight_kg,bust_cm,length_cm
@@ -187,6 +188,26 @@ def test_a_usual_size_past_the_charts_numbered_sizes_is_said_not_made():
     assert advise(SHOES, {"usual_size": "34"}).reason.startswith("这款最小从35码起")
     assert advise(SHOES, {"usual_size": "38"}).size == "38"
     assert advise(TOPS, {"usual_size": "XXL"}) is None  # letters: no order to tell
+
+
+@pytest.mark.parametrize(
+    "texts, size",
+    [
+        (["胸围下围70 上围85 选神马码"], ("70C", "75B")),  # a rater's round: it got "75B和70C的罩杯容量差不多…" only
+        (["下胸围72 上胸围86"], ("70C", "75B")),
+        (["底围是80 上胸围90"], ("80A", None)),
+        (["下围68", "上围是85.5 那我穿啥"], ("70D", "75C")),  # each measure the latest said, over turns
+        (["下胸围70"], None),  # one measure: no size
+        (["下胸围70 上胸围75"], None),  # a difference no cup has
+        (["胸围90 腰围70"], None),  # no underbust: a garment's chest, not a bra
+    ],
+)
+def test_a_bra_size_from_the_underbust_and_the_bust(texts, size):
+    found = bra_size(texts)
+    assert (found[2:] if found else None) == size
+    if size:
+        reply = bra_answer(texts, "size.bra")
+        assert f"一般对应{size[0]}" in reply.text and reply.source == "size" and reply.id == f"sizing-bra-{size[0].lower()}"
 
 
 def test_said_of_the_shops_garments_when_no_product_is_known():

@@ -40,8 +40,8 @@ from service.replies.matcher import Ask, KnowledgeMatcher, Match, MatchWeights, 
 from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
 from service.shop.answers import (
-    ANSWERS, CHART_POINT, LENGTH_POINT, PREFIXES, ROW_POINTS, SHOES_POINT, SIZE_ADVICE_POINTS, WHOLE_CHART, chart_answer,
-    asked_measures, general_size_answer, length_answer, product_answers, row_answer, size_answer,
+    ANSWERS, BRA_POINT, BRA_PREFIX, CHART_POINT, LENGTH_POINT, PREFIXES, ROW_POINTS, SHOES_POINT, SIZE_ADVICE_POINTS,
+    WHOLE_CHART, asked_measures, bra_answer, chart_answer, general_size_answer, length_answer, product_answers, row_answer, size_answer,
 )
 from service.shop.products import JOINED_ID_PREFIX, Product
 from service.shop.shop import Shop
@@ -150,6 +150,13 @@ def parse_shop_reply(record: dict, where: str) -> StandardReply:
     if not isinstance(presumes, list) or any(p not in PRESUMES for p in presumes):
         raise CorpusError(f"{where}: presumes must be a list of {', '.join(PRESUMES)}")
     return dataclasses.replace(reply, knowledge_point=point, presumes=tuple(presumes))
+
+
+def _generated_why(reply: StandardReply) -> str:
+    """What a reply built from data rests on, for the agent: the shop's chart or product, or the bra-size rule."""
+    if reply.id.startswith(BRA_PREFIX):
+        return "按上下胸围差换算的内衣尺码"
+    return f"本店数据：{'尺码表' if reply.source == 'size' else '商品信息'}"
 
 
 def goods_context(texts: Iterable[str], product: Product | None = None) -> str:
@@ -387,6 +394,9 @@ class ReplyService:
         asked = (size, words) if size else None
         texts = [text for _, text in turns]
         generated = self._generated(reading, match, product, chart, size_advice, slots, asked, texts)
+        if match.points and match.points[0].id == BRA_POINT:  # the chest measures make a bra size, whatever the product
+            bra = bra_answer([text for role, text in turns if role == "customer"], BRA_POINT)
+            generated = [(bra, match.points[0])] + generated if bra is not None else generated
         earlier = [text for role, text in turns[:-1] if role == "customer"]
         gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
         asks = self._asks(reading, match, product, chart, size_advice, slots, asked, texts)
@@ -590,7 +600,7 @@ class ReplyService:
                 first.append(joined)
         for reply, found in generated:  # the shop's own facts answer before any general wording
             made = scored(reply, found, top, reading, advice, state, values, emotion,
-                          why=f"本店数据：{'尺码表' if reply.source == 'size' else '商品信息'}")
+                          why=_generated_why(reply))
             if made is None or ((reply.id in sent or normalize(made.text) in agent_said) and found.id not in asked_again):
                 continue
             first.append(made)

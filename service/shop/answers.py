@@ -160,6 +160,42 @@ def general_size_answer(advice: SizeAdvice, point_id: str, texts: list[str]) -> 
     return _reply(f"sizing-shop-{_slug(advice.chart)}", text + "～", point_id, "size", "size")
 
 
+# A bra size from the two chest measures: the band is the underbust to the nearest 5 cm, the cup the difference
+# between bust and underbust (about 10 cm A, each 2.5 cm more a cup up), as Chinese bra sizes are read.
+BRA_POINT = "size.bra"
+BRA_PREFIX = "sizing-bra-"
+_UNDERBUST = re.compile(r"(?:下胸围|下围|底围)\s?(?:是|大概|约)?\s?(\d{2,3}(?:\.\d)?)")
+_BUST = re.compile(r"(?:上胸围|上围|(?<![下上底])胸围)\s?(?:是|大概|约)?\s?(\d{2,3}(?:\.\d)?)")
+_CUPS = "ABCDE"
+
+
+def bra_size(texts: list[str]) -> tuple[float, float, str, str | None] | None:
+    """(underbust, bust, size, the next band's size with the same cup volume) from the latest of each measure the
+    customer said (`texts`, oldest first); None unless both are said and make a size from A to E."""
+    under = next((float(m[-1]) for m in (_UNDERBUST.findall(t) for t in reversed(texts)) if m), None)
+    bust = next((float(m[-1]) for m in (_BUST.findall(t) for t in reversed(texts)) if m), None)
+    if under is None or bust is None or not 55 <= under <= 115:
+        return None
+    cup = round((bust - under - 10) / 2.5)
+    if not 0 <= cup < len(_CUPS):
+        return None
+    band = int(under / 5 + 0.5) * 5
+    sister = f"{band + 5}{_CUPS[cup - 1]}" if cup > 0 else None
+    return under, bust, f"{band}{_CUPS[cup]}", sister
+
+
+def bra_answer(texts: list[str], point_id: str) -> StandardReply | None:
+    """The bra size the customer's underbust and bust give, with the size a band up that holds the same cup."""
+    found = bra_size(texts)
+    if found is None:
+        return None
+    under, bust, size, sister = found
+    text = f"亲，下胸围{under:g}、上胸围{bust:g}，相差{bust - under:g}cm，一般对应{size}"
+    if sister:
+        text += f"；喜欢底围松一点、不勒的话，也可以选{sister}，罩杯容量差不多"
+    return _reply(f"{BRA_PREFIX}{size.lower()}", text + "～", point_id, "size", "size")
+
+
 def _length_word(product: Product) -> str:
     """What a garment's length is called: 裤长 for trousers, 裙长 for a skirt, else 衣长."""
     return {"jeans": "裤长", "pants": "裤长", "trousers": "裤长", "skirt": "裙长"}.get(product.category or "", "衣长")
