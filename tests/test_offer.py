@@ -311,6 +311,20 @@ def test_a_reply_telling_the_customer_to_order_is_not_offered_once_they_have(par
     assert any("拍好后跟我说" in r.text for r in offer(parts, "什么时候发货", "logistics.ship-when").replies)
 
 
+def test_the_reply_for_a_small_payout_only_when_the_customer_said_it_was_small(parts):
+    """A rater's round: "运费险的钱呢 我没收到", after the refund came, got "亲，赔的比实际运费少，确实让人有点心疼" first."""
+    texts = lambda message: [r.text for r in offer(parts, message, "refund.freight-insurance-short").replies]
+    assert not any("赔的比实际运费少" in t for t in texts("运费险的钱呢 我没收到"))
+    assert any("赔的比实际运费少" in t for t in texts("寄回花了15 运费险才赔6块？？"))
+
+
+def test_where_to_fill_the_return_waybill_is_told_to_a_customer_who_cannot_find_it(parts):
+    """A rater's round: "然后单号在哪里填啊 我找不到😂" got the reply for a number filled in wrong: the one saying where
+    (「填写退货物流」) presumed the customer had not looked, and "找不到" said they had. Saying where is the answer."""
+    first = offer(parts, "然后单号在哪里填啊 我找不到😂", "refund.fill-tracking").replies[0]
+    assert "填写退货物流" in first.text, first.text
+
+
 @pytest.mark.parametrize(
     "message, shipped",
     [

@@ -41,6 +41,7 @@ PRESUMES = {
     "photo_given": "先确认客户已经发了图片",
     "tax_id_given": "先确认客户已经给了税号",
     "problem_given": "先确认客户已经说了东西哪里有问题",
+    "payout_given": "先确认客户说了赔了多少、嫌少",
 }
 # Presumed unless the conversation says otherwise (no check is asked for when nobody said): that the customer
 # has not already done what a reply tells them to do themselves (look at the 驿站, find the button, re-pair), and
