@@ -323,6 +323,9 @@ def test_where_to_fill_the_return_waybill_is_told_to_a_customer_who_cannot_find_
     (「填写退货物流」) presumed the customer had not looked, and "找不到" said they had. Saying where is the answer."""
     first = offer(parts, "然后单号在哪里填啊 我找不到😂", "refund.fill-tracking").replies[0]
     assert "填写退货物流" in first.text, first.text
+    # the reply for a number filled in wrong, only to a customer who said so (with the real model it led "在哪里填")
+    assert not any("填错" in r.text for r in offer(parts, "退货单号在哪里填", "refund.fill-tracking").replies)
+    assert any("填错" in r.text for r in offer(parts, "退货单号填错了 能改吗", "refund.fill-tracking").replies)
 
 
 @pytest.mark.parametrize(

@@ -228,7 +228,10 @@ def test_read_state(turns, facts):
         ("订单号3829104475562018", [], set()),
         ("那你们重新给我发啊 地址我补全了 朝阳区双桥东路12号院3号楼", [], {"address"}),
         ("改到浙江省杭州市西湖区文三路90号", [], {"address"}),
-        ("地址写错了 能改吗", [], set()),
+        ("地址写错了 能改吗", [], {"wrong_entry"}),  # no address given; that something was entered wrong, yes
+        ("退货单号在哪里填", [], set()),
+        ("运费险才赔6块", [], {"payout"}),
+        ("运费险的钱呢 我没收到", [], set()),
         ("我在北京 几天能到", [], set()),
         ("不知道3号能不能到 住市区2号线附近", [], set()),
         # Said they cannot give it: never to be asked for again either.

@@ -42,6 +42,7 @@ PRESUMES = {
     "tax_id_given": "先确认客户已经给了税号",
     "problem_given": "先确认客户已经说了东西哪里有问题",
     "payout_given": "先确认客户说了赔了多少、嫌少",
+    "wrong_entry_given": "先确认客户说了哪里填错了",
 }
 # Presumed unless the conversation says otherwise (no check is asked for when nobody said): that the customer
 # has not already done what a reply tells them to do themselves (look at the 驿站, find the button, re-pair), and

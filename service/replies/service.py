@@ -509,6 +509,7 @@ class ReplyService:
         state.facts["tax_id_given"] = "tax_id" in given
         state.facts["problem_given"] = "problem" in given
         state.facts["payout_given"] = "payout" in given
+        state.facts["wrong_entry_given"] = "wrong_entry" in given
         scored = functools.partial(self._candidate, gave=frozenset(gave), cannot=frozenset(cannot), about=about)
 
         def general(why: str) -> Candidate | None:
