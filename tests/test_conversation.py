@@ -87,6 +87,17 @@ def test_a_pasted_order_number_reaches_the_reply(client):
     assert any(number in r["text"] for r in pasted["replies"]), [r["text"] for r in pasted["replies"]]
 
 
+def test_an_order_number_pasted_with_a_request_is_read_by_the_request(client):
+    """A rater's round: "订单号 3817… 我拍的是雾霾蓝 来的是灰色 赶紧给我换" got "谢谢亲，订单…收到了，我这就帮您查，麻烦稍等"
+    (the point of a number given alone), and the wrong-item reply asked for the order number given."""
+    number = "3817264059182736401"
+    body = ask(client, f"订单号 {number} 我拍的是雾霾蓝 来的是灰色 赶紧给我换")
+    assert points(body)[0] == "complaint.wrong-item", points(body)
+    first = body["replies"][0]["text"]
+    assert number in first and not ASKS_FOR["order_id"].search(first.replace(number, "")), first
+    assert points(ask(client, f"订单号{number}"))[0] == "order.info-provided"  # a number alone: as before
+
+
 def test_a_reply_presuming_shipped_is_not_offered_when_the_order_has_not_shipped(client):
     corpus = client.app.state.replies.index.corpus.replies
     body = ask(client, "帮我看看发货了没", [("customer", "昨天拍的 还没发货吧"), ("agent", "亲，您这单还没发货，今天会安排的")], top_k=10)
