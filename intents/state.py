@@ -63,7 +63,7 @@ CUES: tuple[Cue, ...] = (
                       r"|到货|拿到(?!发票|券|红包))"
                       r"|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
     _cue("refund_done", r"(还)?没(有)?(退款|到账|退回来)|退款.{0,4}没到|钱.{0,3}没(收到|到)", negatable=False, value=False),
-    _cue("has_order", r"拍了|拍下|下单了|下了单|付款了|付了款|已付款|买了|我的订单|订单号|刚拍|已下单"),
+    _cue("has_order", r"拍了|拍下|下单了|下了单|(?<!在哪)下的单|付款了|付了款|已付款|买了|我的订单|订单号|刚拍|已下单"),
     # Talking about a purchase already made: "按你们推荐的码买的", "这单", "质量问题退货" (a question, "能退货吗", says nothing).
     _cue("has_order", r"买的(?!话)|拍的(?!话)|这单|我的单|那单|上一单|退货|换货|寄回|申请了?退款", by=("customer",)),
     _cue("in_stock", r"有货|现货|还有的|库存充足", by=("agent",)),

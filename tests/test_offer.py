@@ -341,6 +341,12 @@ def test_the_parcels_state_in_the_words_customers_use(message, shipped):
     assert read_state([("customer", message)]).holds("shipped") is shipped
 
 
+def test_an_order_placed_in_the_words_customers_use():
+    """A rater's round: "亲 我昨天下的单 发货了没" showed no order, so replies presuming one asked it checked."""
+    assert read_state([("customer", "亲 我昨天下的单 发货了没")]).holds("has_order") is True
+    assert read_state([("customer", "你们家在哪下的单比较便宜")]).holds("has_order") is None
+
+
 def test_replies_scored_alike_keep_their_order_whatever_the_rounding(parts):
     """An answer still missing two values (+0.10 − 2 × 0.08) and a waiting reply (−0.06) score alike; summed
     in floating point their scores differed in the 16th digit, which way turning on the point's confidence,
