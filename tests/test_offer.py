@@ -341,6 +341,16 @@ def test_the_parcels_state_in_the_words_customers_use(message, shipped):
     assert read_state([("customer", message)]).holds("shipped") is shipped
 
 
+def test_a_delivery_wish_once_the_parcel_is_on_its_way(parts):
+    """A blind round: "能不能别放驿站 … 直接送上门", the parcel "显示在派送", got "也可以把收货地址直接填成附近的驿站", the
+    opposite of the wish and advice for ordering; before that, "您在订单留言里写清楚，包裹发出后…". On its way, the
+    reply contacting the delivery point leads."""
+    said = [("customer", "快递到了没 我看显示在派送")]
+    offered = offer(parts, "能不能别放驿站 我家楼下那个驿站很远 直接送上门", "logistics.locker-station", said=said).replies
+    assert offered[0].text.startswith("亲，包裹已经在路上了") and offered[0].needs_check is None, offered[0]
+    assert not any("填成附近的驿站" in r.text or "发货时仓库" in r.text for r in offered), [r.text for r in offered]
+
+
 def test_an_order_placed_in_the_words_customers_use():
     """A rater's round: "亲 我昨天下的单 发货了没" showed no order, so replies presuming one asked it checked."""
     assert read_state([("customer", "亲 我昨天下的单 发货了没")]).holds("has_order") is True
