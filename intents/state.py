@@ -88,6 +88,11 @@ CUES: tuple[Cue, ...] = (
     # The agent named an amount to make it up ("给您补偿20元可以吗", "退您15块差价"): an offer the customer may haggle over.
     _cue("offered", r"(?:补偿|补|退款?|返|赔)(?:您|给您)?\s?\d+(?:\.\d+)?\s?(?:元|块)", by=("agent",), negatable=False),
     _cue("action_done", r"已经?(帮您|为您|给您)|已提交|已经提交|已备注|已经备注|已催|已经催|已登记|已补发|已经补发", by=("agent",)),
+    # The customer has waited days ("已经等了一周了", "都三天了", "好几天了"): past any usual time, so a reply stating the
+    # usual time ("付款后48小时内发货") answers nothing. Only the customer's last two turns count.
+    _cue("waited_long", r"等了(快|差不多|将近|整整)?(一|两|三|四|五|六|七|八|九|十|几|好几|\d+)\s?(天|周|个?星期|个?礼拜|个月)"
+                        r"|(都|已经|快)(一|两|三|四|五|六|七|八|九|十|几|好几|\d+)\s?(天|周|个?星期|个?礼拜|个月)了|好几天了|一个?(星期|礼拜)了",
+         by=("customer",), negatable=False, recent=True),
     # The customer already looked, asked or tried (问过了, 查不到, 没有那个按钮, 试了还是不行): a reply telling them
     # to do it is no answer. Said in the customer's last two turns only: an old attempt was about something else.
     _cue("not_tried", r"(问|找|查|看|试|翻|搜|重启|重装)过了?|(问|找|查|试|翻|搜)了(半天|好几遍|好多遍|几次|一圈|个遍|.{0,3}(没|不|还是|也))"
@@ -114,6 +119,8 @@ class ConversationState:
         if fact == "no_order":  # nothing ordered yet: the opposite of `has_order`, said or implied
             has = self.facts.get("has_order")
             return None if has is None else not has
+        if fact == "in_time":  # not waited past the usual time: the opposite of `waited_long`
+            return False if self.facts.get("waited_long") else None
         return self.facts.get(fact)
 
     def forget(self, *facts: str) -> None:

@@ -311,6 +311,18 @@ def test_a_reply_telling_the_customer_to_order_is_not_offered_once_they_have(par
     assert any("拍好后跟我说" in r.text for r in offer(parts, "什么时候发货", "logistics.ship-when").replies)
 
 
+def test_the_usual_shipping_time_is_not_the_answer_after_waiting_days(parts):
+    """A blind round: "請問我的訂單什麼時候會發貨？已經等了一週了" got "我们付款后48小时内发货…", and once the ship-when answers
+    left, "您看中的是哪个颜色和尺码呢" (a shopper's). Replies stating the usual time presume the customer has not waited
+    past it (in_time, presumed until they say they waited days)."""
+    waited = offer(parts, "請問我的訂單什麼時候會發貨？已經等了一週了", "logistics.ship-when").replies
+    assert not any("48小时" in r.text or "【发货时效】" in r.text for r in waited), [r.text for r in waited]
+    asked = [r for r in offer(parts, "什么时候发货", "logistics.ship-when").replies if "发货时效" in r.text or "发出后物流信息" in r.text]
+    assert asked and all(r.needs_check is None for r in asked), asked
+    for said, waited_long in [("都三天了还不发", True), ("等了好几天了", True), ("我等了2天", True), ("三天能到吗", None)]:
+        assert read_state([("customer", said)]).holds("in_time") is (False if waited_long else None), said
+
+
 def test_the_reply_for_a_small_payout_only_when_the_customer_said_it_was_small(parts):
     """A rater's round: "运费险的钱呢 我没收到", after the refund came, got "亲，赔的比实际运费少，确实让人有点心疼" first."""
     texts = lambda message: [r.text for r in offer(parts, message, "refund.freight-insurance-short").replies]
