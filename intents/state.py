@@ -91,7 +91,9 @@ CUES: tuple[Cue, ...] = (
     # The customer has waited days ("已经等了一周了", "都三天了", "好几天了"): past any usual time, so a reply stating the
     # usual time ("付款后48小时内发货") answers nothing. Only the customer's last two turns count.
     _cue("waited_long", r"等了(快|差不多|将近|整整)?(一|两|三|四|五|六|七|八|九|十|几|好几|\d+)\s?(天|周|个?星期|个?礼拜|个月)"
-                        r"|(都|已经|快)(一|两|三|四|五|六|七|八|九|十|几|好几|\d+)\s?(天|周|个?星期|个?礼拜|个月)了|好几天了|一个?(星期|礼拜)了",
+                        r"|(都|已经|快)(一|两|三|四|五|六|七|八|九|十|几|好几|\d+)\s?(天|周|个?星期|个?礼拜|个月)了|好几天了|一个?(星期|礼拜)了"
+                        # the day named ("今天都周三了"), or the promise cited ("写的48小时发货", "说好两天发")
+                        r"|都(周|星期|礼拜)[一二三四五六日天]了|(写的|说好的?|承诺的?|不是说)\s?\d+\s?(小时|天)",
          by=("customer",), negatable=False, recent=True),
     # The customer already looked, asked or tried (问过了, 查不到, 没有那个按钮, 试了还是不行): a reply telling them
     # to do it is no answer. Said in the customer's last two turns only: an old attempt was about something else.

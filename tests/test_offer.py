@@ -319,7 +319,8 @@ def test_the_usual_shipping_time_is_not_the_answer_after_waiting_days(parts):
     assert not any("48小时" in r.text or "【发货时效】" in r.text for r in waited), [r.text for r in waited]
     asked = [r for r in offer(parts, "什么时候发货", "logistics.ship-when").replies if "发货时效" in r.text or "发出后物流信息" in r.text]
     assert asked and all(r.needs_check is None for r in asked), asked
-    for said, waited_long in [("都三天了还不发", True), ("等了好几天了", True), ("我等了2天", True), ("三天能到吗", None)]:
+    for said, waited_long in [("都三天了还不发", True), ("等了好几天了", True), ("我等了2天", True), ("三天能到吗", None),
+                              ("我上周五拍的卫衣 写的48小时发货 今天都周三了还是待发货", True), ("48小时能发吗", None)]:
         assert read_state([("customer", said)]).holds("in_time") is (False if waited_long else None), said
 
 

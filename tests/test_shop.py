@@ -540,6 +540,8 @@ def test_with_no_product_the_size_comes_from_the_shops_chart_for_the_garment(dem
     # she does not know her weight: not asked for it
     reply = suggest(demo_real, "帮闺蜜买的 她大概163 偏瘦 不知道体重 拍S还是M")["replies"][0]
     assert "M码" in reply["text"] and "体重" not in reply["text"], reply["text"]
+    reply = suggest(demo_real, "想给男朋友买件羽绒服 他180左右 偏瘦 具体多重我也不太清楚 拿什么码")["replies"][0]
+    assert "XL码" in reply["text"] and "体重" not in reply["text"], reply["text"]
     # a bra's size from the chest measures, with or without a product
     reply = suggest(demo_real, "胸围下围70 上围85 选神马码")["replies"][0]
     assert "一般对应70C" in reply["text"] and reply["why"] == "按上下胸围差换算的内衣尺码", reply

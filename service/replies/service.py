@@ -433,8 +433,8 @@ class ReplyService:
             which = PointMatch("size.recommend", "尺码推荐", top or 1.0)
         if product is None:
             # The shop's chart for the garment, when the message mostly asks which size to take (not "脚背高 39还是40",
-            # which the advice for an unknown shoe cannot weigh).
-            if size_advice is None or which is None or (sized and sized[0] is not which):
+            # which the advice for an unknown shoe cannot weigh; nor a size message no point fits: "我160 怕太长了压个子").
+            if size_advice is None or which is None or not sized or sized[0] is not which:
                 return []
             return [(general_size_answer(size_advice, which.id, texts), which)]
         # one size asked about by name ("26码腰围多少", then "27呢"), not for the chart itself: that size's row

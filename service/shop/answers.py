@@ -141,10 +141,15 @@ def size_answer(product: Product, advice: SizeAdvice, point_id: str) -> Standard
     return _reply(f"sizing-{_slug(product.id)}", text + "～", point_id, "size", "size")
 
 
+# How a measurement is asked about in words ("多重我也不太清楚"), besides its name.
+_ASKED_AS = {"weight_kg": "体重|多重|多少斤|几斤", "height_cm": "身高|多高"}
+_NOT_KNOWN = r"(?:不知道|不清楚|不确定|不太清楚|不太确定|没量过?|不记得)"
+
+
 def _unknown(key: str, texts: list[str]) -> bool:
-    """Whether the conversation says this measurement is not known ("不知道体重", "身高不清楚")."""
-    label = _ASK[key]
-    said = re.compile(rf"(不知道|不清楚|不确定|没量)[她他我的]{{0,2}}{label}|{label}[^，。,!?！？\s]{{0,3}}(不知道|不清楚|不确定)")
+    """Whether the conversation says this measurement is not known ("不知道体重", "具体多重我也不太清楚")."""
+    label = _ASKED_AS.get(key, _ASK[key])
+    said = re.compile(rf"{_NOT_KNOWN}[她他我的具体]{{0,3}}(?:{label})|(?:{label})[^，。,!?！？]{{0,5}}{_NOT_KNOWN}")
     return any(said.search(text) for text in texts)
 
 
@@ -156,7 +161,7 @@ def general_size_answer(advice: SizeAdvice, point_id: str, texts: list[str]) -> 
     text = f"亲，{advice.reason}"
     missing = [key for key in advice.missing if not _unknown(key, texts)]
     if missing and len(advice.read) < 2:
-        text += f"。方便再说下您的{'和'.join(_ASK[k] for k in missing[:2])}吗？我帮您看得更准"
+        text += f"。方便再说下{'和'.join(_ASK[k] for k in missing[:2])}吗？我帮您看得更准"
     return _reply(f"sizing-shop-{_slug(advice.chart)}", text + "～", point_id, "size", "size")
 
 
