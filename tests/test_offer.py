@@ -3,6 +3,8 @@ conversation, clarifying questions. Over the fake analyzer: these are rules, not
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from intents.normalize import normalize
@@ -309,6 +311,11 @@ def test_a_reply_telling_the_customer_to_order_is_not_offered_once_they_have(par
     waited = offer(parts, "我的订单什么时候发货 已经等了一周了", "logistics.ship-when").replies
     assert waited and not any("拍好后跟我说" in r.text for r in waited), [r.text for r in waited]
     assert any("拍好后跟我说" in r.text for r in offer(parts, "什么时候发货", "logistics.ship-when").replies)
+    # a fresh round (60 new conversations): "建议尽早下单" to four customers who had ordered, "下单后跟我说一声" to one
+    paid = [("customer", "我前天拍的那件毛衣")]
+    for point, message in [("logistics.arrival-time", "周五之前能到吗 急用"), ("logistics.courier-request", "能发顺丰吗")]:
+        offered = offer(parts, message, point, said=paid).replies
+        assert not any(re.search("尽早下单|早点下单|下单后跟我说", r.text) for r in offered), [r.text for r in offered]
 
 
 def test_the_usual_shipping_time_is_not_the_answer_after_waiting_days(parts):
