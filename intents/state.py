@@ -108,6 +108,8 @@ OPPOSITES = {"shipped": "not_shipped", "not_shipped": "shipped", "in_stock": "ou
 # What a fact implies.
 IMPLIES = {"delivered": ("shipped", "has_order"), "shipped": ("has_order",), "return_sent": ("delivered",),
            "return_received": ("return_sent",), "refund_done": ("has_order",), "not_shipped": ("has_order",)}
+# What a fact rules out: a parcel not shipped has not been received.
+EXCLUDES = {"not_shipped": ("delivered",)}
 # Agreement words: after an agent's offer, the customer agreeing makes it `agreed`.
 _AGREE = re.compile(r"^(好的?|行|可以|嗯+|ok|OK|没问题|那就这样|就这么办|同意)")
 _OFFER = re.compile(r"部分退款|补偿|退您|退给您|给您退|赔|优惠|改价|换货|补发|退差价")
@@ -136,6 +138,8 @@ class ConversationState:
         if value:
             for implied in IMPLIES.get(fact, ()):
                 self.facts.setdefault(implied, True)
+            for excluded in EXCLUDES.get(fact, ()):
+                self.facts.setdefault(excluded, False)
 
 
 def _statements(text: str, cue: Cue):

@@ -371,6 +371,15 @@ def test_a_delivery_wish_once_the_parcel_is_on_its_way(parts):
     assert not any("填成附近的驿站" in r.text or "发货时仓库" in r.text for r in offered), [r.text for r in offered]
 
 
+def test_a_parcel_not_shipped_has_not_been_received(parts):
+    """A fresh round: on a presale order not yet shipped, "尺码不合适在签收后15天内可以换码…" (presuming receipt) came
+    first with a check, as if receipt might have happened."""
+    state = read_state([("agent", "亲，您这单是预售，还没发货哦"), ("customer", "那我想换个码")])
+    assert state.holds("not_shipped") is True and state.holds("delivered") is False
+    later = read_state([("agent", "亲，还没发货哦"), ("customer", "刚收到了 有点小")])
+    assert later.holds("delivered") is True  # said later: it holds
+
+
 def test_an_order_placed_in_the_words_customers_use():
     """A rater's round: "亲 我昨天下的单 发货了没" showed no order, so replies presuming one asked it checked."""
     assert read_state([("customer", "亲 我昨天下的单 发货了没")]).holds("has_order") is True
