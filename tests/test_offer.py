@@ -384,6 +384,11 @@ def test_an_order_placed_in_the_words_customers_use():
     """A rater's round: "亲 我昨天下的单 发货了没" showed no order, so replies presuming one asked it checked."""
     assert read_state([("customer", "亲 我昨天下的单 发货了没")]).holds("has_order") is True
     assert read_state([("customer", "你们家在哪下的单比较便宜")]).holds("has_order") is None
+    # a purchase supposed is none (it dropped the gift rule's "您下单后我帮您备注" for "买了送袜子吗")
+    for supposed in ("买了送袜子吗 我看别人家都送", "双十一会不会更便宜 现在买了到时候降价能补差价吗", "如果拍下今天能发吗"):
+        assert read_state([("customer", supposed)]).holds("has_order") is None, supposed
+    for bought in ("我买了三样怎么只收到两个", "拍了 刚发你了", "昨天下单了还没发"):
+        assert read_state([("customer", bought)]).holds("has_order") is True, bought
 
 
 def test_replies_scored_alike_keep_their_order_whatever_the_rounding(parts):
