@@ -134,6 +134,11 @@ def test_with_no_product_the_chart_is_the_one_for_the_garment_named_or_the_measu
     assert chart(["我165穿什么码"], h) is None
     assert chart(["几条装 有没有大码的 我140斤"], {"weight_kg": 70.0}) is None
     assert chart(["163 拍S还是M"], {"height_cm": 163.0}, {"S", "M"}) == ("tops", "上衣")
+    # two garments named: each one's chart, in the order named (the fresh round's "毛衣拿L可以吧？牛仔裤28还是29" got
+    # the sweater's size only)
+    both = shop.general_charts(["170 125斤 腰二尺二 毛衣拿L可以吧？牛仔裤28还是29"], {**h, **w, "waist_cm": 73.3})
+    assert [(c.id, kind) for c, kind in both] == [("tops", "上衣"), ("jeans", "裤子")]
+    assert [(c.id, k) for c, k in shop.general_charts(["165 110斤穿什么码啊"], {**h, **w})] == [("tops", "上衣")]
     # a garment the shop has no chart for, or no charts at all
     assert chart(["连衣裙 165 110斤"], {**h, **w}) is None
     assert read_shop_dir(EXAMPLE_SHOP).__class__(shop.profile, shop.catalogue, {}, "example").general_chart(["165 110斤"], {**h, **w}) is None

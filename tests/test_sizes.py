@@ -3,7 +3,7 @@ each side of every range boundary; the reason said; and bad charts refused with 
 
 import pytest
 
-from service.shop.answers import bra_answer, bra_size
+from service.shop.answers import bra_answer, bra_size, general_size_answer
 from service.shop.sizes import SizeChartError, advise, parse_chart
 
 TOPS = parse_chart("tops", """size,height_cm,weight_kg,bust_cm,length_cm
@@ -208,6 +208,14 @@ def test_a_bra_size_from_the_underbust_and_the_bust(texts, size):
     if size:
         reply = bra_answer(texts, "size.bra")
         assert f"一般对应{size[0]}" in reply.text and reply.source == "size" and reply.id == f"sizing-bra-{size[0].lower()}"
+
+
+def test_two_garments_named_get_a_size_each_in_one_reply():
+    tops = advise(TOPS, {H: 170, W: 62.5}, None, "我们家上衣一般")
+    jeans = advise(JEANS, {H: 170, W: 62.5, "waist_cm": 73}, None, "我们家裤子一般")
+    reply = general_size_answer([(tops, "上衣"), (jeans, "裤子")], "size.recommend", [])
+    assert reply.id == "sizing-shop-tops-jeans" and reply.text.startswith("亲，按身高170、体重125斤，我们家上衣一般建议L码；裤子的话，")
+    assert "28码" in reply.text and "方便再说下" not in reply.text, reply.text
 
 
 def test_said_of_the_shops_garments_when_no_product_is_known():

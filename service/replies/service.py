@@ -381,13 +381,15 @@ class ReplyService:
         measurements = conversation_measurements(reading.doc.text, turns[:-1])
         chart = shop.chart(product)
         size_advice = advise(chart, measurements, product.attributes.get("fit")) if chart is not None and measurements else None
+        general: list[tuple[SizeAdvice, str | None]] = []
         if product is None and measurements:
-            # no product known: the shop's chart for the garment the customer's measurements are for, said as such
+            # no product known: the shop's charts for the garments the customer's measurements are for, said as such
             sizes = {s for s in (slots.get("size"), measurements.get("usual_size")) if isinstance(s, str)}
-            found = shop.general_chart([text for _, text in turns], measurements, sizes)
-            if found is not None:
-                general, kind = found
-                size_advice = advise(general, measurements, None, f"我们家{kind}一般" if kind else "我们家的尺码表")
+            for found, kind in shop.general_charts([text for _, text in turns], measurements, sizes):
+                said = advise(found, measurements, None, f"我们家{kind}一般" if kind else "我们家的尺码表")
+                if said is not None:
+                    general.append((said, kind))
+            size_advice = general[0][0] if general else None
         values = {
             **shop.profile.values, **slots, **{k: v for k, v in conversation.variables.items() if v.strip()},
             **{k: str(v) for k, v in measurements.items()},
@@ -402,13 +404,13 @@ class ReplyService:
             words = next((text for role, text in reversed(turns[:-1]) if role == "customer" and read_slots(text).get("size")), words)
         asked = (size, words) if size else None
         texts = [text for _, text in turns]
-        generated = self._generated(reading, match, product, chart, size_advice, slots, asked, texts)
+        generated = self._generated(reading, match, product, chart, size_advice, slots, asked, texts, general)
         if match.points and match.points[0].id == BRA_POINT:  # the chest measures make a bra size, whatever the product
             bra = bra_answer([text for role, text in turns if role == "customer"], BRA_POINT)
             generated = [(bra, match.points[0])] + generated if bra is not None else generated
         earlier = [text for role, text in turns[:-1] if role == "customer"]
         gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
-        asks = self._asks(reading, match, product, chart, size_advice, slots, asked, texts)
+        asks = self._asks(reading, match, product, chart, size_advice, slots, asked, texts, general)
         offer = self.offer(
             reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave,
             cannot, asks, goods_context(texts, product),
@@ -418,6 +420,7 @@ class ReplyService:
     def _generated(
         self, reading: Reading, match: Match, product: Product | None, chart, size_advice: SizeAdvice | None,
         slots: Mapping[str, str], asked: tuple[str, str] | None = None, texts: Sequence[str] = (),
+        general: Sequence[tuple[SizeAdvice, str | None]] = (),
     ) -> list[tuple[StandardReply, PointMatch]]:
         """Replies from the shop's data for the points asked: a product attribute, the size advice (or, when the
         customer gave no measurements, the row of the size asked about, or the chart). `asked` is that size and the
@@ -434,9 +437,9 @@ class ReplyService:
         if product is None:
             # The shop's chart for the garment, when the message mostly asks which size to take (not "脚背高 39还是40",
             # which the advice for an unknown shoe cannot weigh; nor a size message no point fits: "我160 怕太长了压个子").
-            if size_advice is None or which is None or not sized or sized[0] is not which:
+            if not general or which is None or not sized or sized[0] is not which:
                 return []
-            return [(general_size_answer(size_advice, which.id, texts), which)]
+            return [(general_size_answer(general, which.id, texts), which)]
         # one size asked about by name ("26码腰围多少", then "27呢"), not for the chart itself: that size's row
         row: tuple[StandardReply, PointMatch] | None = None
         if chart is not None and size_advice is None and asked is not None and not WHOLE_CHART.search(reading.doc.text):
@@ -470,6 +473,7 @@ class ReplyService:
     def _asks(
         self, reading: Reading, match: Match, product: Product | None, chart, size_advice: SizeAdvice | None,
         slots: Mapping[str, str], asked: tuple[str, str] | None = None, texts: Sequence[str] = (),
+        general: Sequence[tuple[SizeAdvice, str | None]] = (),
     ) -> list[tuple[Ask, list[tuple[StandardReply, PointMatch]]]]:
         """The questions of a message asking several things, each with the replies the shop's data gives its point.
         Only when the message's best point (read in its conversation) is one of them (read as a whole and question by
@@ -481,7 +485,7 @@ class ReplyService:
         asks = self.matcher.asks(reading, [p.id for p in match.points])
         if len(asks) < 2 or match.points[0].id not in {a.point.id for a in asks}:
             return []
-        return [(a, self._generated(reading, Match((a.point,), a.point.id), product, chart, size_advice, slots, asked, texts))
+        return [(a, self._generated(reading, Match((a.point,), a.point.id), product, chart, size_advice, slots, asked, texts, general))
                 for a in asks]
 
     def _asked_before(self, text: str, history: Sequence[Turn], turns: int = 3) -> set[str]:

@@ -153,11 +153,17 @@ def _unknown(key: str, texts: list[str]) -> bool:
     return any(said.search(text) for text in texts)
 
 
-def general_size_answer(advice: SizeAdvice, point_id: str, texts: list[str]) -> StandardReply:
-    """With no product known, the size the shop's chart for the garment gives (`advise(..., general=…)`, said of the
-    shop's garments of that kind), then a question for what is missing when it rests on one measurement, unless the
-    conversation (`texts`) says it is not known. It does not ask which item: the agent sees the one the customer is
-    asking about (raters called asking for the link asking what is known)."""
+def general_size_answer(advices: list[tuple[SizeAdvice, str | None]], point_id: str, texts: list[str]) -> StandardReply:
+    """With no product known, the size the shop's chart for each garment named gives (`advise(..., general=…)`, said
+    of the shop's garments of that kind; `advices` holds each with its kind), then, for one garment, a question for
+    what is missing when the advice rests on one measurement, unless the conversation (`texts`) says it is not known.
+    It does not ask which item: the agent sees the one the customer is asking about (raters called asking for the
+    link asking what is known)."""
+    if len(advices) > 1:  # "毛衣拿L可以吧？牛仔裤28还是29": each garment's size, the kind said where the advice does not
+        parts = [advice.reason if not kind or kind in advice.reason else f"{kind}的话，{advice.reason}" for advice, kind in advices]
+        reply_id = "sizing-shop-" + "-".join(_slug(advice.chart) for advice, _ in advices)
+        return _reply(reply_id, f"亲，{'；'.join(parts)}～", point_id, "size", "size")
+    advice = advices[0][0]
     text = f"亲，{advice.reason}"
     missing = [key for key in advice.missing if not _unknown(key, texts)]
     if missing and len(advice.read) < 2:

@@ -48,6 +48,12 @@ def garment_kinds(text: str) -> set[str]:
     return {kind for kind, words in GARMENT_KINDS.items() if any(word in text for word in words)}
 
 
+def _first_at(text: str, kind: str) -> int:
+    """Where `text` first names a garment of `kind`."""
+    text = text.lower()
+    return min((text.find(word) for word in GARMENT_KINDS[kind] if word in text), default=len(text))
+
+
 def _measures_read(chart: SizeChart) -> set[str]:
     """The body measures a chart reads a size by (a shoe chart's foot lengths included)."""
     return {m for row in chart.rows for m in row.ranges if m in BODY} | {m for row in chart.rows for m in row.values if m == "foot"}
@@ -96,12 +102,30 @@ class Shop:
                 found.add(_KIND_OF_CHART_ID[chart_id.lower()])
         return kinds
 
+    def general_charts(self, texts: list[str], measurements: dict, sizes: set[str] = frozenset()) -> list[tuple[SizeChart, str | None]]:
+        """With no product known: the shop's charts the customer's measurements are for, each with its kind of
+        garment. The latest text naming kinds of garment names them; two or more named ("毛衣拿L可以吧？牛仔裤28还是29"):
+        the chart of each, in the order named, for each kind with one chart that reads a measurement given; else the
+        one chart `general_chart` finds."""
+        named = next((text for text in reversed(texts) if garment_kinds(text)), "")
+        kinds = sorted(garment_kinds(named), key=lambda kind: _first_at(named, kind))
+        if len(kinds) < 2:
+            found = self.general_chart(texts, measurements, sizes)
+            return [found] if found is not None else []
+        given = {m for m, key in BODY.items() if isinstance(measurements.get(key), (int, float))}
+        out = []
+        for kind in kinds:
+            charts = [chart for chart in self.charts.values() if kind in self._chart_kinds[chart.id] and _measures_read(chart) & given]
+            if len(charts) == 1:
+                out.append((charts[0], kind))
+        return out
+
     def general_chart(self, texts: list[str], measurements: dict, sizes: set[str] = frozenset()) -> tuple[SizeChart, str | None] | None:
         """With no product known: the shop's chart the customer's measurements are for, and its kind of garment.
         The chart of the kind of garment the conversation names (`texts`, oldest first; the latest naming one),
         else the one chart reading every body measurement given (165 and 110斤: the tops', not the jeans' read by
-        height alone; a single measurement other than a foot length only with a size named); a tie is broken by the sizes named (`sizes`:
-        "拍S还是M"). None when no one chart is left."""
+        height alone; a single measurement other than a foot length only with a size named); a tie is broken by the
+        sizes named (`sizes`: "拍S还是M"). None when no one chart is left."""
         given = {m for m, key in BODY.items() if isinstance(measurements.get(key), (int, float))}
         readable = [chart for chart in self.charts.values() if _measures_read(chart) & given]
         named = next((kinds for kinds in map(garment_kinds, reversed(texts)) if kinds), set())
