@@ -39,7 +39,8 @@ CUES: tuple[Cue, ...] = (
     _cue("shipped", r"已经?到达?了?(您|你)?(所在的?|那边的?|当地的?)?(城市|网点|驿站|快递点)|今天会派送|正在安排派送|派件中"),
     # "没法货": a typo of 没发货 customers make (法 and 发 share a pinyin).
     _cue("not_shipped", r"(还)?没(有)?发(货|出)?|没(有)?法货|未发货|尚未发货|还没寄|没动静", negatable=False),
-    _cue("delivered", r"收到了|收到货|签收了|拿到了|到货了|已签收|穿了|用了|戴了|洗了|试了"),
+    # ("到货了能通知我吗" is a restock.)
+    _cue("delivered", r"收到了|(?<![能会])收到货|签收了|拿到了|到货了(?!能|再|通知|告诉|记得)|已签收|穿了|用了|戴了|洗了|试了"),
     # "收到有点小", "收到的衣服…": what the customer found on receiving it.
     _cue("delivered", r"收到(后|以后|之后)?(有点|发现|感觉|一看|打开)|收到的(衣服|东西|货|宝贝|裤子|鞋|包裹)"),
     # The thing itself arrived ("热水器到了", "东西今天到了"; at a station or a locker it is only on its way), or is
@@ -64,12 +65,17 @@ CUES: tuple[Cue, ...] = (
                       r"|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
     _cue("refund_done", r"(还)?没(有)?(退款|到账|退回来)|退款.{0,4}没到|钱.{0,3}没(收到|到)", negatable=False, value=False),
     # Not a purchase supposed ("现在买了到时候降价能补吗", "买了送袜子吗", "如果拍下今天能发吗").
-    _cue("has_order", r"(?<!现在)(?<!如果)(?<!要是)(?<!假如)(?<!万一)(?<!准备)(?<!打算)(?<!马上)(?<!这就)(?<![想要])"
-                      r"(?:拍了|拍下|下单了|买了)(?!送|的话|会不会|能不能|可以|今天|明天)"
+    # "拍下" is also a photograph ("能拍下走线吗").
+    _cue("has_order", r"(?<!现在)(?<!如果)(?<!要是)(?<!假如)(?<!万一)(?<!准备)(?<!打算)(?<!马上)(?<!这就)(?<![想要怕])(?<!话我就)(?<!话就)"
+                      r"(?:拍了|拍下(?!.{0,3}(?:走线|细节|logo|内衬|里面|视频|照片|图|做工|实物|给我看))|下单了|买了)"
+                      r"(?!送|的话|会不会|能不能|可以|今天|明天)"
                       r"|下了单|(?<!在哪)下的单|付款了|付了款|已付款|我的订单|订单号|刚拍|已下单"),
     # Talking about a purchase already made: "按你们推荐的码买的", "这单", "质量问题退货" (a question, "能退货吗", says nothing).
     # Not one the customer means to buy ("想买的那款", "准备拍的是M码") nor others' ("有买的人说", "看别人买的").
-    _cue("has_order", r"(?<![想要备算有])(?<!别人)(?<!人家)(?<!大家)(?<!他们)(?<!朋友)(?:买|拍)的(?!话|人)"
+    # Nor a purchase for someone, made before or in another shop ("给我爸买的", "上次买的那件", "别家买的"): the
+    # pre-sale answers still hold for what is asked now.
+    _cue("has_order", r"(?<![想要备算有代])(?<!别家)(?<!他家)(?<!人家)(?<!别人)(?<!大家)(?<!他们)(?<!朋友)(?<!上次)(?<!之前)"
+                      r"(?<!以前)(?<!上回)(?<!给.)(?<!给..)(?<!给...)(?<!给....)(?:买|拍)的(?!话|人)"
                       r"|这单|我的单|那单|上一单|退货|换货|寄回|申请了?退款", by=("customer",)),
     _cue("in_stock", r"有货|现货|还有的|库存充足", by=("agent",)),
     _cue("out_of_stock", r"断货|没货|缺货|售罄|卖完了|没有库存", by=("agent",), negatable=False),
@@ -153,6 +159,8 @@ def _statements(text: str, cue: Cue):
         after = text[match.end() : match.end() + 6]
         if re.match(r"\s*(吗|么|没有?|了没|了吗|没\?|\?|？|不(?=$|[\s?？，,。]))", after):
             continue  # a question establishes nothing
+        if re.match(r"(会不会|会|能不能|多久|要是|的话|以后|之后|不合适|不合身|不喜欢)", after):
+            continue  # nor what would follow, said in one breath ("洗了会不会缩水", "拍了多久能发", "买了不合适怎么办")
         if cue.clause and _ASKED_LATER.search(re.split(r"[，,。.!！~\s]", text[match.end() :], maxsplit=1)[0]):
             continue
         negated = cue.negatable and bool(_NEGATION.search(text[max(0, match.start() - 3) : match.start()]))

@@ -387,11 +387,16 @@ def test_an_order_placed_in_the_words_customers_use():
     # a purchase supposed is none (it dropped the gift rule's "您下单后我帮您备注" for "买了送袜子吗")
     for supposed in ("买了送袜子吗 我看别人家都送", "双十一会不会更便宜 现在买了到时候降价能补差价吗", "如果拍下今天能发吗"):
         assert read_state([("customer", supposed)]).holds("has_order") is None, supposed
-    # nor one the customer means to buy, nor others' (with no_order these had dropped a shopper's answers)
+    # nor one the customer means to buy, one for someone or one made before or elsewhere, nor what would follow a
+    # purchase (with no_order these had dropped a shopper's answers: 92 of our 2,302 pre-sale phrasings read as an
+    # order, 40 now)
     for meant in ("我想买的那款还有货吗", "要买的是黑色的 今天能发吗", "准备拍的是M码 几天到", "打算买的 几天能到上海",
-                  "有买的人说会起球", "看别人买的说偏大", "准备下单了 能便宜点吗", "我要拍下了 今天能发吗"):
-        assert read_state([("customer", meant)]).holds("has_order") is None, meant
-    for bought in ("我买了三样怎么只收到两个", "拍了 刚发你了", "昨天下单了还没发", "我拍的M码想换L", "上次买的那件很好"):
+                  "有买的人说会起球", "看别人买的说偏大", "准备下单了 能便宜点吗", "我要拍下了 今天能发吗",
+                  "上次买的那件很好 这次想再买一件黑色", "给我爸买的 他在河北农村 几天能到啊", "拍了多久能发啊",
+                  "洗了會不會縮水", "买了不合适怎么办", "能不能拍下走线", "到货了能通知我吗", "多久能收到货啊"):
+        assert read_state([("customer", normalize(meant))]).holds("has_order") is None, meant
+    for bought in ("我买了三样怎么只收到两个", "拍了 刚发你了", "昨天下单了还没发", "我拍的M码想换L", "已经付款了 能不能退我十块",
+                   "我买的时候299 现在活动269 差价怎么算", "在你家买的电饭煲不加热了"):
         assert read_state([("customer", bought)]).holds("has_order") is True, bought
 
 
