@@ -102,10 +102,14 @@ CUES: tuple[Cue, ...] = (
     # The customer has waited days ("已经等了一周了", "都三天了", "好几天了"): past any usual time, so a reply stating the
     # usual time ("付款后48小时内发货") answers nothing. Only the customer's last two turns count.
     _cue("waited_long", r"等了(快|差不多|将近|整整)?(一|两|三|四|五|六|七|八|九|十|几|好几|\d+)\s?(天|周|个?星期|个?礼拜|个月)"
-                        r"|(都|已经|快)(一|两|三|四|五|六|七|八|九|十|几|好几|\d+)\s?(天|周|个?星期|个?礼拜|个月)了|好几天了|一个?(星期|礼拜)了"
+                        r"|(都|已经|快|拍了|买了|下单|付款)(一|两|三|四|五|六|七|八|九|十|几|好几|\d+)\s?(天|周|个?星期|个?礼拜|个月)了"
+                        r"|好几天了|一个?(星期|礼拜)了"
                         # the day named ("今天都周三了"), or the promise cited ("写的48小时发货", "说好两天发")
                         r"|都(周|星期|礼拜)[一二三四五六日天]了|(写的|说好的?|承诺的?|不是说)\s?\d+\s?(小时|天)",
          by=("customer",), negatable=False, recent=True),
+    # A presale item ("这款是预售款", "我买的预售"): it ships on its date, not within the usual time. Asked ("是预售吗",
+    # "不是预售吧") or denied ("不是预售"), nothing.
+    _cue("presale", r"(?<!不是)(?<!是不是)预售(?!吗|么|还是|不|吧|嘛)", clause=True),
     # The customer already looked, asked or tried (问过了, 查不到, 没有那个按钮, 试了还是不行): a reply telling them
     # to do it is no answer. Said in the customer's last two turns only: an old attempt was about something else.
     _cue("not_tried", r"(问|找|查|看|试|翻|搜|重启|重装)过了?|(问|找|查|试|翻|搜)了(半天|好几遍|好多遍|几次|一圈|个遍|.{0,3}(没|不|还是|也))"
@@ -136,6 +140,9 @@ class ConversationState:
             return None if has is None else not has
         if fact == "in_time":  # not waited past the usual time: the opposite of `waited_long`
             return False if self.facts.get("waited_long") else None
+        if fact == "not_presale":  # not a presale item: the opposite of `presale`, said either way
+            presale = self.facts.get("presale")
+            return None if presale is None else not presale
         return self.facts.get(fact)
 
     def forget(self, *facts: str) -> None:

@@ -380,6 +380,17 @@ def test_a_parcel_not_shipped_has_not_been_received(parts):
     assert later.holds("delivered") is True  # said later: it holds
 
 
+def test_the_usual_shipping_time_is_not_said_of_a_presale_item(parts):
+    """A blind round: the agent had said "这款加厚羽绒服是预售款…付款后7天内发货", and "周五之前能发吗" got "下午4点前付款的话
+    当天就能发出". Replies stating the usual or same-day shipping presume the item is no presale one."""
+    said = [("customer", "拍了三天了怎么还没发货？"), ("agent", "亲，这款加厚羽绒服是预售款，详情页有标注付款后7天内发货的哦")]
+    offered = offer(parts, "我不管 周五之前能发吗 不能我就退了", "logistics.arrival-time", said=said).replies
+    assert not any("当天就能发出" in r.text or "小时内发货" in r.text for r in offered), [r.text for r in offered]
+    for said_, presale in [("这个是预售吗", None), ("这款不是预售吧 现货吗", None), ("我买的预售 月底前能发吗", True)]:
+        assert read_state([("customer", said_)]).holds("presale") is presale, said_
+    assert read_state([("customer", "拍了三天了怎么还没发货？")]).holds("in_time") is False
+
+
 def test_an_order_placed_in_the_words_customers_use():
     """A rater's round: "亲 我昨天下的单 发货了没" showed no order, so replies presuming one asked it checked."""
     assert read_state([("customer", "亲 我昨天下的单 发货了没")]).holds("has_order") is True

@@ -38,6 +38,7 @@ PRESUMES = {
     "not_tried": "先确认客户还没自己找过、试过",
     "no_order": "先确认客户还没下单",
     "in_time": "先确认客户还没等过头",
+    "not_presale": "先确认不是预售款",
     "order_given": "先确认客户已经给了订单号",
     "photo_given": "先确认客户已经发了图片",
     "tax_id_given": "先确认客户已经给了税号",
@@ -49,8 +50,9 @@ PRESUMES = {
 # has not already done what a reply tells them to do themselves (look at the 驿站, find the button, re-pair), and
 # that they have not ordered yet, for a reply telling them to (a shopper asking is the usual case; "直接拍下就可以"
 # to a customer changing an order they placed is wrong), and that they have not waited past the usual time, for a
-# reply stating it ("付款后48小时内发货" to "已经等了一周了" answers nothing).
-ASSUMED = frozenset({"not_tried", "no_order", "in_time"})
+# reply stating it ("付款后48小时内发货" to "已经等了一周了" answers nothing), and that the item is no presale one,
+# for a reply stating the usual or same-day shipping (a presale item ships on its date).
+ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale"})
 # The group of points for messages outside what the shop's service answers (`outside.toml`): learnt like the
 # others, but matching one means no point fits (the API lists none), and its replies say so politely.
 OUTSIDE_GROUP = "outside"
