@@ -141,6 +141,8 @@ def test_with_no_product_the_chart_is_the_one_for_the_garment_named_or_the_measu
     assert [(c.id, k) for c, k in shop.general_charts(["165 110斤穿什么码啊"], {**h, **w})] == [("tops", "上衣")]
     # a garment the shop has no chart for, or no charts at all
     assert chart(["连衣裙 165 110斤"], {**h, **w}) is None
+    assert chart(["内裤 165 110斤穿什么码"], {**h, **w}) == ("tops", "上衣")  # no trousers: the measurements decide
+    assert shop.general_charts(["内裤 165 110斤穿什么码"], {**h, **w}) == []  # and for underwear, no chart at all
     assert read_shop_dir(EXAMPLE_SHOP).__class__(shop.profile, shop.catalogue, {}, "example").general_chart(["165 110斤"], {**h, **w}) is None
 
 

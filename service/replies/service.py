@@ -41,7 +41,8 @@ from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
 from service.shop.answers import (
     ANSWERS, BRA_POINT, BRA_PREFIX, CHART_POINT, LENGTH_POINT, PREFIXES, ROW_POINTS, SHOES_POINT, SIZE_ADVICE_POINTS,
-    WHOLE_CHART, asked_measures, bra_answer, chart_answer, general_size_answer, length_answer, product_answers, row_answer, size_answer,
+    WHOLE_CHART, asked_measures, bra_answer, chart_answer, general_size_answer, length_answer, product_answers,
+    row_answer, size_answer,
 )
 from service.shop.products import JOINED_ID_PREFIX, Product
 from service.shop.shop import Shop
@@ -218,13 +219,13 @@ ASKS_FOR = {
 }
 
 
-# The facts about an order's status that tell two neighbouring points apart (change the address before
-# or after shipping, cancel before or after, in stock or not).
 # The point of a message giving an order number, and what such a message is besides the number: its label and the
 # number itself, and the words of a request, counted as Chinese characters.
 INFO_POINT = "order.info-provided"
 _PASTED = re.compile(r"(订单编号|订单号|单号|订单)?\s?[:：是]?\s?[0-9A-Za-z-]{6,}")
 _CONTENT = re.compile(r"[\u4e00-\u9fff]")
+# The facts about an order's status that tell two neighbouring points apart (change the address before
+# or after shipping, cancel before or after, in stock or not).
 _STATUS_FACTS = ("shipped", "not_shipped", "delivered", "in_stock", "out_of_stock", "return_sent", "return_received")
 
 
@@ -424,7 +425,9 @@ class ReplyService:
     ) -> list[tuple[StandardReply, PointMatch]]:
         """Replies from the shop's data for the points asked: a product attribute, the size advice (or, when the
         customer gave no measurements, the row of the size asked about, or the chart). `asked` is that size and the
-        words asking about it. Only for points close to the best one."""
+        words asking about it. Only for points close to the best one. With no product known, only the advice of the
+        shop's charts for the garments named (`general`, each with its kind), when a point asks which size to take;
+        `texts` are the conversation's turns, for what the customer said they do not know."""
         top = match.points[0].confidence if match.points else 0.0
         # The best point, and others nearly as sure and sure enough on their own (a mixed ask).
         close = [p for i, p in enumerate(match.points) if p.confidence > 0 and (i == 0 or (p.confidence >= 0.6 * top and p.confidence >= 0.3))]

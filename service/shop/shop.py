@@ -7,6 +7,7 @@ changes something, so a request reads one consistent shop.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import tomllib
 from dataclasses import dataclass, field
@@ -42,15 +43,19 @@ _KIND_OF_CHART_ID = {
 }
 
 
+# Underwear and hosiery: no kind above, whatever their names share with it ("内裤", "连裤袜").
+_NOT_GARMENT = re.compile(r"内裤|内衣|裤袜|袜")
+
+
 def garment_kinds(text: str) -> set[str]:
-    """The kinds of garment `text` names ("这件卫衣" 上衣, "鞋码39" 鞋子)."""
-    text = text.lower()
+    """The kinds of garment `text` names ("这件卫衣" 上衣, "鞋码39" 鞋子; not "内裤")."""
+    text = _NOT_GARMENT.sub(" ", text.lower())
     return {kind for kind, words in GARMENT_KINDS.items() if any(word in text for word in words)}
 
 
 def _first_at(text: str, kind: str) -> int:
     """Where `text` first names a garment of `kind`."""
-    text = text.lower()
+    text = _NOT_GARMENT.sub(" ", text.lower())
     return min((text.find(word) for word in GARMENT_KINDS[kind] if word in text), default=len(text))
 
 
@@ -106,7 +111,9 @@ class Shop:
         """With no product known: the shop's charts the customer's measurements are for, each with its kind of
         garment. The latest text naming kinds of garment names them; two or more named ("毛衣拿L可以吧？牛仔裤28还是29"):
         the chart of each, in the order named, for each kind with one chart that reads a measurement given; else the
-        one chart `general_chart` finds."""
+        one chart `general_chart` finds. None for a message about underwear or hosiery."""
+        if texts and _NOT_GARMENT.search(texts[-1].lower()):
+            return []  # underwear asked about: none of the charts
         named = next((text for text in reversed(texts) if garment_kinds(text)), "")
         kinds = sorted(garment_kinds(named), key=lambda kind: _first_at(named, kind))
         if len(kinds) < 2:

@@ -157,7 +157,8 @@ def _shown(key: str, value: float) -> str:
 
 
 def _advice(
-    chart: SizeChart, size: str | None, between: list[str] | None, reason: str, missing: tuple[str, ...] = (), read: tuple[str, ...] = ()
+    chart: SizeChart, size: str | None, between: list[str] | None, reason: str, missing: tuple[str, ...] = (),
+    read: tuple[str, ...] = (),
 ) -> SizeAdvice:
     return SizeAdvice(size, between, reason, missing, chart.id, read)
 
@@ -173,10 +174,14 @@ def _beyond(chart: SizeChart, usual: object) -> str | None:
     if not sizes or min(sizes) <= wanted <= max(sizes):
         return None
     said = f"平时穿{usual}码的话这款没有合适的码"
-    return f"这款最大只做到{chart.sizes[sizes.index(max(sizes))]}码，{said}" if wanted > max(sizes) else f"这款最小从{chart.sizes[sizes.index(min(sizes))]}码起，{said}"
+    if wanted > max(sizes):
+        return f"这款最大只做到{chart.sizes[sizes.index(max(sizes))]}码，{said}"
+    return f"这款最小从{chart.sizes[sizes.index(min(sizes))]}码起，{said}"
 
 
-def advise(chart: SizeChart, measurements: dict, fit: str | None = None, general: str | None = None) -> SizeAdvice | None:
+def advise(
+    chart: SizeChart, measurements: dict, fit: str | None = None, general: str | None = None
+) -> SizeAdvice | None:
     """The size for these measurements on this chart (None when the chart and the measurements share nothing).
     The advice is said of the product ("这款"), or with no product known of `general`, the shop's garments the chart
     is for ("我们家上衣一般"); then only measurements count: a usual size alone says nothing of an unknown item."""
@@ -206,7 +211,9 @@ def advise(chart: SizeChart, measurements: dict, fit: str | None = None, general
                                   f"您平时穿{usual}码，这款是修身版型，建议拍大一码{chart.rows[row + 1].size}码")
             return _advice(chart, usual, None, f"您平时穿{usual}码，这款按平时的码拍就可以")
         return None
-    needed = tuple(key for measure, key in BODY.items() if key not in measurements and any(measure in r.ranges for r in chart.rows))
+    needed = tuple(
+        key for measure, key in BODY.items() if key not in measurements and any(measure in r.ranges for r in chart.rows)
+    )
     read = tuple(key for key, _, _ in votes)
     said = "、".join(_shown(key, float(measurements[key])) for key, _, _ in votes)
     rows = sorted({row for _, row, _ in votes})
@@ -229,8 +236,8 @@ def advise(chart: SizeChart, measurements: dict, fit: str | None = None, general
     # not close ("155 130斤": S by height, XL by weight), whatever the cut.
     girth = max(((key, row) for key, row, _ in votes if key != "height_cm"), key=lambda kr: kr[1], default=None)
     if girth is not None and rows[-1] - rows[0] > 1 and girth[1] == rows[-1]:
-        return _advice(chart, high, [low, high], f"{parts}，两边差得比较多，建议以{LABELS[girth[0]]}为准选{high}码，穿着不会紧",
-                       needed, read)
+        lean = f"两边差得比较多，建议以{LABELS[girth[0]]}为准选{high}码，穿着不会紧"
+        return _advice(chart, high, [low, high], f"{parts}，{lean}", needed, read)
     if fit == "slim":
         size, lean = high, f"这款是{FIT['slim']}版型，建议选大一点的{high}码"
     elif fit == "loose":
