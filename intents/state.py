@@ -64,12 +64,16 @@ CUES: tuple[Cue, ...] = (
                       r"|到货|拿到(?!发票|券|红包))"
                       r"|还没到(?!账)|一直没到(?!账)|没送到", negatable=False, value=False),
     _cue("refund_done", r"(还)?没(有)?(退款|到账|退回来)|退款.{0,4}没到|钱.{0,3}没(收到|到)", negatable=False, value=False),
-    # Not a purchase supposed ("现在买了到时候降价能补吗", "买了送袜子吗", "如果拍下今天能发吗").
-    # "拍下" is also a photograph ("能拍下走线吗").
-    _cue("has_order", r"(?<!现在)(?<!如果)(?<!要是)(?<!假如)(?<!万一)(?<!准备)(?<!打算)(?<!马上)(?<!这就)(?<![想要怕])"
+    # An order shown: placed, paid, its number, or "我的订单" (`ordered`, which is `has_order` too, and what rules out
+    # the replies telling the customer to order). Talk of returns or of what was bought (below) is `has_order` only:
+    # a shopper asks "退货运费谁出" too. Not a purchase supposed ("现在买了到时候降价能补吗", "买了送袜子吗",
+    # "如果拍下今天能发吗"); "拍下" is also a photograph ("能拍下走线吗").
+    _cue("ordered", r"(?<!现在)(?<!如果)(?<!要是)(?<!假如)(?<!万一)(?<!准备)(?<!打算)(?<!马上)(?<!这就)(?<![想要怕])"
                       r"(?<!话我就)(?<!话就)(?:拍了|拍下(?!.{0,3}(?:走线|细节|logo|内衬|里面|视频|照片|图|做工|实物|给我看))|下单了|买了)"
                       r"(?!送|的话|会不会|能不能|可以|今天|明天)"
-                      r"|下了单|(?<!在哪)下的单|付款了|付了款|已付款|我的订单|订单号|刚拍|已下单"),
+                      r"|下了单|(?<!在哪)下的单|付款了|付了款|已付款|我的订单|订单号|刚拍|已下单"
+                      # the customer's own purchase, or one with its day ("我拍的M码", "前天拍的那件")
+                      r"|(?:(?<![想要给])我|昨天|前天|今天|刚刚?|前几天|上周|上午|下午|早上|晚上|\d+号)(?:拍|买)的(?!话|人)"),
     # Talking about a purchase already made: "按你们推荐的码买的", "这单", "质量问题退货" (a question, "能退货吗", says nothing).
     # Not one the customer means to buy ("想买的那款", "准备拍的是M码") nor others' ("有买的人说", "看别人买的").
     # Nor a purchase for someone, made before or in another shop ("给我爸买的", "上次买的那件", "别家买的"): the
@@ -121,8 +125,8 @@ CUES: tuple[Cue, ...] = (
 # Facts that cannot both hold.
 OPPOSITES = {"shipped": "not_shipped", "not_shipped": "shipped", "in_stock": "out_of_stock", "out_of_stock": "in_stock"}
 # What a fact implies.
-IMPLIES = {"delivered": ("shipped", "has_order"), "shipped": ("has_order",), "return_sent": ("delivered",),
-           "return_received": ("return_sent",), "refund_done": ("has_order",), "not_shipped": ("has_order",)}
+IMPLIES = {"delivered": ("shipped", "has_order", "ordered"), "shipped": ("has_order", "ordered"), "return_sent": ("delivered",),
+           "return_received": ("return_sent",), "refund_done": ("has_order", "ordered"), "not_shipped": ("has_order", "ordered")}
 # What a fact rules out: a parcel not shipped has not been received.
 EXCLUDES = {"not_shipped": ("delivered",)}
 # Agreement words: after an agent's offer, the customer agreeing makes it `agreed`.
@@ -135,9 +139,9 @@ class ConversationState:
     facts: dict[str, bool] = field(default_factory=dict)
 
     def holds(self, fact: str) -> bool | None:
-        if fact == "no_order":  # nothing ordered yet: the opposite of `has_order`, said or implied
-            has = self.facts.get("has_order")
-            return None if has is None else not has
+        if fact == "no_order":  # nothing ordered yet: the opposite of `ordered` (an order shown, not only talked of)
+            ordered = self.facts.get("ordered")
+            return None if ordered is None else not ordered
         if fact == "in_time":  # not waited past the usual time: the opposite of `waited_long`
             return False if self.facts.get("waited_long") else None
         if fact == "not_presale":  # not a presale item: the opposite of `presale`, said either way
@@ -151,6 +155,8 @@ class ConversationState:
 
     def set(self, fact: str, value: bool) -> None:
         self.facts[fact] = value
+        if fact == "ordered":  # an order shown, or denied ("还没下单"): so is the talk of one
+            self.facts["has_order"] = value
         if fact in OPPOSITES:
             self.facts[OPPOSITES[fact]] = not value
         if value:
