@@ -73,7 +73,8 @@ CUES: tuple[Cue, ...] = (
                       r"(?!送|的话|会不会|能不能|可以|今天|明天)"
                       r"|下了单|(?<!在哪)下的单|付款了|付了款|已付款|我的订单|订单号|刚拍|已下单"
                       # the customer's own purchase, or one with its day ("我拍的M码", "前天拍的那件")
-                      r"|(?:(?<![想要给])我|昨天|前天|今天|刚刚?|前几天|上周|上午|下午|早上|晚上|\d+号)(?:拍|买)的(?!话|人)"),
+                      r"|(?:(?<![想要给])我|昨天|前天|今天|刚刚?|前几天|上周|上午|下午|早上|晚上|\d+号)(?:拍|买)的(?!话|人)"
+                      r"|我这单|我的单|我那单|上一单"),
     # Talking about a purchase already made: "按你们推荐的码买的", "这单", "质量问题退货" (a question, "能退货吗", says nothing).
     # Not one the customer means to buy ("想买的那款", "准备拍的是M码") nor others' ("有买的人说", "看别人买的").
     # Nor a purchase for someone, made before or in another shop ("给我爸买的", "上次买的那件", "别家买的"): the

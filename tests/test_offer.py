@@ -413,7 +413,7 @@ def test_an_order_placed_in_the_words_customers_use():
     # (CI: "1.支持7天无理由吗 2.退货运费谁出 3.可以开发票吗" lost its invoice answer, every one telling how to order)
     asking = read_state([("customer", "想问下 1.支持7天无理由吗 2.退货运费谁出 3.可以开发票吗 要公司抬头的")])
     assert asking.holds("has_order") is True and asking.holds("no_order") is None
-    for shown in ("我拍的M码想换L", "我前天拍的那件毛衣", "我的订单什么时候发货", "拍了 刚发你了"):
+    for shown in ("我拍的M码想换L", "我前天拍的那件毛衣", "我的订单什么时候发货", "拍了 刚发你了", "我这单改成顺丰要补多少"):
         assert read_state([("customer", shown)]).holds("no_order") is False, shown
 
 
