@@ -378,6 +378,7 @@ class ReplyService:
             absent = bool(colour and colours and not any(colour in c or c in colour for c in colours))
             state.set("in_stock", product.attributes["in_stock"] and not absent)
         match = self.match(reading, history, state, product)
+        texts = [text for _, text in turns]
         slots = conversation_slots(reading.doc.text, turns[:-1])
         measurements = conversation_measurements(reading.doc.text, turns[:-1])
         chart = shop.chart(product)
@@ -386,7 +387,7 @@ class ReplyService:
         if product is None and measurements:
             # no product known: the shop's charts for the garments the customer's measurements are for, said as such
             sizes = {s for s in (slots.get("size"), measurements.get("usual_size")) if isinstance(s, str)}
-            for found, kind in shop.general_charts([text for _, text in turns], measurements, sizes):
+            for found, kind in shop.general_charts(texts, measurements, sizes):
                 said = advise(found, measurements, None, f"我们家{kind}一般" if kind else "我们家的尺码表")
                 if said is not None:
                     general.append((said, kind))
@@ -404,7 +405,6 @@ class ReplyService:
         if size and not read_slots(words).get("size"):
             words = next((text for role, text in reversed(turns[:-1]) if role == "customer" and read_slots(text).get("size")), words)
         asked = (size, words) if size else None
-        texts = [text for _, text in turns]
         generated = self._generated(reading, match, product, chart, size_advice, slots, asked, texts, general)
         if match.points and match.points[0].id == BRA_POINT:  # the chest measures make a bra size, whatever the product
             bra = bra_answer([text for role, text in turns if role == "customer"], BRA_POINT)

@@ -59,6 +59,11 @@ def _first_at(text: str, kind: str) -> int:
     return min((text.find(word) for word in GARMENT_KINDS[kind] if word in text), default=len(text))
 
 
+def _given(measurements: dict) -> set[str]:
+    """The body measures the customer gave (as the charts name them)."""
+    return {m for m, key in BODY.items() if isinstance(measurements.get(key), (int, float))}
+
+
 def _measures_read(chart: SizeChart) -> set[str]:
     """The body measures a chart reads a size by (a shoe chart's foot lengths included)."""
     return {m for row in chart.rows for m in row.ranges if m in BODY} | {m for row in chart.rows for m in row.values if m == "foot"}
@@ -119,7 +124,7 @@ class Shop:
         if len(kinds) < 2:
             found = self.general_chart(texts, measurements, sizes)
             return [found] if found is not None else []
-        given = {m for m, key in BODY.items() if isinstance(measurements.get(key), (int, float))}
+        given = _given(measurements)
         out = []
         for kind in kinds:
             charts = [chart for chart in self.charts.values() if kind in self._chart_kinds[chart.id] and _measures_read(chart) & given]
@@ -133,7 +138,7 @@ class Shop:
         else the one chart reading every body measurement given (165 and 110斤: the tops', not the jeans' read by
         height alone; a single measurement other than a foot length only with a size named); a tie is broken by the
         sizes named (`sizes`: "拍S还是M"). None when no one chart is left."""
-        given = {m for m, key in BODY.items() if isinstance(measurements.get(key), (int, float))}
+        given = _given(measurements)
         readable = [chart for chart in self.charts.values() if _measures_read(chart) & given]
         named = next((kinds for kinds in map(garment_kinds, reversed(texts)) if kinds), set())
         if named:
