@@ -115,9 +115,10 @@ def read_slots(text: str) -> dict[str, str]:
             found.setdefault("tracking_no", digits)
     sizes = list(_SIZE.finditer(text))
     # The size the customer changes to ("选的M码 想换成L") is the one they want; else the first named.
-    wanted = next((m for m in sizes if _CHANGE_TO.search(text[max(0, m.start() - 4) : m.start()])), sizes[0] if sizes else None)
-    changed_to = _CHANGE_TO_NUMBER.search(text)
-    if (wanted is None or not _CHANGE_TO.search(text[max(0, wanted.start() - 4) : wanted.start()])) and changed_to:
+    changed = next((m for m in sizes if _CHANGE_TO.search(text[max(0, m.start() - 4) : m.start()])), None)
+    wanted = changed or (sizes[0] if sizes else None)
+    changed_to = _CHANGE_TO_NUMBER.search(text)  # a bare number changed to, when no size named is
+    if changed is None and changed_to:
         found.setdefault("size", f"{changed_to.group(1)}码")
     elif wanted is not None:
         letters, word, number, chest = wanted.groups()
