@@ -37,6 +37,9 @@ CUES: tuple[Cue, ...] = (
     _cue("shipped", r"已经?发货|发货了|已经?发出|发出了|寄出了|已揽收|揽收了|在路上|物流显示|派送中|正?在派送|到中转|包裹.{0,4}发出(?!后|以后|之后|时|的时候)"),
     # The parcel in the customer's city, at a local branch or station, or out for delivery today.
     _cue("shipped", r"已经?到达?了?(您|你)?(所在的?|那边的?|当地的?)?(城市|网点|驿站|快递点)|今天会派送|正在安排派送|派件中"),
+    # Out for delivery: what the tracking shows once the local courier has the parcel ("显示在派送了", the agent's
+    # "今天会派送"); "什么时候派送", "还没派送吗" ask, and say nothing.
+    _cue("out_for_delivery", r"派送中|派件中|正?在派送|显示.{0,3}派送|今天(会|就)派送|正在安排派送"),
     # "没法货": a typo of 没发货 customers make (法 and 发 share a pinyin).
     _cue("not_shipped", r"(还)?没(有)?发(货|出)?|没(有)?法货|未发货|尚未发货|还没寄|没动静", negatable=False),
     # ("到货了能通知我吗" is a restock.)
@@ -126,7 +129,8 @@ CUES: tuple[Cue, ...] = (
 # Facts that cannot both hold.
 OPPOSITES = {"shipped": "not_shipped", "not_shipped": "shipped", "in_stock": "out_of_stock", "out_of_stock": "in_stock"}
 # What a fact implies.
-IMPLIES = {"delivered": ("shipped", "has_order", "ordered"), "shipped": ("has_order", "ordered"), "return_sent": ("delivered",),
+IMPLIES = {"delivered": ("shipped", "has_order", "ordered"), "shipped": ("has_order", "ordered"),
+           "out_for_delivery": ("shipped", "has_order", "ordered"), "return_sent": ("delivered",),
            "return_received": ("return_sent",), "refund_done": ("has_order", "ordered"), "not_shipped": ("has_order", "ordered")}
 # What a fact rules out: a parcel not shipped has not been received.
 EXCLUDES = {"not_shipped": ("delivered",)}
@@ -145,6 +149,8 @@ class ConversationState:
             return None if ordered is None else not ordered
         if fact == "in_time":  # not waited past the usual time: the opposite of `waited_long`
             return False if self.facts.get("waited_long") else None
+        if fact == "before_shipping":  # the parcel not shown to have left
+            return False if self.facts.get("shipped") else None
         if fact == "not_presale":  # not a presale item: the opposite of `presale`, said either way
             presale = self.facts.get("presale")
             return None if presale is None else not presale

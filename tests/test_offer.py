@@ -539,3 +539,31 @@ def test_a_venting_customer_is_listened_to_before_being_asked(parts):
     venting customer's apology stays alone."""
     vent = offer(parts, "气死我了!!! 什么玩意儿!!!", "complaint.venting")
     assert vent.replies[0].category in ("apology", "empathy") and not vent.replies[0].parts, vent.replies[0]
+
+
+def test_saying_the_parcel_is_out_for_delivery_today_needs_someone_to_have_said_so(parts):
+    """The six-layer encoder's pin: after "请问收到取件短信了吗", "还没" got "物流显示包裹今天正在派送" first, when nobody had
+    looked at the tracking. That reply presumes the parcel out for delivery (`out_for_delivery`), not only shipped."""
+    said = [("customer", "我的快递怎么还没到"), ("agent", "亲，我帮您查一下物流，请问收到取件短信了吗？")]
+    offered = offer(parts, "还没", "logistics.slow-delivery", said).replies
+    today = [r for r in offered if "今天正在派送" in r.text]
+    assert today and all(r.needs_check == "先确认物流显示包裹正在派送" for r in today), [(r.text, r.needs_check) for r in today]
+    for told in ("物流显示在派送了 咋还没到", "显示派送中 到现在还没送来"):
+        assert read_state([("customer", told)]).holds("out_for_delivery") is True, told
+        delivering = [r for r in offer(parts, told, "logistics.slow-delivery").replies if "今天正在派送" in r.text]
+        assert delivering and not delivering[0].needs_check, told
+    for not_yet in ("什么时候派送啊", "还没派送吗", "发货了吗"):
+        assert read_state([("customer", not_yet)]).holds("out_for_delivery") is not True, not_yet
+
+
+def test_a_reply_only_for_an_order_not_shipped_yet_is_not_offered_once_it_shipped(parts):
+    """The README's follow-up, read by the six-layer encoder: after the agent said "您这单今天下午已经发出啦", "那还能改吗" leaned
+    to changing an unshipped order's address and got "还没发货的话马上帮您改" first. Replies that only make sense before
+    shipping, without saying it has not shipped, presume `before_shipping`: assumed until the parcel is shown shipped."""
+    said = [("customer", "收货地址少写了门牌号 是12栋不是21栋"), ("agent", "亲，您这单今天下午已经发出啦")]
+    texts = [r.text for r in offer(parts, "那还能改吗", "logistics.change-address", said).replies]
+    assert not any("还没发货的话" in t or "地址还能不能改" in t for t in texts), texts
+    unknown = {r.text: r.needs_check for r in offer(parts, "地址能改吗", "logistics.change-address").replies}
+    assert any("还没发货的话" in t and check is None for t, check in unknown.items()), unknown
+    assert read_state([("agent", "亲，您这单今天下午已经发出啦")]).holds("before_shipping") is False
+    assert read_state([("customer", "地址写错了")]).holds("before_shipping") is None

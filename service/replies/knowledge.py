@@ -24,6 +24,7 @@ PRESUMES = {
     "has_order": "先确认客户已经下单付款",
     "not_shipped": "先确认订单还没有发货",
     "shipped": "先确认订单已经发货",
+    "out_for_delivery": "先确认物流显示包裹正在派送",
     "delivered": "先确认客户已经收到货",
     "in_stock": "先确认这款（颜色、尺码）有货",
     "out_of_stock": "先确认这款（颜色、尺码）确实缺货",
@@ -39,6 +40,7 @@ PRESUMES = {
     "no_order": "先确认客户还没下单",
     "in_time": "先确认客户还没等过头",
     "not_presale": "先确认不是预售款",
+    "before_shipping": "先确认订单还没有发货",
     "order_given": "先确认客户已经给了订单号",
     "photo_given": "先确认客户已经发了图片",
     "tax_id_given": "先确认客户已经给了税号",
@@ -51,8 +53,10 @@ PRESUMES = {
 # that they have not ordered yet, for a reply telling them to (a shopper asking is the usual case; "直接拍下就可以"
 # to a customer changing an order they placed is wrong), and that they have not waited past the usual time, for a
 # reply stating it ("付款后48小时内发货" to "已经等了一周了" answers nothing), and that the item is no presale one,
-# for a reply stating the usual or same-day shipping (a presale item ships on its date).
-ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale"})
+# for a reply stating the usual or same-day shipping (a presale item ships on its date); and that the parcel has not
+# left, for a reply that only makes sense before it does without saying it has not ("还没发货的话马上帮您改" once the
+# agent said "已经发出啦").
+ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale", "before_shipping"})
 # The group of points for messages outside what the shop's service answers (`outside.toml`): learnt like the
 # others, but matching one means no point fits (the API lists none), and its replies say so politely.
 OUTSIDE_GROUP = "outside"
