@@ -87,6 +87,34 @@ def test_a_pasted_order_number_reaches_the_reply(client):
     assert any(number in r["text"] for r in pasted["replies"]), [r["text"] for r in pasted["replies"]]
 
 
+def test_the_number_alone_after_the_agent_asked_for_it_is_the_number_given(client):
+    """Read by a six-layer encoder, a pasted number after "方便把订单号发我吗？" was only the conversation's topic: the point
+    of a number given was not listed, and in an invoice conversation no reply used it. It leads now, the topic's point
+    listed after it."""
+    number = "2207719304482561"
+    for history in ([("customer", "我的快递到哪了"), ("agent", "亲，麻烦发一下订单号，我帮您查")],
+                    [("customer", "开的发票能发我邮箱吗"), ("agent", "亲，方便把订单号发我吗？")]):
+        body = ask(client, number, history, top_k=8)
+        assert points(body)[0] == "order.info-provided" and len(points(body)) >= 2, points(body)
+        assert any(number in r["text"] for r in body["replies"][:5]), [r["text"] for r in body["replies"]]
+    # not asked for: the conversation's topic, as before
+    body = ask(client, number, [("customer", "我的快递到哪了"), ("agent", "亲，我帮您看一下")])
+    assert points(body)[0] != "order.info-provided", points(body)
+
+
+def test_a_point_the_conversation_rules_out_lists_after_the_others(client):
+    """"能取消吗" after the agent said the parcel left got "亲，订单还没发货的话，您在订单里直接点「申请退款」就可以" second: the
+    replies for cancelling before shipping presume the order has not shipped (`before_shipping`), and a point none of
+    whose replies the conversation allows lists after the others."""
+    history = [("customer", "我的订单发了没"), ("agent", "亲，您这单已经发出了，单号发您了")]
+    body = ask(client, "能取消吗", history, top_k=5)
+    assert points(body)[0] == "refund.cancel-after-ship", points(body)
+    assert not any(r["knowledge_point"] == "refund.cancel-before-ship" for r in body["replies"]), body["replies"]
+    # not shipped: those replies are offered
+    body = ask(client, "能取消吗", [("customer", "我的订单发了没"), ("agent", "亲，还没发货，预计明天发")], top_k=5)
+    assert body["replies"][0]["knowledge_point"] == "refund.cancel-before-ship", body["replies"][0]
+
+
 def test_an_order_number_pasted_with_a_request_is_read_by_the_request(client):
     """A rater's round: "订单号 3817… 我拍的是雾霾蓝 来的是灰色 赶紧给我换" got "谢谢亲，订单…收到了，我这就帮您查，麻烦稍等"
     (the point of a number given alone), and the wrong-item reply asked for the order number given."""

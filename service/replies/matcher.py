@@ -105,6 +105,8 @@ class Match:
     leaning: str | None  # the most likely point even when none fits (what a clarifying reply asks about)
     from_context: bool = False  # the conversation changed the reading of the message
     outside: PointMatch | None = None  # none fits, and the message is outside the shop's service: this `outside.*` point
+    # the knowledge model's points, when the shop's own (found by similarity) were merged into `points`
+    model_points: tuple[PointMatch, ...] | None = None
 
 
 class KnowledgeMatcher:
@@ -276,20 +278,26 @@ class KnowledgeMatcher:
         # alone reads as none ("那钱多久到" after a refund question; a follow-up's own "none" was set aside above).
         return mixed, alone, bool(np.argmax(mixed) != np.argmax(alone))
 
-    def asks(self, reading: Reading, listed: Sequence[str] = ()) -> list[Ask]:
+    def asks(self, reading: Reading, listed: Sequence[str] = (), agrees: str | None = None) -> list[Ask]:
         """The separate questions of a message asking several things, each sure of its own point, in the order
         asked (one per point); empty for a message asking one thing. Each question is read on its own: its
         words, not the conversation, say what it asks. A point the whole message does not list (`listed`) must be
-        surer."""
+        surer. With `agrees` (the message's best point read as a whole), none unless some question's likeliest reading,
+        sure or not, is that point (or one answered with it): read as a whole and question by question, the message
+        says what it is mostly about."""
         questions = split_asks(reading.doc.text)
         if len(questions) < 2:
             return []
         w = self.weights
         docs = make_documents([q[:EMBED_MAX_CHARS] for q in questions[: w.max_asks]], self.segmenter, self.encoder)
         out: dict[str, Ask] = {}
+        likeliest = set()
         for doc, probs in zip(docs, self._probabilities(docs)):
             j = int(np.argmax(probs))
             point = self.classes[j]
+            # a point one answer serves with others stands for them all
+            group = next((g for g in self._together if g[j]), None)
+            likeliest |= {self.classes[k] for k in np.flatnonzero(group)} if group is not None else {point}
             floor = w.ask if point in listed else w.ask_unlisted
             # A question which size to take may spread over several such points ("她158 110斤": for someone else,
             # which size, a petite figure), and one whether a colour is there over the colours and the stock; they share
@@ -298,7 +306,7 @@ class KnowledgeMatcher:
             if not self._listable[j] or sure < floor or point.startswith(NOT_JOINED) or point in out:
                 continue
             out[point] = Ask(doc.text, PointMatch(point, self.points[point].label, round(float(probs[j]), 4)), doc.vector)
-        return list(out.values())
+        return [] if agrees is not None and agrees not in likeliest else list(out.values())
 
     def best(self, text: str) -> str | None:
         """The point a normalised text asks about on its own, or None when none fits."""

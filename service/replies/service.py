@@ -229,6 +229,13 @@ _CONTENT = re.compile(r"[\u4e00-\u9fff]")
 _STATUS_FACTS = ("shipped", "not_shipped", "delivered", "in_stock", "out_of_stock", "return_sent", "return_received")
 
 
+@dataclass(frozen=True)
+class _Leaning:
+    leans: dict[str, frozenset[str]]  # point id → its `_leans_on` facts (points leaning on none left out)
+    presuming: dict[str, tuple[frozenset[str], ...]]  # point id → each reply's presumed facts, when every reply presumes
+    presumed: frozenset[str]  # the facts those replies presume
+
+
 @dataclass
 class ReplyService:
     library: ReplyLibrary
@@ -243,7 +250,7 @@ class ReplyService:
     product_points: dict[str, str] = field(default_factory=dict)  # a product's own point → the product id
     # The replies' vectors are in the messages' space (one encoder for both): relevance can be read.
     same_space: bool = False
-    _leans_cache: tuple[ReplyIndex, dict[str, frozenset[str]]] | None = field(default=None, init=False, repr=False, compare=False)
+    _leans_cache: tuple[ReplyIndex, _Leaning] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(
@@ -316,35 +323,56 @@ class ReplyService:
         what the conversation established: a point most of whose replies presume a fact gains when the
         fact was said and loses when its opposite was."""
         index = self.index
-        leans = self._leaning(index)
+        leaning = self._leaning(index)
+        leans = leaning.leans
         established = state is not None and any(state.holds(f) is not None for f in _STATUS_FACTS)
         # An order number pasted with a request ("订单号 3817… 我拍的是雾霾蓝 来的是灰色 赶紧给我换") asks the request: the
         # point for a number given alone ("订单号发你了") loses, as a point leaning on a fact said otherwise does.
         says_more = len(_CONTENT.findall(_PASTED.sub("", reading.doc.text))) >= 8
+        # The number alone, just after the agent asked for it, is the number given, whatever it was asked for.
+        last_agent = next((t.text for t in reversed(history) if t.role == "agent"), None) if history else None
+        answers_ask = (
+            last_agent is not None and history[-1].role == "agent" and bool(ASKS_FOR["order_id"].search(last_agent))
+            and not _CONTENT.search(_PASTED.sub("", reading.doc.text)) and "order_id" in read_slots(reading.doc.text)
+        )
+        # A point none of whose replies the conversation allows (each presumes something said untrue: changing
+        # the address of an order not shipped, once it has) is about another situation than this one.
+        denied = {f for f in leaning.presumed if state.holds(f) is False} if state is not None else set()
+        ruled_out = {pid for pid, each in leaning.presuming.items() if all(facts & denied for facts in each)} if denied else set()
 
         def weigh(point_id: str) -> float:
             factor = 0.35 if says_more and point_id == INFO_POINT else 1.0
             for fact in leans.get(point_id, ()) if established else ():
                 holds = state.holds(fact)
                 factor *= 1.0 if holds is None else (2.0 if holds else 0.35)
-            return factor
+            return factor * (0.35 if point_id in ruled_out else 1.0)
 
-        use = established or says_more
+        use = established or says_more or bool(ruled_out)
         match = self.matcher.match(reading, history, weigh if use else None) if self.matcher is not None else Match((), None)
+        if answers_ask and INFO_POINT in index.points and match.points:
+            # the topic's points stay listed after it: the number was asked for their sake
+            given = PointMatch(INFO_POINT, index.points[INFO_POINT].label, match.points[0].confidence)
+            rest = [p for p in match.points if p.id != INFO_POINT][: MatchWeights().max_listed - 1]
+            match = Match((given, *rest), match.leaning, match.from_context, match.outside)
         # A product's own points are asked only about that product.
         others = {pid for pid, owner in self.product_points.items() if product is None or owner != product.id}
         extra = [p for p in self._extra_points(index, reading) if p.id not in others]
         if not extra:
             return match
         merged = sorted([*match.points, *extra], key=lambda p: -p.confidence)[: MatchWeights().max_listed]
-        return Match(tuple(merged), match.leaning or merged[0].id, match.from_context)
+        return Match(tuple(merged), match.leaning or merged[0].id, match.from_context, model_points=match.points)
 
-    def _leaning(self, index: ReplyIndex) -> dict[str, frozenset[str]]:
-        """Each point's `_leans_on` facts (the points that lean on none left out), worked out once per index."""
+    def _leaning(self, index: ReplyIndex) -> _Leaning:
+        """What the points' replies presume, worked out once per index."""
         cached = self._leans_cache
         if cached is None or cached[0] is not index:
             leans = {pid: frozenset(f) for pid, p in index.points.items() if (f := _leans_on(p))}
-            cached = self._leans_cache = (index, leans)
+            presuming = {
+                pid: tuple(frozenset(r.presumes) for r in p.replies)
+                for pid, p in index.points.items() if p.replies and all(r.presumes for r in p.replies)
+            }
+            presumed = frozenset(f for each in presuming.values() for facts in each for f in facts)
+            cached = self._leans_cache = (index, _Leaning(leans, presuming, presumed))
         return cached[1]
 
     @staticmethod
@@ -479,14 +507,20 @@ class ReplyService:
         general: Sequence[tuple[SizeAdvice, str | None]] = (),
     ) -> list[tuple[Ask, list[tuple[StandardReply, PointMatch]]]]:
         """The questions of a message asking several things, each with the replies the shop's data gives its point.
-        Only when the message's best point (read in its conversation) is one of them (read as a whole and question by
-        question, the message must agree on what it is mostly about), and not for a message sure of one point (a
+        Only when the message's best point (read in its conversation, by the knowledge model: the shop's own points,
+        found by similarity to the whole message, are left out) is some question's likeliest reading (read as a whole and question by question, the message must agree on
+        what it is mostly about), and not for a message sure of one point (a
         mixed ask spreads its reading over its questions' points; reading it again question by question costs an
         encoder run each)."""
         if self.matcher is None or not match.points or match.points[0].confidence >= self.matcher.weights.confident:
             return []  # a message this sure of one point asks about it (and is not read again question by question)
-        asks = self.matcher.asks(reading, [p.id for p in match.points])
-        if len(asks) < 2 or match.points[0].id not in {a.point.id for a in asks}:
+        # what the message is mostly about, by the knowledge model (the shop's own points are found by similarity to the
+        # whole message, which a question alone does not have)
+        model = match.points if match.model_points is None else match.model_points
+        if not model:
+            return []
+        asks = self.matcher.asks(reading, [p.id for p in model], agrees=model[0].id)
+        if len(asks) < 2:
             return []
         return [(a, self._generated(reading, Match((a.point,), a.point.id), product, chart, size_advice, slots, asked, texts, general))
                 for a in asks]
