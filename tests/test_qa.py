@@ -349,3 +349,30 @@ def test_qa_rows_show_what_the_agent_saw_and_sent(fake_settings, make_fake_app, 
         report = client.get("/v1/reports/intents").json()
         assert report["reviewed"] == 2 and report["accuracy"] is not None
         assert report["per_intent"]["refund"]["f1"] is None  # nothing predicted or reviewed as refund: no data, not 0
+
+
+def test_never_used_lists_only_replies_a_qa_lead_can_act_on():
+    """A joined reply's id ("joined-" and a hash of the replies it joins) is made for one message asking several
+    things: listed among the replies never used, it names nothing a QA lead can edit or retire. Its parts are
+    standard replies of their own; the joined reply stays in the per-reply adoption."""
+    from service.store.db import HISTOGRAM_BINS
+    from service.store.reports import intent_report
+
+    class Counts:  # the store's answers for a period: three replies shown, none sent
+        def review_outcomes(self, since, until):
+            return []
+
+        def histogram(self, since, until):
+            return [0] * HISTOGRAM_BINS
+
+        def adoption(self, since, until):
+            shown = {"joined-3f9a0c1b2d4e": 5, "size-recommend-02": 3, "catalogue-sw-2301-material": 2}
+            return {"requests": 10, "suggested": {"size": 10}, "shown": shown, "reply_actions": {}, "intent_actions": {}}
+
+    from service.shop.products import JOINED_ID_PREFIX
+    from service.store.reports import JOINED_PREFIX
+
+    assert JOINED_PREFIX == JOINED_ID_PREFIX  # the store names it without importing the shop
+    report = intent_report(Counts())
+    assert report["never_used"] == ["size-recommend-02", "catalogue-sw-2301-material"]
+    assert "joined-3f9a0c1b2d4e" in {r["reply_id"] for r in report["adoption_per_reply"]}

@@ -543,7 +543,8 @@ class IntentReport(BaseModel):
     adoption_per_intent: dict[str, Adoption]
     adoption_per_reply: list[ReplyAdoption]
     never_used: list[str] = Field(
-        default_factory=list, description="Replies shown in the period but never sent or edited, most shown first (up to 100)."
+        default_factory=list, description="Replies shown in the period but never sent or edited, most shown first (up to 100); joined replies, "
+        "made for one message asking several things, are not listed: their ids name no reply to edit or retire."
     )
 
 

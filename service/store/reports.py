@@ -15,6 +15,9 @@ from service.store.qa import QaQueries
 
 ACTIONS = ("clicked", "sent", "edited", "dismissed")
 MAX_NEVER_USED = 100
+# A joined reply's id (service.shop.products.JOINED_ID_PREFIX and a hash of the replies it joins) names a reply made
+# for one message: nothing a QA lead can edit or retire, so it is not listed among the replies never used.
+JOINED_PREFIX = "joined-"
 
 
 def _adoption(shown: int, actions: dict[str, int]) -> dict:
@@ -53,7 +56,10 @@ def intent_report(qa: QaQueries, since: str | None = None, until: str | None = N
         {"reply_id": rid, **_adoption(n, {a: adoption["reply_actions"].get((rid, a), 0) for a in ACTIONS})}
         for rid, n in shown.items()
     ]
-    never_used = sorted((a for a in per_reply if a["sent"] + a["edited"] == 0), key=lambda a: (-a["shown"], a["reply_id"]))
+    never_used = sorted(
+        (a for a in per_reply if a["sent"] + a["edited"] == 0 and not a["reply_id"].startswith(JOINED_PREFIX)),
+        key=lambda a: (-a["shown"], a["reply_id"]),
+    )
     reviewed = len(gold)
 
     def scored(value: float, there: bool) -> float | None:
