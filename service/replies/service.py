@@ -330,9 +330,8 @@ class ReplyService:
         # point for a number given alone ("订单号发你了") loses, as a point leaning on a fact said otherwise does.
         says_more = len(_CONTENT.findall(_PASTED.sub("", reading.doc.text))) >= 8
         # The number alone, just after the agent asked for it, is the number given, whatever it was asked for.
-        last_agent = next((t.text for t in reversed(history) if t.role == "agent"), None) if history else None
         answers_ask = (
-            last_agent is not None and history[-1].role == "agent" and bool(ASKS_FOR["order_id"].search(last_agent))
+            bool(history) and history[-1].role == "agent" and bool(ASKS_FOR["order_id"].search(history[-1].text))
             and not _CONTENT.search(_PASTED.sub("", reading.doc.text)) and "order_id" in read_slots(reading.doc.text)
         )
         # A point none of whose replies the conversation allows (each presumes something said untrue: changing
@@ -507,15 +506,13 @@ class ReplyService:
         general: Sequence[tuple[SizeAdvice, str | None]] = (),
     ) -> list[tuple[Ask, list[tuple[StandardReply, PointMatch]]]]:
         """The questions of a message asking several things, each with the replies the shop's data gives its point.
-        Only when the message's best point (read in its conversation, by the knowledge model: the shop's own points,
-        found by similarity to the whole message, are left out) is some question's likeliest reading (read as a whole and question by question, the message must agree on
-        what it is mostly about), and not for a message sure of one point (a
-        mixed ask spreads its reading over its questions' points; reading it again question by question costs an
-        encoder run each)."""
+        Only when the message's best point (read in its conversation, by the knowledge model: the shop's own points are
+        found by similarity to the whole message, which a question alone does not have) is some question's likeliest
+        reading (read as a whole and question by question, the message must agree on what it is mostly about), and not
+        for a message sure of one point (a mixed ask spreads its reading over its questions' points; reading it again
+        question by question costs an encoder run each)."""
         if self.matcher is None or not match.points or match.points[0].confidence >= self.matcher.weights.confident:
             return []  # a message this sure of one point asks about it (and is not read again question by question)
-        # what the message is mostly about, by the knowledge model (the shop's own points are found by similarity to the
-        # whole message, which a question alone does not have)
         model = match.points if match.model_points is None else match.model_points
         if not model:
             return []
