@@ -46,7 +46,7 @@ $(INSTALLED_BENCH): pyproject.toml constraints.txt $(INSTALLED_BUILD)
 	touch $@
 
 # The six layers distilled from e5-small's twelve ship as intents/build/e5_small_6_layers.npz
-# (`python -m intents.build.distil` makes it again, about 25 minutes).
+# (`python -m intents.build.distil` makes it again, about 30 minutes).
 $(ENCODER): $(INSTALLED_BUILD) intents/build/onnx_convert.py intents/build/distil.py intents/build/e5_small_6_layers.npz
 	$(BIN)/huashu build-encoder
 
