@@ -4,6 +4,7 @@ import json
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 import intents.analyzer
 from intents.encoder import EncoderError
+from service.api import flows
 from service.api.app import create_app
 from service.api.limits import TokenBuckets
 from service.cli import app as cli
@@ -84,6 +86,41 @@ def test_a_request_over_its_time_gets_504_and_no_audit_row(app_with, tmp_path):
         assert store.qa.audit(AuditFilters(), 10, 0)[0] == 0
     rows = sqlite3.connect(tmp_path / "limits.db").execute("select message from requests").fetchall()
     assert rows == []
+
+
+def test_suggestions_take_turns_on_the_analysis_threads_and_all_are_answered(app_with, monkeypatch):
+    """With forty threads working at once their Python only handed the interpreter lock round: a loaded worker
+    spent a fifth more CPU a request. At most `analysis_threads` suggestions are worked on at once; the others
+    wait their turn and are answered, each counted as in progress (not `alone`) while it waits."""
+    running, most, seen, lock = [0], [0], [], threading.Lock()
+    release = threading.Event()
+    original = flows._suggest
+
+    def slow(body, *args):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            seen.append(args[-1])  # alone
+        try:
+            release.wait(5)
+            return original(body, *args)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(flows, "_suggest", slow)
+    with serving(app_with(analysis_threads=2)) as client:
+        with ThreadPoolExecutor(6) as pool:
+            answers = [pool.submit(client.post, "/v1/suggest", json={"message": f"在吗 第{i}个问题"}) for i in range(6)]
+            deadline = time.monotonic() + 5
+            while len(seen) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.2)  # the other four had time to start, had they not waited their turn
+            assert running[0] == 2
+            release.set()
+            assert [a.result().status_code for a in answers] == [200] * 6
+    assert most[0] == 2
+    assert seen.count(True) <= 1  # six in progress at once: at most the first came alone
 
 
 def test_purge_deletes_old_rows_with_their_feedback_and_reviews(app_with, tmp_path, monkeypatch):

@@ -16,12 +16,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Callable
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 
 from intents.analyzer import Analyzer
 from intents.caching import CachedProbabilities
-from intents.encoder import ENCODER_NAME
+from intents.encoder import ENCODER_NAME, usable_cores
 from intents.models import ModelLoadError, load_knowledge_model, missing_models
 from service import __version__
 from service.api import metrics
@@ -284,6 +285,8 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             raise
         app.state.shop = ShopKeeper(store.shop, ShopHolder(shop, version), settings.demo_shop)
         (log.info if shop.configured else log.warning)("%s", describe(shop))
+        # Suggestions and classifications take turns on a few threads (`flows.in_turn`), not on the pool's forty.
+        app.state.analysis = anyio.CapacityLimiter(settings.analysis_threads or usable_cores() + 1)
         stop = threading.Event()
         if settings.priors_refresh_s > 0:
             threading.Thread(target=follow_feedback, args=(app, stop), name="priors-refresh", daemon=True).start()

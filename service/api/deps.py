@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from anyio import CapacityLimiter
 from fastapi import Depends, Request
 
 from intents.analyzer import Analyzer
@@ -62,6 +63,11 @@ async def get_shop(request: Request) -> Shop:
     return request.app.state.shop.shop
 
 
+async def get_turns(request: Request) -> CapacityLimiter:
+    """The process's analysis turns (`flows.in_turn`)."""
+    return request.app.state.analysis
+
+
 async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -75,3 +81,4 @@ GuidanceDep = Annotated[Guidance, Depends(get_guidance)]
 KeeperDep = Annotated[ShopKeeper, Depends(get_keeper)]
 ShopDep = Annotated[Shop, Depends(get_shop)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+TurnsDep = Annotated[CapacityLimiter, Depends(get_turns)]

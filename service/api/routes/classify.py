@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 
 from service.api import flows
 from service.api.auth import AgentRole
-from service.api.deps import AnalyzerDep, GuidanceDep, StoreDep
+from service.api.deps import AnalyzerDep, GuidanceDep, StoreDep, TurnsDep
 from service.api.errors import error_responses
 from service.api.routes import json_response
 from service.api.schemas import ClassifyRequest, ClassifyResponse
@@ -15,7 +15,13 @@ router = APIRouter(
 
 
 @router.post("/classify", response_model=ClassifyResponse)
-def classify(body: ClassifyRequest, analyzer: AnalyzerDep, guidance: GuidanceDep, store: StoreDep) -> Response:
+async def classify(
+    body: ClassifyRequest, analyzer: AnalyzerDep, guidance: GuidanceDep, store: StoreDep, turns: TurnsDep
+) -> Response:
     """Classify up to 256 messages; results come back in input order."""
-    results = flows.classify(body.messages, analyzer, guidance, store)
-    return json_response(ClassifyResponse(results=results, model_version=analyzer.model_version))
+
+    def work() -> Response:
+        results = flows.classify(body.messages, analyzer, guidance, store)
+        return json_response(ClassifyResponse(results=results, model_version=analyzer.model_version))
+
+    return await flows.in_turn(turns, work)
