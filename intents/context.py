@@ -27,6 +27,9 @@ _DID_NOT_HELP = re.compile(
 # seen or received is what the conversation is about.
 _NOT_YET_SEEN = re.compile(r"没(?:有)?(?:看到|看见|收到|见到|找到|到)[啊呀呢哦吧]*$")
 _CONTENT = re.compile(r"[\w]", re.UNICODE)
+# A pasted order, tracking or phone number ("3829104475562018", "SF1234567890123"): data the conversation asked for,
+# not words saying what the message is about ("<order number> 快点" is as short as "快点").
+PASTED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{0,4}\d{6,}(?![A-Za-z0-9])")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class ContextWeights:
 def is_follow_up(text: str, weights: ContextWeights = ContextWeights()) -> bool:
     """Short, opening/ending like a continuation of what was said before, saying that what was tried did not help,
     or still waiting for something it does not name."""
-    content = len(_CONTENT.findall(text))
+    content = len(_CONTENT.findall(PASTED.sub(" ", text)))
     bare = text.strip(" ?？!！。~～…")
     continues = _FOLLOW_UP.search(bare) or _DID_NOT_HELP.search(text) or _NOT_YET_SEEN.search(bare)
     return content <= weights.short_chars or bool(continues)

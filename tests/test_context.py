@@ -32,6 +32,15 @@ def test_a_message_missing_what_it_is_still_waiting_for_goes_on_with_the_convers
         assert not is_follow_up(text), text
 
 
+def test_a_pasted_number_is_not_words_of_the_message():
+    # "3829104475562018 快点" after the agent asked for the order number of a refund: sixteen digits made it long, so
+    # its one word ("快点", hurry) read on its own as urging the warehouse; the number says nothing about the topic
+    for text in ("3829104475562018 快点", "SF1234567890123 还没到", "订单2207719304482561 麻烦快点", "13812345678 打我电话"):
+        assert is_follow_up(text), text
+    for text in ("3829104475562018 这单的发票抬头写错了 要改成公司的", "订单拍了三天了 物流怎么还没更新信息"):
+        assert not is_follow_up(text), text
+
+
 def test_a_confident_message_keeps_its_intent():
     current = np.array([0.05, 0.9, 0.05])
     mixed, share = blend(current, np.array([0.9, 0.05, 0.05]), "那能便宜点吗")

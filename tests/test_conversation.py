@@ -102,6 +102,21 @@ def test_the_number_alone_after_the_agent_asked_for_it_is_the_number_given(clien
     assert points(body)[0] != "order.info-provided", points(body)
 
 
+def test_a_number_with_a_hurry_goes_on_with_the_conversations_topic(client):
+    """"<order number> 快点" after the agent asked for the number of a refund was read by its one word, as urging the
+    warehouse to ship ("我这就去看打包进度"); the number made it too long to count as a follow-up."""
+    number = "3829104475562018"
+    body = ask(client, f"{number} 快点", [("customer", "我申请退款了 什么时候退"), ("agent", "亲，麻烦发一下订单号，我帮您查一下退款进度")])
+    assert points(body)[0] == "refund.progress", points(body)
+    assert body["replies"][0]["knowledge_point"] == "refund.progress", body["replies"][0]
+    # a hurry alone names no topic either: it urges on what was asked
+    body = ask(client, "快点啊", [("customer", "165 110斤穿什么码")])
+    assert points(body)[0].startswith("size."), points(body)
+    # … but it does when it says what to hurry
+    body = ask(client, "快点发货", [("customer", "165 110斤穿什么码")])
+    assert points(body)[0].startswith("logistics."), points(body)
+
+
 def test_a_point_the_conversation_rules_out_lists_after_the_others(client):
     """"能取消吗" after the agent said the parcel left got "亲，订单还没发货的话，您在订单里直接点「申请退款」就可以" second: the
     replies for cancelling before shipping presume the order has not shipped (`before_shipping`), and a point none of

@@ -22,7 +22,7 @@ import numpy as np
 from intents.analyzer import Reading, Turn
 from intents.asks import split_asks
 from intents.classifier import EMBED_MAX_CHARS, Document, make_documents
-from intents.context import is_follow_up
+from intents.context import PASTED, is_follow_up
 from intents.encoder import Encoder, encode_mixed
 from intents.models import NO_POINT
 from intents.normalize import normalize
@@ -32,6 +32,15 @@ from service.shop.answers import SIZE_ADVICE_POINTS
 
 # A message that is nothing but a number, a code or a phone (the answer to "方便发一下订单号吗？").
 _ONLY_DATA = re.compile(r"^[\s\d\-+()（）a-zA-Z:：#]{6,}$")
+# A message that only hurries ("快点", "麻烦快点啊", "<order number> 尽快"): it urges on whatever the conversation is about.
+_ONLY_URGES = re.compile(r"^(?:亲|麻烦|请|拜托|帮我|你们|能不能|可以)*(?:快点|快一点|快些|尽快|赶紧|抓紧|快|急|着急)+(?:处理|弄)?[啊呀吧哦哈呢了的\s\W_]*$")
+
+
+def _only_urges(text: str) -> bool:
+    """Only a hurry, perhaps with a pasted number: no topic of its own, the conversation says what it is about."""
+    return bool(_ONLY_URGES.match(PASTED.sub("", text).strip()))
+
+
 # A turn that only acknowledges or thanks ("好的谢谢", "嗯嗯 辛苦了", "收到~"): it names no topic.
 _ACKNOWLEDGES = re.compile(
     r"^(?:好的?|好吧|行|嗯+|哦+|噢+|ok|okay|谢谢|多谢|感谢|辛苦|麻烦|收到|知道|明白|了解|懂|"
@@ -244,10 +253,11 @@ class KnowledgeMatcher:
             return own, alone, False
         text = reading.doc.text
         data_only = bool(_ONLY_DATA.match(text))
+        topicless = data_only or _only_urges(text)
         confidence = max(p for j, p in enumerate(own) if j != self._none)
-        if confidence >= w.confident and not data_only:
+        if confidence >= w.confident and not topicless:
             return own, alone, False  # clear on its own: a new topic keeps its own reading
-        follow = is_follow_up(text) or data_only
+        follow = is_follow_up(text) or topicless
         if follow:
             # "None" for an elliptical message read alone means it leans on what came before: the
             # conversation decides, not that no point fits.
@@ -272,7 +282,7 @@ class KnowledgeMatcher:
             context = context.copy()
             context[self._none] = 0.0
             context = context / context.sum() if context.sum() > 0 else context
-        share = 1.0 if data_only else min(1.0, (w.follow_up if follow else w.standalone) * (1.0 - confidence))
+        share = 1.0 if topicless else min(1.0, (w.follow_up if follow else w.standalone) * (1.0 - confidence))
         mixed = (1.0 - share) * own + share * context
         # Changed by the conversation: another best point than the message's own, or a point at all where the message
         # alone reads as none ("那钱多久到" after a refund question; a follow-up's own "none" was set aside above).
@@ -343,7 +353,7 @@ class KnowledgeMatcher:
                     outside = PointMatch(self.classes[j], self.points[self.classes[j]].label, round(float(probs[j]), 4))
             return Match((), leaning, from_context, outside)
         listed = [int(j) for j in order[: w.max_listed] if probs[j] >= w.listed] or [best]
-        if max(p for j, p in enumerate(alone) if j != self._none) >= w.own_sure:
+        if max(p for j, p in enumerate(alone) if j != self._none) >= w.own_sure and not _only_urges(reading.doc.text):
             # Sure on its own: the conversation may reorder the message's points, not add its own topic.
             listed = [j for j in listed if alone[j] >= w.listed] or [best]
         points = tuple(
