@@ -42,6 +42,9 @@ def points(body):
         # An order number pasted after the agent asked for it: the question it answers, or the number received.
         ([("customer", "买的杯子到哪了 好几天了"), ("agent", "亲，方便发一下订单号吗？我帮您查")], "2207719304482561",
          {"logistics.where-is-parcel", "logistics.slow-delivery", "logistics.no-update", "order.info-provided"}),
+        # Another colour after a stock question asks for its stock: read alone, "白色呢" leans to which colours there
+        # are, and that reading kept most of the weight.
+        ([("customer", "这件黑色有现货吗"), ("agent", "亲，黑色有现货的哦")], "白色呢", {"product.stock"}),
     ],
 )
 def test_a_follow_up_inherits_its_topic(client, history, message, expected):

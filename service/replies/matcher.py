@@ -27,6 +27,7 @@ from intents.encoder import Encoder, encode_mixed
 from intents.models import NO_POINT
 from intents.normalize import normalize
 from intents.segment import Segmenter
+from intents.slots import read_slots
 from service.replies.knowledge import KnowledgePoint, is_outside
 from service.shop.answers import SIZE_ADVICE_POINTS
 
@@ -36,9 +37,25 @@ _ONLY_DATA = re.compile(r"^[\s\d\-+()（）a-zA-Z:：#]{6,}$")
 _ONLY_URGES = re.compile(r"^(?:亲|麻烦|请|拜托|帮我|你们|能不能|可以)*(?:快点|快一点|快些|尽快|赶紧|抓紧|快|急|着急)+(?:处理|弄)?[啊呀吧哦哈呢了的\s\W_]*$")
 
 
-def _only_urges(text: str) -> bool:
-    """Only a hurry, perhaps with a pasted number: no topic of its own, the conversation says what it is about."""
-    return bool(_ONLY_URGES.match(PASTED.sub("", text).strip()))
+# "那L呢", "黑的呢", "那藏青色的呢？": the question before, asked again of another size or colour.
+_ANOTHER = re.compile(r"^(?:那|那么|那个|还有|换成)?(?P<value>.+?)(?:的|码|号)?(?:呢|嘞)[?？~。！!\s]*$")
+
+
+def _names_no_topic(text: str) -> bool:
+    """Only a hurry (perhaps with a pasted number), or only another size or colour: no topic of its own, the
+    conversation says what it is about."""
+    if _ONLY_URGES.match(PASTED.sub("", text).strip()):
+        return True
+    found = _ANOTHER.match(text.strip())
+    if found is None:
+        return False
+    value = found.group("value")
+    slots = read_slots(value)
+    if not slots or not set(slots) <= {"size", "colour"}:
+        return False
+    for said in slots.values():
+        value = value.replace(said, "", 1) if said in value else value.replace(said.rstrip("色"), "", 1)
+    return not value.strip("的色码号 ")
 
 
 # A turn that only acknowledges or thanks ("好的谢谢", "嗯嗯 辛苦了", "收到~"): it names no topic.
@@ -253,7 +270,7 @@ class KnowledgeMatcher:
             return own, alone, False
         text = reading.doc.text
         data_only = bool(_ONLY_DATA.match(text))
-        topicless = data_only or _only_urges(text)
+        topicless = data_only or _names_no_topic(text)
         confidence = max(p for j, p in enumerate(own) if j != self._none)
         if confidence >= w.confident and not topicless:
             return own, alone, False  # clear on its own: a new topic keeps its own reading
@@ -353,7 +370,7 @@ class KnowledgeMatcher:
                     outside = PointMatch(self.classes[j], self.points[self.classes[j]].label, round(float(probs[j]), 4))
             return Match((), leaning, from_context, outside)
         listed = [int(j) for j in order[: w.max_listed] if probs[j] >= w.listed] or [best]
-        if max(p for j, p in enumerate(alone) if j != self._none) >= w.own_sure and not _only_urges(reading.doc.text):
+        if max(p for j, p in enumerate(alone) if j != self._none) >= w.own_sure and not _names_no_topic(reading.doc.text):
             # Sure on its own: the conversation may reorder the message's points, not add its own topic.
             listed = [j for j in listed if alone[j] >= w.listed] or [best]
         points = tuple(
