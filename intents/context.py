@@ -41,13 +41,17 @@ class ContextWeights:
     agent: float = 0.5  # weight of the agent's last turn (what the agent just asked or said)
 
 
+def is_short(text: str, weights: ContextWeights = ContextWeights()) -> bool:
+    """At most `short_chars` letters, digits or characters, not counting pasted numbers."""
+    return len(_CONTENT.findall(PASTED.sub(" ", text))) <= weights.short_chars
+
+
 def is_follow_up(text: str, weights: ContextWeights = ContextWeights()) -> bool:
     """Short, opening/ending like a continuation of what was said before, saying that what was tried did not help,
     or still waiting for something it does not name."""
-    content = len(_CONTENT.findall(PASTED.sub(" ", text)))
     bare = text.strip(" ?？!！。~～…")
     continues = _FOLLOW_UP.search(bare) or _DID_NOT_HELP.search(text) or _NOT_YET_SEEN.search(bare)
-    return content <= weights.short_chars or bool(continues)
+    return is_short(text, weights) or bool(continues)
 
 
 def context_distribution(

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from intents.context import blend, context_distribution, is_follow_up
+from service.replies.matcher import KnowledgeMatcher
 
 TRACKING = [{"role": "customer", "text": "帮我查下快递到哪了"}, {"role": "agent", "text": "亲，包裹已经到您所在城市了，今天会派送"}]
 SIZE = [{"role": "customer", "text": "165 110斤穿什么码"}, {"role": "agent", "text": "亲，建议您拿M码哦"}]
@@ -39,6 +40,15 @@ def test_a_pasted_number_is_not_words_of_the_message():
         assert is_follow_up(text), text
     for text in ("3829104475562018 这单的发票抬头写错了 要改成公司的", "订单拍了三天了 物流怎么还没更新信息"):
         assert not is_follow_up(text), text
+
+
+def test_the_topic_turn_is_the_question_not_the_size_given_after_it():
+    # "这个毛衣还有货吗" opens like a follow-up ("这个…"); with every customer turn reading as one, the topic was the
+    # latest, the bare "M" that answered the agent's question, and "那L呢" after "M码断货了" read as between two sizes
+    turns = ["这个卫衣有货吗 要灰色的", "L"]
+    assert KnowledgeMatcher._topic_turn(turns) == "这个卫衣有货吗 要灰色的"
+    assert KnowledgeMatcher._topic_turn(["地址写错了 能改吗", "好的谢谢"]) == "地址写错了 能改吗"
+    assert KnowledgeMatcher._topic_turn(["那这个呢", "M"]) == "M"  # all short: the latest that says something
 
 
 def test_a_confident_message_keeps_its_intent():

@@ -45,6 +45,9 @@ def points(body):
         # Another colour after a stock question asks for its stock: read alone, "白色呢" leans to which colours there
         # are, and that reading kept most of the weight.
         ([("customer", "这件黑色有现货吗"), ("agent", "亲，黑色有现货的哦")], "白色呢", {"product.stock"}),
+        # The topic is the stock question, though it opens like a follow-up ("这个…"), not the size given after it.
+        ([("customer", "这个卫衣有货吗 要灰色的"), ("agent", "亲，灰色有的，您要什么码？"), ("customer", "L"),
+          ("agent", "亲，灰色L码刚卖完了")], "那XL呢", {"product.stock"}),
     ],
 )
 def test_a_follow_up_inherits_its_topic(client, history, message, expected):

@@ -22,7 +22,7 @@ import numpy as np
 from intents.analyzer import Reading, Turn
 from intents.asks import split_asks
 from intents.classifier import EMBED_MAX_CHARS, Document, make_documents
-from intents.context import PASTED, is_follow_up
+from intents.context import PASTED, is_follow_up, is_short
 from intents.encoder import Encoder, encode_mixed
 from intents.models import NO_POINT
 from intents.normalize import normalize
@@ -250,13 +250,15 @@ class KnowledgeMatcher:
     @staticmethod
     def _topic_turn(customer: Sequence[str]) -> str:
         """The customer's latest turn that says what the conversation is about: not an elliptical
-        follow-up, an acknowledgement or a pasted number ("好", "M", "2207719304482561"). When every turn is
-        short, the latest that is more than a thank-you ("地址写错了 能改吗" before "好的谢谢")."""
+        follow-up, an acknowledgement or a pasted number ("好", "M", "2207719304482561"). When every turn reads as a
+        follow-up, the latest that is not short ("这个毛衣还有货吗 想要燕麦色" opens like one, before "M"), else the
+        latest that is more than a thank-you ("地址写错了 能改吗" before "好的谢谢")."""
         turns = [normalize(text) for text in customer]
         for normalized in reversed(turns):
             if not is_follow_up(normalized) and not _ONLY_DATA.match(normalized):
                 return normalized
-        return next((t for t in reversed(turns) if not _ACKNOWLEDGES.match(t)), turns[-1])
+        said = [t for t in turns if not _ACKNOWLEDGES.match(t) and not _ONLY_DATA.match(t)]
+        return ([t for t in said if not is_short(t)] or said or turns)[-1]
 
     def probabilities(self, reading: Reading, history: Sequence[Turn] = ()) -> tuple[np.ndarray, np.ndarray, bool]:
         """The distribution over points (and `none`) for the message in its conversation, the message's
