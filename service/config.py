@@ -56,9 +56,9 @@ class Settings(BaseSettings):
     encoder_solo: bool = Field(
         False,
         description="When one suggestion is in progress and nothing else waits for the e5-int8 encoder, run its "
-        "message on all of the encoder's threads (a second onnxruntime session, about 30 MB more). With the six "
+        "message on all of the encoder's threads (a second onnxruntime session, 20–30 MB more). With the six "
         "distilled layers this saves about 0.1 ms a message and its spinning thread takes that core from the "
-        "request's own Python: off, one client's p50 was 1.3 ms lower in the bench. Off: each text runs on one core.",
+        "request's own Python: off, one client's p50 was about 1 ms lower in the bench. Off: each text runs on one core.",
     )
     analysis_threads: int = Field(
         0, ge=0, le=64,

@@ -35,8 +35,6 @@ from service.shop.answers import SIZE_ADVICE_POINTS
 _ONLY_DATA = re.compile(r"^[\s\d\-+()（）a-zA-Z:：#]{6,}$")
 # A message that only hurries ("快点", "麻烦快点啊", "<order number> 尽快"): it urges on whatever the conversation is about.
 _ONLY_URGES = re.compile(r"^(?:亲|麻烦|请|拜托|帮我|你们|能不能|可以)*(?:快点|快一点|快些|尽快|赶紧|抓紧|快|急|着急)+(?:处理|弄)?[啊呀吧哦哈呢了的\s\W_]*$")
-
-
 # "那L呢", "黑的呢", "那藏青色的呢？": the question before, asked again of another size or colour.
 _ANOTHER = re.compile(r"^(?:那|那么|那个|还有|换成)?(?P<value>.+?)(?:的|码|号)?(?:呢|嘞)[?？~。！!\s]*$")
 
