@@ -63,10 +63,17 @@ def test_rate_limit_per_key_with_retry_after(app_with):
         assert all(client.get("/healthz").status_code == 200 for _ in range(5))
 
 
-def test_a_request_over_its_time_gets_504_and_no_audit_row(app_with, tmp_path):
+def test_a_request_over_its_time_gets_504_and_no_audit_row(app_with, tmp_path, monkeypatch):
     """The abandoned work finishes in its thread; it used to audit its decision all the same, so QA read (and the
     adoption report counted as shown) replies the agent never received. A 504 stores nothing."""
-    with serving(app_with(request_timeout_s=0.0001)) as client:
+    original = flows._suggest
+
+    def slow(*args):
+        time.sleep(0.5)  # started in time, finished past the deadline
+        return original(*args)
+
+    monkeypatch.setattr(flows, "_suggest", slow)
+    with serving(app_with(request_timeout_s=0.2)) as client:
         store, finished = client.app.state.store, threading.Event()
         record = store.audit.record
 
@@ -121,6 +128,26 @@ def test_suggestions_take_turns_on_the_analysis_threads_and_all_are_answered(app
             assert [a.result().status_code for a in answers] == [200] * 6
     assert most[0] == 2
     assert seen.count(True) <= 1  # six in progress at once: at most the first came alone
+
+
+def test_a_suggestion_whose_deadline_passed_while_it_waited_is_not_worked_on(app_with, monkeypatch):
+    """Its client has had the 504: working on it would only hold up the requests behind it."""
+    started, release = [], threading.Event()
+    original = flows._suggest
+
+    def blocking(body, *args):
+        started.append(body.message)
+        release.wait(5)
+        return original(body, *args)
+
+    monkeypatch.setattr(flows, "_suggest", blocking)
+    with serving(app_with(analysis_threads=1, request_timeout_s=0.3)) as client:
+        with ThreadPoolExecutor(3) as pool:
+            answers = [pool.submit(client.post, "/v1/suggest", json={"message": f"在吗 {i}"}) for i in range(3)]
+            assert [a.result().status_code for a in answers] == [504] * 3
+            release.set()
+            time.sleep(0.5)  # the first finishes; the two behind it would start now
+    assert len(started) == 1, started
 
 
 def test_purge_deletes_old_rows_with_their_feedback_and_reviews(app_with, tmp_path, monkeypatch):

@@ -33,7 +33,7 @@ from service.api.schemas import (
     SuggestRequest,
     SuggestResponse,
 )
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, NotFound, TimedOut
 from service.replies.corpus import StandardReply
 from service.replies.guidance import Advice, Guidance
 from service.replies.lint import DraftLinter
@@ -41,6 +41,7 @@ from service.replies.priors import FeedbackFollower
 from service.replies.service import Conversation, OfferedReply, ReplyService
 from service.shop.shop import Shop
 from service.store import AuditEntry, Store
+from service.store.db import DEADLINE
 
 T = TypeVar("T")
 
@@ -143,8 +144,15 @@ async def in_turn(turns: anyio.CapacityLimiter, work: Callable[[], T]) -> T:
     once only hand the lock round more often: at 32 clients one worker spent 11.3 ms of CPU a request that way
     against 9.1 ms with two turns, and answered 120–130 requests/s against 146–156. A few turns keep the cores
     busy while one request waits for the encoder; the rest of the requests wait in the event loop, first come
-    first served."""
-    return await anyio.to_thread.run_sync(work, limiter=turns)
+    first served. One whose deadline passed while it waited (its client has had the 504) is not started."""
+
+    def in_time() -> T:
+        deadline = DEADLINE.get()
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimedOut("the request waited past its deadline for a turn")
+        return work()
+
+    return await anyio.to_thread.run_sync(in_time, limiter=turns)
 
 
 def suggest(
