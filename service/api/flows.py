@@ -41,7 +41,7 @@ from service.replies.priors import FeedbackFollower
 from service.replies.service import Conversation, OfferedReply, ReplyService
 from service.shop.shop import Shop
 from service.store import AuditEntry, Store
-from service.store.db import DEADLINE
+from service.store.db import _past_deadline
 
 T = TypeVar("T")
 
@@ -147,8 +147,7 @@ async def in_turn(turns: anyio.CapacityLimiter, work: Callable[[], T]) -> T:
     first served. One whose deadline passed while it waited (its client has had the 504) is not started."""
 
     def in_time() -> T:
-        deadline = DEADLINE.get()
-        if deadline is not None and time.monotonic() > deadline:
+        if _past_deadline():
             raise TimedOut("the request waited past its deadline for a turn")
         return work()
 
