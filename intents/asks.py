@@ -1,10 +1,10 @@
 """The separate questions of one message: "纯羊毛吗? 会不会扎 我163 52kg穿M还是L 燕麦色还有没" asks four things.
 
 A message is cut where a clause ends (punctuation, a space, a numbered list's "2.", a question particle with more
-after it). A clause that asks (a question particle or word, or a question mark after it) is a question; one that
-does not is what the customer tells about a question: before the first question, or when it carries numbers
-(measurements, an order), it goes with the question after it ("腰2尺1 臀围90 穿几码"); otherwise with the question
-before ("能机洗吗 我家洗衣机有羊毛档").
+after it). A clause that asks (a question particle or word, or a question mark after it) is a question; a 呢 after something
+going on tells ("我怀着孕呢"). A clause that does not ask is what the customer tells about a question: before the first
+question, or when it carries numbers (measurements, an order), it goes with the question after it ("腰2尺1 臀围90
+穿几码"); otherwise with the question before ("能机洗吗 我家洗衣机有羊毛档").
 A height and a weight told before a question about something else ask which size of their own ("他180 70公斤 黑色有么":
 the size, then the colour).
 A very short question or an alternative goes on with the question before ("发什么快递 中通吗", "送到家吗 还是放驿站"),
@@ -27,6 +27,8 @@ _NUMBERED = re.compile(r"^\d[.、]\s*")
 _QUESTION = re.compile(
     r"[?吗呢嘛]|么$|[啥哪咋谁]|几(?=[码号天点时日月]|$)|什么|多少|多久|多大|多长|怎么|怎样|如何|是否|能否|可否|还是|(.)不\1|(.)没\2|[不没]$"
 )
+# A 呢 that tells, not asks: after something going on ("我怀着孕呢", "我在上班呢", "人家等着穿呢").
+_TELLS = re.compile(r"(?:着.*|^(?:我|我们|人家|孩子|宝宝|家里)?(?:正|还|都)?在(?!哪|吗|不|没).*)呢$")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _DIGIT = re.compile(r"\d")
 
@@ -54,6 +56,8 @@ def _sizes_someone(told: list[str], question: str) -> bool:
 
 def _asks(clause: str, marked: bool = False) -> bool:
     """A clause that asks: a question particle or word in it, or a question mark after it (`marked`: "L码有货?")."""
+    if _TELLS.search(clause):
+        clause = clause[:-1]  # its 呢 tells; the clause asks only by a question word of its own
     return len(_HAN.findall(clause)) >= 2 and (marked or bool(_QUESTION.search(clause)))
 
 

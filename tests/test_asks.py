@@ -42,6 +42,10 @@ def asks(text: str) -> list[str]:
     # (a rater's round: "能机洗" went with the question before it and only that was answered)
     ("这件是纯羊毛的? 能机洗?", ["这件是纯羊毛的", "能机洗"]),
     ("多少钱一件 会掉色吗", ["多少钱一件", "会掉色吗"]),
+    # a 呢 that tells ("我怀着孕呢", "在上班呢") does not ask: what it tells goes with the question before (a round of our
+    # own conversations: "…有没有防伪码 别给我发假货 我怀着孕呢" was answered about maternity sizes too)
+    ("是旗舰店还是代购啊 有没有防伪码 我怀着孕呢", ["是旗舰店还是代购啊", "有没有防伪码 我怀着孕呢"]),
+    ("能发顺丰吗 我在上班呢 几点能到", ["能发顺丰吗 我在上班呢", "几点能到"]),
 ])
 def test_a_message_is_cut_into_its_questions(message, expected):
     assert asks(message) == expected
