@@ -16,6 +16,10 @@ from typing import Sequence
 _ASKED_LATER = re.compile(r"[吗么嘛?？]|会不会|是不是|能不能|有没有|怎么样|咋样|如何")
 # Words that turn a statement into its negation when they come just before it.
 _NEGATION = re.compile(r"(没有|还没|没|未|不|尚未|并未|别)\s?$")
+# Where a clause ends: punctuation; and a 没有 with a space after it ends its clause ("门口也没有 问了物业也…"),
+# where a bare 没 before a space still negates the word after it ("还没 发货").
+_CLAUSE_END = re.compile(r"[，,。.!！~?？;；]")
+_ENDS_CLAUSE = re.compile(r"没有\s+$")
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,9 @@ def _statements(text: str, cue: Cue):
             continue  # nor what would follow, said in one breath ("洗了会不会缩水", "拍了多久能发", "买了不合适怎么办")
         if cue.clause and _ASKED_LATER.search(re.split(r"[，,。.!！~\s]", text[match.end() :], maxsplit=1)[0]):
             continue
-        negated = cue.negatable and bool(_NEGATION.search(text[max(0, match.start() - 3) : match.start()]))
+        # a negation ending the clause before ("门口也没有 问了物业…", "没有，问了…") negates nothing here
+        before = _CLAUSE_END.split(text[max(0, match.start() - 3) : match.start()])[-1]
+        negated = cue.negatable and bool(_NEGATION.search(before)) and not _ENDS_CLAUSE.search(text[: match.start()])
         yield negated
 
 

@@ -152,6 +152,9 @@ def test_an_agent_turn_names_the_courier_only_of_the_parcel(earlier, courier):
         ([("customer", "你们查过了吗")], {}),  # asked, not said
         ([("customer", "试了一下挺合适的")], {"delivered": True}),  # tried it on: nothing failed
         ([("customer", "我还没找过 在哪看")], {"not_tried": True}),
+        # a negation ends with its clause: "没有" of the clause before does not negate "问了物业也…" (a round of our own
+        # conversations: "门口也没有 问了物业也说没有" was read as not tried, and the customer told to look at the door)
+        ([("customer", "显示签收了 门口也没有 问了物业也说没有")], {"not_tried": False}),
         # The thing itself arrived, or is worn, fitted or unboxed: delivered. Asked about, nothing.
         ([("customer", "热水器到了 怎么安装")], {"delivered": True, "shipped": True}),
         ([("customer", "东西今天到了，但是少了个配件")], {"delivered": True}),
