@@ -123,6 +123,24 @@ def test_a_number_with_a_hurry_goes_on_with_the_conversations_topic(client):
     assert points(body)[0].startswith("logistics."), points(body)
 
 
+def test_asking_whether_it_is_done_goes_on_with_the_conversations_topic(client):
+    """"改好了吗" after the customer sent the corrected address read on its own, as a price change (0.92): it names
+    no topic of its own, it asks whether what was asked is done (a round of our own conversations)."""
+    history = [("customer", "地址填错了 楼号写成8栋了 应该是6栋"), ("agent", "亲，订单还没发货，可以帮您改的，请把完整的新地址发我~"),
+               ("customer", "浙江省杭州市西湖区文三路88号6栋1201")]
+    for text in ("改好了吗", "弄好了没", "怎么样了"):
+        body = ask(client, text, history)
+        assert points(body) and points(body)[0].startswith("logistics."), (text, points(body))
+    # the address pasted last is no topic: the turn before it says what the conversation is about
+    history = [("customer", "地址写错了 单元号不对 应该是2单元"), ("agent", "亲亲，还没发出哦，可以改的，麻烦把完整地址发一下~"),
+               ("customer", "山东省济南市历下区泉城路58号2单元501 手机号不变")]
+    body = ask(client, "改好了吗", history)
+    assert points(body)[0] == "logistics.change-address", points(body)
+    # it names a topic when it says what is done
+    body = ask(client, "价格改好了吗", [("customer", "两件能便宜点吗"), ("agent", "亲，可以给您少10元，我帮您改价~")])
+    assert points(body)[0].startswith("bargain."), points(body)
+
+
 def test_a_point_the_conversation_rules_out_lists_after_the_others(client):
     """"能取消吗" after the agent said the parcel left got "亲，订单还没发货的话，您在订单里直接点「申请退款」就可以" second: the
     replies for cancelling before shipping presume the order has not shipped (`before_shipping`), and a point none of
@@ -311,3 +329,4 @@ def test_a_reply_about_the_usual_size_uses_the_size_the_customer_usually_wears(c
     blank = ask(client, "亲 我165 110斤穿什么码")
     usual = [r for r in blank["replies"] if r["text"].startswith("亲，您平时穿")]
     assert usual and all("【平时尺码】" in r["text"] and r["missing"] == ["usual_size"] for r in usual), blank["replies"]
+

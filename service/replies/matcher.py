@@ -25,7 +25,7 @@ from intents.classifier import EMBED_MAX_CHARS, Document, make_documents
 from intents.context import PASTED, is_follow_up, is_short
 from intents.encoder import Encoder, encode_mixed
 from intents.models import NO_POINT
-from intents.normalize import normalize
+from intents.normalize import mask_pii, normalize
 from intents.segment import Segmenter
 from intents.slots import read_slots
 from service.replies.knowledge import KnowledgePoint, is_outside
@@ -35,14 +35,37 @@ from service.shop.answers import SIZE_ADVICE_POINTS
 _ONLY_DATA = re.compile(r"^[\s\d\-+()（）a-zA-Z:：#]{6,}$")
 # A message that only hurries ("快点", "麻烦快点啊", "<order number> 尽快"): it urges on whatever the conversation is about.
 _ONLY_URGES = re.compile(r"^(?:亲|麻烦|请|拜托|帮我|你们|能不能|可以)*(?:快点|快一点|快些|尽快|赶紧|抓紧|快|急|着急)+(?:处理|弄)?[啊呀吧哦哈呢了的\s\W_]*$")
+# What is left of a turn once its contact details are masked ("[地址] 电话不变", "新地址:[地址] 李先生").
+_PLACEHOLDER = re.compile(r"\[[^\]]*\]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+# A province, city, district or county (a 小区 or 社区 is no district).
+_ADMIN = re.compile(r"省|市|县|自治区|(?<![小社园校景])区")
+
+
+def _pasted_address(text: str) -> bool:
+    """A turn that is an address the customer pasted, with a few words at most ("<address> 电话不变"): the answer to
+    a question, not what the conversation is about."""
+    if not _ADMIN.search(text):
+        return False  # the masking also takes a sentence about a building for an address ("小区对的 但是栋号写成了8栋")
+    masked = mask_pii(text)
+    return "[地址]" in masked and len(_HAN.findall(_PLACEHOLDER.sub("", masked))) <= 6
+
+
+# "改好了吗", "弄好了没", "怎么样了": only whether what was asked is done.
+_ONLY_STATUS = re.compile(
+    r"^(?:亲|那|请问|所以|现在|我的|帮我)*"
+    r"(?:(?:(?:改|弄|办|处理|搞|查|问|催|备注|登记|申请|安排|修改|换)(?:好|完|定|到)?了?|好了|搞定了?|有(?:结果|消息|回复|回音|进展)了?)"
+    r"(?:吗|没|没有|么|嘛|不|呢|[?？])|(?:怎么样|咋样|如何)了?(?:吗|呢)?)[?？~。！!\s]*$"
+)
 # "那L呢", "黑的呢", "那藏青色的呢？": the question before, asked again of another size or colour.
 _ANOTHER = re.compile(r"^(?:那|那么|那个|还有|换成)?(?P<value>.+?)(?:的|码|号)?(?:呢|嘞)[?？~。！!\s]*$")
 
 
 def _names_no_topic(text: str) -> bool:
-    """Only a hurry (perhaps with a pasted number), or only another size or colour: no topic of its own, the
-    conversation says what it is about."""
-    if _ONLY_URGES.match(PASTED.sub("", text).strip()):
+    """Only a hurry (perhaps with a pasted number), only whether it is done yet, or only another size or colour: no
+    topic of its own, the conversation says what it is about."""
+    bare = PASTED.sub("", text).strip()
+    if _ONLY_URGES.match(bare) or _ONLY_STATUS.match(bare):
         return True
     found = _ANOTHER.match(text.strip())
     if found is None:
@@ -248,12 +271,13 @@ class KnowledgeMatcher:
     @staticmethod
     def _topic_turn(customer: Sequence[str]) -> str:
         """The customer's latest turn that says what the conversation is about: not an elliptical
-        follow-up, an acknowledgement or a pasted number ("好", "M", "2207719304482561"). When every turn reads as a
-        follow-up, the latest that is not short ("这个毛衣还有货吗 想要燕麦色" opens like one, before "M"), else the
-        latest that is more than a thank-you ("地址写错了 能改吗" before "好的谢谢")."""
+        follow-up, an acknowledgement, a pasted number or a pasted address ("好", "M", "2207719304482561",
+        "<address> 电话不变"). When every turn reads as a follow-up, the latest that is not short ("这个毛衣还有货吗
+        想要燕麦色" opens like one, before "M"), else the latest that is more than a thank-you ("地址写错了 能改吗"
+        before "好的谢谢")."""
         turns = [normalize(text) for text in customer]
         for normalized in reversed(turns):
-            if not is_follow_up(normalized) and not _ONLY_DATA.match(normalized):
+            if not is_follow_up(normalized) and not _ONLY_DATA.match(normalized) and not _pasted_address(normalized):
                 return normalized
         said = [t for t in turns if not _ACKNOWLEDGES.match(t) and not _ONLY_DATA.match(t)]
         return ([t for t in said if not is_short(t)] or said or turns)[-1]
