@@ -330,3 +330,25 @@ def test_a_reply_about_the_usual_size_uses_the_size_the_customer_usually_wears(c
     usual = [r for r in blank["replies"] if r["text"].startswith("亲，您平时穿")]
     assert usual and all("【平时尺码】" in r["text"] and r["missing"] == ["usual_size"] for r in usual), blank["replies"]
 
+
+def test_a_free_shipping_reply_does_not_say_how_far_the_order_is_from_the_threshold(client):
+    """"老板再便宜点嘛 280行不行 …包邮吧？" got "…{包邮规则}，您这单离门槛只差一点点啦" with a shop whose rule is free shipping on
+    everything (a round of our own conversations): nobody had said what the order comes to."""
+    body = ask(client, "再便宜点嘛 行我就直接拍了 包邮吧？", top_k=8)
+    texts = [r["text"] for r in body["replies"]]
+    assert any(r["knowledge_point"] == "bargain.free-shipping-request" for r in body["replies"]), texts
+    assert not any("只差一点" in t for t in texts), texts
+
+
+def test_when_it_will_arrive_after_the_parcel_left_is_not_answered_with_shipping_times(client):
+    """"那明天能到不" after the agent gave the waybill of a parcel already collected got "下午4点前付款的话当天就能发出…"
+    (a round of our own conversations): the times from payment to dispatch are for a parcel not yet sent."""
+    history = [("customer", "单号发我一下"), ("agent", "亲，已经发出了，中通单号75318820046612，今天揽收的哦~")]
+    body = ask(client, "那明天能到不", history, top_k=5)
+    assert points(body)[0] == "logistics.arrival-time", points(body)
+    texts = [r["text"] for r in body["replies"]]
+    assert not any("付款" in t for t in texts), texts
+    assert body["replies"][0]["knowledge_point"] == "logistics.arrival-time", texts
+    # before it left, the shipping times answer
+    body = ask(client, "今天拍明天能到不", top_k=5)
+    assert any("付款" in r["text"] for r in body["replies"] if r["knowledge_point"] == "logistics.arrival-time"), body["replies"]
