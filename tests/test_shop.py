@@ -499,6 +499,17 @@ def test_demo_shop_with_the_real_models(demo_real):
 
 
 @pytest.mark.slow
+def test_a_reply_for_the_situation_the_conversation_established_leads(demo_real):
+    """After the agent owned that the warehouse sent the wrong colour, "…运费你们出" got the shop's postage rule first
+    ("质量问题来回运费由我们承担，非质量问题…") and the reply for the shop's own mistake second (a round of our own
+    conversations): a reply presuming what the conversation has shown (the shop's mistake) answers it more closely."""
+    history = [{"role": "customer", "text": "我拍的是灰色 寄来的是白色"}, {"role": "agent", "text": "亲，核实了，确实是仓库发错了，给您换货哦"},
+               {"role": "customer", "text": "我下周就要用"}, {"role": "agent", "text": "亲，理解的，我尽快给您安排"}]
+    body = suggest(demo_real, "你们发错了还要我自己寄 直接退款 运费你们出", history=history, top_k=5)
+    assert "shop_fault" in body["replies"][0]["presumes"], [(r["id"], r["presumes"]) for r in body["replies"]]
+
+
+@pytest.mark.slow
 def test_the_size_advice_answers_which_size_and_the_chart_answers_how_long(demo_real):
     """A rater's round on follow-ups: once the customer's height and weight were known, every size question got the
     size advice again ("按身高165、体重104斤，这款建议M码") whatever it asked: how long M is, whether wide feet need a

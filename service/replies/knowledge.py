@@ -57,6 +57,12 @@ PRESUMES = {
 # left, for a reply that only makes sense before it does without saying it has not ("还没发货的话马上帮您改" once the
 # agent said "已经发出啦").
 ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale", "before_shipping"})
+# The customer's situation, once the conversation shows it: the shop's own mistake, a return sent or received, a
+# refund approved or paid, a parcel out for delivery, an amount offered or agreed. A reply written for it answers
+# this conversation more closely than one written for any (ranking's `settled`).
+SITUATION = frozenset({
+    "shop_fault", "return_sent", "return_received", "refund_approved", "refund_done", "out_for_delivery", "offered", "agreed",
+})
 # The group of points for messages outside what the shop's service answers (`outside.toml`): learnt like the
 # others, but matching one means no point fits (the API lists none), and its replies say so politely.
 OUTSIDE_GROUP = "outside"

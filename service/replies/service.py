@@ -34,7 +34,7 @@ from service.errors import Conflict, InvalidReply, NotFound, Unprocessable
 from service.replies.corpus import CONVERSATION_VARIABLES, SHOP_FACTS, CorpusError, ReplyCorpus, StandardReply, fill, parse_reply as parse_record
 from service.replies.guidance import Advice
 from service.replies.index import ReplyIndex, ReplyLibrary, attach
-from service.replies.knowledge import ASSUMED, KNOWLEDGE_DIR, PRESUMES, KnowledgePoint, load_knowledge
+from service.replies.knowledge import ASSUMED, KNOWLEDGE_DIR, PRESUMES, SITUATION, KnowledgePoint, load_knowledge
 from service.replies.joining import ACTS, APOLOGISES, joined_candidate, soothed_candidate
 from service.replies.matcher import Ask, KnowledgeMatcher, Match, MatchWeights, PointMatch
 from service.replies.priors import AdoptionPriors
@@ -807,6 +807,8 @@ class ReplyService:
             score += w.shop
         adoption, prior = adoption_term(self.priors, reply, w)
         score += adoption - w.needs_check * bool(unchecked) - w.missing * len(missing)
+        if any(fact in SITUATION and state.holds(fact) for fact in reply.presumes):
+            score += w.settled  # written for the situation the conversation has shown
         known = [
             name for name, asks in ASKS_FOR.items()
             if (values.get(name) or name in gave) and f"{{{name}" not in reply.text and asks.search(reply.text)
