@@ -181,6 +181,19 @@ def test_far_apart_with_the_girth_larger_takes_the_girths_size_whatever_the_cut(
     assert advise(TOPS, {H: 180, W: 50}, "loose").size == "M"
 
 
+def test_far_below_the_smallest_size_no_size_is_advised():
+    """A round of our own conversations: a grandmother buying for a five-year-old of 110 cm and 40斤 got "按身高110、
+    体重40斤，我们家上衣一般建议S码（已是最小的码）" from an adults' chart. Below the smallest size by more than that
+    size's own span, even the smallest is too big: no size is advised, and the reason says so."""
+    advice = advise(TOPS, {H: 110, W: 20})
+    assert advice.size is None and advice.between is None, advice
+    assert advice.reason == "按身高110、体重40斤，这款最小的S码也会大不少，怕不合适", advice.reason
+    assert advise(TOPS, {H: 110}).size is None
+    # just below it, the smallest size is advised, as before
+    assert advise(TOPS, {H: 147, W: 39}).size == "S"
+    assert "已是最小的码" in advise(TOPS, {H: 147, W: 39}).reason
+
+
 def test_a_usual_size_past_the_charts_numbered_sizes_is_said_not_made():
     """A rater's round: "那我老公43的拍几码" on a shoe made in 35 to 40 got the chart, never saying 43 is not made."""
     advice = advise(SHOES, {"usual_size": "43"})

@@ -138,13 +138,15 @@ def read_chart(source: Source, chart_id: str | None = None) -> SizeChart:
 
 
 def _size_for(chart: SizeChart, measure: str, value: float) -> tuple[int, str]:
-    """The row whose range holds `value`, and "" or "below"/"above" the chart."""
+    """The row whose range holds `value`, and "" or "below"/"above" the chart ("far below": below the smallest
+    size by more than that size's own span)."""
     rows = [(i, r.ranges[measure]) for i, r in enumerate(chart.rows) if measure in r.ranges]
     for i, (lo, hi) in rows:
         if lo <= value < hi:
             return i, ""
-    if value < rows[0][1][0]:
-        return rows[0][0], "below"
+    first, (lo, hi) = rows[0]
+    if value < lo:
+        return first, "far below" if value < lo - (hi - lo) else "below"
     last, (lo, hi) = rows[-1]
     return last, "" if value == hi else "above"
 
@@ -221,6 +223,9 @@ def advise(
     if len(rows) == 1:
         row = rows[0]
         size = chart.rows[row].size
+        if any(where == "far below" for _, where in outside):
+            # a child's measurements on an adults' chart: even the smallest size is too big
+            return _advice(chart, None, None, f"按{said}，{subject}最小的{size}码也会大不少，怕不合适", (), read)
         reason = f"按{said}，{subject}建议{size}码"
         if outside:
             above = any(w == "above" for _, w in outside)
