@@ -510,6 +510,20 @@ def test_a_reply_for_the_situation_the_conversation_established_leads(demo_real)
 
 
 @pytest.mark.slow
+def test_a_reply_written_for_the_goods_named_leads_the_general_one(demo_real):
+    """A dev conversation: expired cookies a child had eaten got the general quality reply ("…退换运费按本店规则") first
+    and the one written for food ("剩下的先别吃了…") third. Of two answers, the one written for the goods the
+    conversation names answers it more closely."""
+    body = suggest(demo_real, "收到的曲奇早就过期了 我孩子都吃了一块 今天必须给个说法 订单号3921847562018374651", top_k=5)
+    ids = [r["id"] for r in body["replies"]]
+    assert "complaint-quality-food-01" in ids, ids
+    assert "complaint-quality-defect-01" not in ids or ids.index("complaint-quality-food-01") < ids.index("complaint-quality-defect-01"), ids
+    # with goods it is not written for, the general answer stays
+    jumper = [r["id"] for r in suggest(demo_real, "毛衣才穿一次袖口就开线了", top_k=5)["replies"]]
+    assert "complaint-quality-food-01" not in jumper and "complaint-quality-defect-01" in jumper, jumper
+
+
+@pytest.mark.slow
 def test_the_size_advice_answers_which_size_and_the_chart_answers_how_long(demo_real):
     """A rater's round on follow-ups: once the customer's height and weight were known, every size question got the
     size advice again ("按身高165、体重104斤，这款建议M码") whatever it asked: how long M is, whether wide feet need a

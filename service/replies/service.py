@@ -805,6 +805,8 @@ class ReplyService:
             score += w.severity
         if reply.source == SHOP:
             score += w.shop
+        if reply.goods:  # it fits (checked above): written for the goods this conversation names
+            score += w.goods
         adoption, prior = adoption_term(self.priors, reply, w)
         score += adoption - w.needs_check * bool(unchecked) - w.missing * len(missing)
         if any(fact in SITUATION and state.holds(fact) for fact in reply.presumes):
