@@ -79,6 +79,11 @@ def _goes_on(clause: str) -> bool:
     return short or bool(_GOES_ON.match(clause))
 
 
+def asks_anything(text: str) -> bool:
+    """Whether any clause of the text asks something ("裤子呢 我腰围2尺5" does, "那我拍了" does not)."""
+    return any(_asks(part, marked) for part, marked in _clauses(text))
+
+
 def split_asks(text: str) -> list[str]:
     """The message's questions in order, each with what the customer said about it; one item for a message
     asking one thing (or nothing)."""

@@ -141,6 +141,20 @@ def test_asking_whether_it_is_done_goes_on_with_the_conversations_topic(client):
     assert points(body)[0].startswith("bargain."), points(body)
 
 
+def test_a_courtesy_before_a_question_is_not_what_the_message_asks(client):
+    """A round of our own conversations: "嗯嗯 还有 裤子呢 我腰围2尺5" read as "好的" (greeting.ok, 0.33) and "不好意思啊
+    刚才看错了 是3栋不是5栋 还来得及改吗" as the customer apologising (0.38): an acknowledgement, an apology or a greeting
+    opening a message, with a question after it, is read without it."""
+    said = [("customer", "这套西装上衣我穿多大 178 150斤"), ("agent", "亲，建议XL码哦~")]
+    body = ask(client, "嗯嗯 还有 裤子呢 我腰围2尺5", said)
+    assert points(body) and points(body)[0].startswith("size."), points(body)
+    said = [("customer", "黑色M码拍了"), ("agent", "亲，看到您的订单啦，下午安排发出哦~")]
+    body = ask(client, "不好意思 地址我写成12栋了 应该是21栋 还能改不", said)
+    assert points(body) and points(body)[0].startswith("logistics.change-address"), points(body)
+    # an acknowledgement alone, or with a thank-you, is still one
+    assert points(ask(client, "嗯嗯 好的"))[:1] in (["greeting.ok"], ["greeting.thanks"], []), points(ask(client, "嗯嗯 好的"))
+
+
 def test_a_point_the_conversation_rules_out_lists_after_the_others(client):
     """"能取消吗" after the agent said the parcel left got "亲，订单还没发货的话，您在订单里直接点「申请退款」就可以" second: the
     replies for cancelling before shipping presume the order has not shipped (`before_shipping`), and a point none of

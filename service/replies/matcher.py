@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from intents.analyzer import Reading, Turn
-from intents.asks import split_asks
+from intents.asks import asks_anything, split_asks
 from intents.classifier import EMBED_MAX_CHARS, Document, make_documents
 from intents.context import PASTED, is_follow_up, is_short
 from intents.encoder import Encoder, encode_mixed
@@ -85,6 +85,30 @@ _ACKNOWLEDGES = re.compile(
     r"亲|你|您|啦|了|呀|吧|哒|滴|嘞|哟|哈+|啊|呢|的|[\s\W_])+$",
     re.IGNORECASE,
 )
+
+
+# An acknowledgement, an apology, a greeting or a "还有" opening a message, each followed by a pause ("嗯嗯 还有 裤子呢
+# 我腰围2尺5", "不好意思啊 刚才看错了 是3栋…"): what the message asks comes after it. Read without it only when it
+# made the message read as a greeting point: stripped, "好 那这条裙子…" opens like a follow-up and loses its own topic.
+_OPENER = re.compile(
+    r"^(?:(?:嗯+|哦+|噢+|喔+|好的?|好吧|好嘞|好滴|行吧?|ok|okay|对的?|是的|收到|明白了?|知道了|了解|谢谢(?:你|您|亲)?(?:啦|了)?|多谢"
+    r"|不好意思(?:啊|呀|哈|哦)?|抱歉|打扰(?:一下|了)?|麻烦(?:你|您|亲)?了|你好|您好|亲+|在吗|在不在|哈喽|hello|hi|嗨"
+    r"|还有|另外|对了|顺便问下?)(?:[\s,.!~?]+))+",
+    re.IGNORECASE,
+)
+# What follows the opener must ask something of its own: at least this many Chinese characters.
+_AFTER_OPENER = 4
+GREETING = "greeting."
+
+
+def _after_opener(text: str) -> str | None:
+    """The message without the courtesy opening it, when it asks something after it; else None ("好嘞 那我拍了" only
+    tells)."""
+    found = _OPENER.match(text)
+    if found is None:
+        return None
+    rest = text[found.end():]
+    return rest if len(_HAN.findall(rest)) >= _AFTER_OPENER and asks_anything(rest) else None
 
 
 @dataclass(frozen=True)
@@ -230,7 +254,7 @@ class KnowledgeMatcher:
         The message read with the turn is their words together and a weighted mean of their two sentence vectors
         (embedding the joined text was the longest encoder run of a follow-up; on the conversation dev set the
         mean reads as well, see the model card). A message that is only a number or a code means nothing to the
-        encoder: the turn's vector stands for both."""
+        encoder: the turn's vector and words stand for both."""
         wanted = self._embedded(previous, agent)
         vectors = encode_mixed(self.encoder, [t for t, _ in wanted], [p for _, p in wanted]) if wanted else None
         docs = []
@@ -244,7 +268,9 @@ class KnowledgeMatcher:
                 together = together * len(previous) ** power + own * len(message.text) ** power
             norm = float(np.linalg.norm(together))
             together = together / norm if norm > 1e-6 else np.zeros_like(together)
-            joined = f"{previous} {message.text}"
+            # a number alone says nothing of the topic in words either: its digits would pull towards the points
+            # whose phrasings happen to carry a pasted number
+            joined = previous if data_only else f"{previous} {message.text}"
             docs = [
                 Document(joined, tuple(self.segmenter(joined)), together),
                 Document(previous, tuple(self.segmenter(previous)), vectors[0]),
@@ -286,13 +312,21 @@ class KnowledgeMatcher:
         """The distribution over points (and `none`) for the message in its conversation, the message's
         own, and whether the conversation changed the best point."""
         w = self.weights
-        own = self._probabilities([reading.doc])[0]
+        message = reading.doc
+        own = self._probabilities([message])[0]
+        rest = _after_opener(message.text)
+        if rest is not None and self.classes[int(np.argmax(own))].startswith(GREETING):
+            # "嗯嗯 还有 裤子呢 …" read as an acknowledgement: what it asks is read without the courtesy opening it
+            stripped = make_documents([rest], self.segmenter, self.encoder)[0]
+            probs = self._probabilities([stripped])[0]
+            if not self.classes[int(np.argmax(probs))].startswith(GREETING):
+                message, own = stripped, probs
         alone = own
         customer = [t.text for t in history if t.role == "customer"]
         agent = next((t.text for t in reversed(history) if t.role == "agent"), None)
         if not customer and agent is None:
             return own, alone, False
-        text = reading.doc.text
+        text = message.text
         data_only = bool(_ONLY_DATA.match(text))
         topicless = data_only or _names_no_topic(text)
         confidence = max(p for j, p in enumerate(own) if j != self._none)
@@ -308,7 +342,7 @@ class KnowledgeMatcher:
         # The views of the conversation, mixed in by how unsure the message is on its own (as the intents are).
         views = []
         previous, agent = self._view_inputs(history)
-        probs, agent_vector = self._views(reading.doc, previous, agent, data_only)
+        probs, agent_vector = self._views(message, previous, agent, data_only)
         if previous is not None:
             views += [(w.context, probs[0]), (w.previous, probs[1])]
         if agent_vector is not None:
