@@ -37,8 +37,9 @@ class RankingWeights:
     asks_known: float = 0.20  # asks the customer for a value the conversation already gave
     reuse: float = 0.06  # per value of the conversation the reply puts in (up to two)
     shop_fact: float = 0.10  # states a fact the shop's profile gives (over a general wording of the same answer)
-    goods: float = 0.15  # written for the goods the conversation names ("剩下的先别吃了…"), over a general wording
-    # (even one stating a shop fact: "退换运费按本店规则…" is true of the cookies, but not what a child ate needs first)
+    goods: float = 0.15  # the best point's reply written for the goods the conversation names ("剩下的先别吃了…"), over
+    # its general wording (even one stating a shop fact: "退换运费按本店规则…" is true of the cookies, but not what a
+    # child ate needs first)
     # × the reply's cosine to the message (e5: the message as a query, the reply as a passage), among the replies
     # of one kind of one point, shifted so the kind's best score stays: the one answering these words leads.
     relevance: float = 5.0

@@ -805,7 +805,9 @@ class ReplyService:
             score += w.severity
         if reply.source == SHOP:
             score += w.shop
-        if reply.goods:  # it fits (checked above): written for the goods this conversation names
+        if reply.goods and relative >= 1.0:
+            # it fits (checked above): the best point's answer written for the goods this conversation names, over
+            # its general wording (a point read second does not lead with it: "面料有弹性…" before the comparison asked)
             score += w.goods
         adoption, prior = adoption_term(self.priors, reply, w)
         score += adoption - w.needs_check * bool(unchecked) - w.missing * len(missing)
