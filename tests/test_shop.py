@@ -521,6 +521,9 @@ def test_a_reply_written_for_the_goods_named_leads_the_general_one(demo_real):
     # with goods it is not written for, the general answer stays
     jumper = [r["id"] for r in suggest(demo_real, "毛衣才穿一次袖口就开线了", top_k=5)["replies"]]
     assert "complaint-quality-food-01" not in jumper and "complaint-quality-defect-01" in jumper, jumper
+    # only the best point's: a comparison of two trousers was led by the fabric point's cotton answer (read second)
+    first = suggest(demo_real, "这两条休闲裤有啥区别 一个说是垂感面料一个是棉的")["replies"][0]
+    assert first["knowledge_point"] == "product.compare", first
 
 
 @pytest.mark.slow
