@@ -151,7 +151,7 @@ COLOUR_THERE = frozenset({"product.colour", "product.stock"})
 
 # Points a question of a mixed ask is not answered with in a joined reply: greetings, complaints (a complaint
 # gets its own flow: apology first) and a pasted order number.
-NOT_JOINED = ("greeting.", "complaint.", "order.info-provided")
+NOT_JOINED = (GREETING, "complaint.", "order.info-provided")
 
 
 @dataclass(frozen=True)
@@ -259,22 +259,21 @@ class KnowledgeMatcher:
         vectors = encode_mixed(self.encoder, [t for t, _ in wanted], [p for _, p in wanted]) if wanted else None
         docs = []
         if previous is not None:
-            together = vectors[0].copy()
-            if not data_only:
+            topic = Document(previous, tuple(self.segmenter(previous)), vectors[0])
+            if data_only:
+                # a number alone says nothing of the topic in words either (its digits would pull towards the points
+                # whose phrasings happen to carry a pasted number): the view read with it is the topic turn's own
+                docs = [topic, topic]
+            else:
                 own = message.vector
                 if own is None:
                     own = encode_mixed(self.encoder, [message.text[:EMBED_MAX_CHARS]], [False])[0]
                 power = self.weights.length_power
-                together = together * len(previous) ** power + own * len(message.text) ** power
-            norm = float(np.linalg.norm(together))
-            together = together / norm if norm > 1e-6 else np.zeros_like(together)
-            # a number alone says nothing of the topic in words either: its digits would pull towards the points
-            # whose phrasings happen to carry a pasted number
-            joined = previous if data_only else f"{previous} {message.text}"
-            docs = [
-                Document(joined, tuple(self.segmenter(joined)), together),
-                Document(previous, tuple(self.segmenter(previous)), vectors[0]),
-            ]
+                together = vectors[0] * len(previous) ** power + own * len(message.text) ** power
+                norm = float(np.linalg.norm(together))
+                together = together / norm if norm > 1e-6 else np.zeros_like(together)
+                joined = f"{previous} {message.text}"
+                docs = [Document(joined, tuple(self.segmenter(joined)), together), topic]
         probs = list(self._probabilities(docs)) if docs else []
         return probs, (vectors[-1] if agent is not None else None)
 
