@@ -55,7 +55,9 @@ CUES: tuple[Cue, ...] = (
     # said in a question, they establish nothing.
     # The customer's own words only, and "到了" ending its clause: "快递到了北京" / the agent's "包裹已经到了您所在的城市"
     # are on the way. Wearing or unboxing needs the thing in hand, negated or not ("还没开箱", "还没拆开", "没拆封的").
-    _cue("delivered", r"(东西|货|快递|包裹|宝贝|衣服|裤子|鞋子?|裙子|外套|商品|热水器|机器|电器)(已经|今天|昨天|刚刚?|终于)?都?"
+    # An exchange or a resend arrived too ("之前换的L到了", "补发的那件到了").
+    _cue("delivered", r"(东西|货|快递|包裹|宝贝|衣服|裤子|鞋子?|裙子|外套|商品|热水器|机器|电器|(?:换|补发|补寄|重发)的[^\s，,。!！?？]{0,3})"
+                      r"(已经|今天|昨天|刚刚?|终于)?都?"
                       r"(到了|送到了|到家了)(?!\s*(驿站|快递柜|丰巢|菜鸟|网点|城市|哪))(?=\s|$|[，,。.!！~?？]|啊|呀|哦|哈)"
                       r"|(今天|昨天|刚刚?)到的(?!话)|刚到货", by=("customer",), clause=True),
     _cue("delivered", r"穿上(了|后|以后|之后|去)|穿[上着](有点|太|很|根本|挺|特别|还)|上脚(了|后|有点|太|很|挺|特别)|试穿了|装上了|安装好了|开箱了?"
@@ -157,6 +159,8 @@ class ConversationState:
             return False if self.facts.get("waited_long") else None
         if fact == "before_shipping":  # the parcel not shown to have left
             return False if self.facts.get("shipped") else None
+        if fact == "before_delivery":  # the parcel not shown to have arrived
+            return False if self.facts.get("delivered") else None
         if fact == "not_presale":  # not a presale item: the opposite of `presale`, said either way
             presale = self.facts.get("presale")
             return None if presale is None else not presale
@@ -175,6 +179,8 @@ class ConversationState:
         if value:
             for implied in IMPLIES.get(fact, ()):
                 self.facts.setdefault(implied, True)
+                if implied in OPPOSITES:  # received, so shipped: and so not "not shipped"
+                    self.facts.setdefault(OPPOSITES[implied], not self.facts[implied])
             for excluded in EXCLUDES.get(fact, ()):
                 self.facts.setdefault(excluded, False)
 

@@ -558,6 +558,28 @@ def test_saying_the_parcel_is_out_for_delivery_today_needs_someone_to_have_said_
         assert read_state([("customer", not_yet)]).holds("out_for_delivery") is not True, not_yet
 
 
+def test_a_size_change_on_the_way_is_not_offered_once_the_parcel_was_received(parts):
+    """A dev conversation: after the exchanged L arrived ("收到了 L又太大了…"), the size change before shipping led with
+    "这单已经从仓库发出了，路上没法再改码…收到后…联系我" and "趁仓库还没打包…". Those replies presume the parcel has
+    not been received (`before_delivery`, assumed until it is shown received), as the point's others presume it has
+    not left; the conversation then rules the whole point out."""
+    said = [("customer", "之前买的M太小了 换了L"), ("agent", "好的亲～L码已经给您寄出啦，注意查收哦")]
+    message = "收到了 L又太大了 肩膀掉下来 还能换吗"
+    texts = [r.text for r in offer(parts, message, "size.change-before-ship", said).replies]
+    assert not any("路上没法再改码" in t or "还没打包" in t for t in texts), texts
+    on_the_way = {r.text: r.needs_check for r in offer(parts, "能改码吗", "size.change-before-ship", [("agent", "亲，已经发出啦")]).replies}
+    assert any("路上没法再改码" in t and check is None for t, check in on_the_way.items()), on_the_way
+    assert read_state([("customer", "收到了 L又太大了")]).holds("before_delivery") is False
+    # received implies shipped, and so not "not shipped": "订单…还没有发货，我这就帮您把尺码改成L" was offered second,
+    # asking to check that the order had not shipped
+    assert read_state([("customer", "收到了 L又太大了")]).holds("not_shipped") is False
+    assert not any("还没有发货" in t for t in texts), texts
+    assert read_state([("agent", "亲，已经发出啦")]).holds("before_delivery") is None
+    # the exchanged size arrived ("之前换的L到了": another dev conversation, offered "趁仓库还没打包…" first)
+    assert read_state([("customer", "之前换的L到了")]).holds("delivered") is True
+    assert read_state([("customer", "补发的那件到了 还是不合适")]).holds("delivered") is True
+
+
 def test_a_reply_only_for_an_order_not_shipped_yet_is_not_offered_once_it_shipped(parts):
     """The README's follow-up, read by the six-layer encoder: after the agent said "您这单今天下午已经发出啦", "那还能改吗" leaned
     to changing an unshipped order's address and got "还没发货的话马上帮您改" first. Replies that only make sense before

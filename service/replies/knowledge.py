@@ -41,6 +41,7 @@ PRESUMES = {
     "in_time": "先确认客户还没等过头",
     "not_presale": "先确认不是预售款",
     "before_shipping": "先确认订单还没有发货",
+    "before_delivery": "先确认客户还没收到货",
     "order_given": "先确认客户已经给了订单号",
     "photo_given": "先确认客户已经发了图片",
     "tax_id_given": "先确认客户已经给了税号",
@@ -55,8 +56,9 @@ PRESUMES = {
 # reply stating it ("付款后48小时内发货" to "已经等了一周了" answers nothing), and that the item is no presale one,
 # for a reply stating the usual or same-day shipping (a presale item ships on its date); and that the parcel has not
 # left, for a reply that only makes sense before it does without saying it has not ("还没发货的话马上帮您改" once the
-# agent said "已经发出啦").
-ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale", "before_shipping"})
+# agent said "已经发出啦"), or has not arrived, for one that only makes sense while it is on the way ("路上没法再改码，收到后
+# 联系我换" once the customer said "收到了").
+ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale", "before_shipping", "before_delivery"})
 # The customer's situation, once the conversation shows it: the shop's own mistake, a return sent or received, a
 # refund approved or paid, a parcel out for delivery, an amount offered or agreed. A reply written for it answers
 # this conversation more closely than one written for any (ranking's `settled`).
