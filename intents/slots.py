@@ -65,6 +65,12 @@ def _courier_of_tracking(prefix: str) -> str | None:
     return TRACKING_PREFIXES.get(prefix.upper())
 
 
+def waybill_courier(number: str) -> str | None:
+    """The courier a waybill number's letters name ("JT5318872046193" → 极兔), or None (digits only, letters unknown)."""
+    letters = re.match(r"([A-Za-z]{2,4})\d", number or "")
+    return _courier_of_tracking(letters.group(1)) if letters else None
+
+
 def _quantity(value: str) -> str | None:
     try:
         number = int(value) if value.isdigit() else int(cn2an.cn2an(value, "smart"))

@@ -558,6 +558,20 @@ def test_saying_the_parcel_is_out_for_delivery_today_needs_someone_to_have_said_
         assert read_state([("customer", not_yet)]).holds("out_for_delivery") is not True, not_yet
 
 
+def test_a_waybill_is_named_with_its_own_courier(parts):
+    """A dev conversation: the agent gave "极兔快递，单号JT5318872046193"; the customer, fed up, wrote "…不行就给我退了
+    重新发顺丰", and the first reply said "我看到顺丰单号JT5318872046193的物流有一阵没更新了": the courier the customer
+    asked for, put before a J&T waybill. A reply naming a waybill's courier names the one its number belongs to."""
+    said = [("customer", "充电宝什么时候能到啊"), ("agent", "亲，您的包裹已经发出了哦，是极兔快递，单号JT5318872046193"),
+            ("customer", "4天了一直显示在广州转运中心 一动不动"), ("agent", "亲，这边帮您联系快递催一下哈")]
+    texts = [r.text for r in offer(parts, "催催催 到底什么时候到 不行就给我退了重新发顺丰", "logistics.no-update", said).replies]
+    waybill = [t for t in texts if "JT5318872046193" in t]
+    assert waybill and all("顺丰单号" not in t and "极兔单号" in t for t in waybill), texts
+    # a courier asked for without a waybill is still the one a reply about that courier names
+    asked = [r.text for r in offer(parts, "能发顺丰吗", "logistics.courier-request").replies]
+    assert any("顺丰" in t for t in asked), asked
+
+
 def test_a_size_change_on_the_way_is_not_offered_once_the_parcel_was_received(parts):
     """A dev conversation: after the exchanged L arrived ("收到了 L又太大了…"), the size change before shipping led with
     "这单已经从仓库发出了，路上没法再改码…收到后…联系我" and "趁仓库还没打包…". Those replies presume the parcel has

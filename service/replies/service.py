@@ -28,7 +28,7 @@ from intents.encoder import EncoderError, NullEncoder, load_ranking_encoder
 from intents.labels import INTENTS
 from intents.normalize import normalize
 from intents.resources import Source, packaged
-from intents.slots import asked_size, conversation_slots, customer_cannot_give, customer_gave, read_slots
+from intents.slots import asked_size, conversation_slots, customer_cannot_give, customer_gave, read_slots, waybill_courier
 from intents.state import OPPOSITES, ConversationState, read_state
 from service.errors import Conflict, InvalidReply, NotFound, Unprocessable
 from service.replies.corpus import CONVERSATION_VARIABLES, SHOP_FACTS, CorpusError, ReplyCorpus, StandardReply, fill, parse_reply as parse_record
@@ -793,7 +793,12 @@ class ReplyService:
                 return None  # the conversation says otherwise: never offered
             if holds is None and fact not in ASSUMED:
                 unchecked.append(PRESUMES[fact])
-        text, missing = fill(reply.text, dict(values))
+        filling = dict(values)
+        # A reply naming a waybill's courier ("{courier}单号{tracking_no}") names the one the number belongs to, not a
+        # courier the customer asked for ("…重新发顺丰" after the agent gave a J&T number).
+        if "{tracking_no" in reply.text and "{courier" in reply.text:
+            filling["courier"] = waybill_courier(filling.get("tracking_no", "")) or filling.get("courier", "")
+        text, missing = fill(reply.text, filling)
         relative = found.confidence / top if top > 0 else 0.0
         score = w.point * relative + category_fit(reply.category, emotion, w)
         if w.intent and reading.intents and reading.intents[0][0] in reply.intents:
