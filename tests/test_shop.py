@@ -527,6 +527,20 @@ def test_a_reply_written_for_the_goods_named_leads_the_general_one(demo_real):
 
 
 @pytest.mark.slow
+def test_hong_kong_and_overseas_are_answered_with_the_shops_own_rule_for_them(demo_real):
+    """Five of 400 dev conversations asked to ship to Hong Kong (in traditional characters, with the cost and the
+    days); every one got "港澳台和海外能不能配送需要先跟仓库确认一下…", the shop having no fact for it, and the
+    point shared its replies with Xinjiang's. Hong Kong, Taiwan and abroad are their own point, answered by the
+    shop's own rule for them; a remote mainland province still gets the remote-area rule."""
+    for message in ("請問可以寄去香港嗎 運費大概幾錢", "我在新加坡读书 能直接寄过来吗"):
+        first = suggest(demo_real, message)["replies"][0]
+        assert first["knowledge_point"] == "logistics.overseas", (message, first)
+        assert "港澳台顺丰" in first["text"] and not first["needs_edit"], (message, first["text"])
+    remote = suggest(demo_real, "新疆能发吗 要补运费不")["replies"][0]
+    assert remote["knowledge_point"] == "logistics.remote-area" and "补运费15元" in remote["text"], remote
+
+
+@pytest.mark.slow
 def test_the_size_advice_answers_which_size_and_the_chart_answers_how_long(demo_real):
     """A rater's round on follow-ups: once the customer's height and weight were known, every size question got the
     size advice again ("按身高165、体重104斤，这款建议M码") whatever it asked: how long M is, whether wide feet need a

@@ -32,7 +32,7 @@ CONVERSATION_VARIABLES = {
 SHOP_FACTS = {
     "ship_within": "发货时效", "cutoff_time": "截单时间", "delivery_time": "到货时效", "default_courier": "默认快递",
     "couriers": "可发快递", "extra_courier": "加价快递", "extra_courier_fee": "加价费用", "free_shipping": "包邮规则",
-    "remote_shipping": "偏远地区运费", "return_window": "退货期限", "exchange_window": "换货期限",
+    "remote_shipping": "偏远地区运费", "overseas_shipping": "港澳台及海外配送", "return_window": "退货期限", "exchange_window": "换货期限",
     "return_shipping": "退货运费规则", "freight_insurance": "运费险", "warranty": "保修", "invoice_types": "发票类型",
     "invoice_timing": "开票时间", "working_hours": "客服时间", "price_protection": "价保规则", "gift_policy": "赠品规则",
     "refund_timing": "退款时效", "return_address": "退货地址", "member_policy": "会员权益",

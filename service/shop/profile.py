@@ -18,7 +18,7 @@ from service.replies.corpus import SHOP_FACTS
 SECTIONS: dict[str, tuple[str, ...]] = {
     "shop": ("name", "after_hours_message"),
     "shipping": ("ship_within", "cutoff_time", "delivery_time", "default_courier", "couriers", "extra_courier",
-                 "extra_courier_fee", "free_shipping", "remote_shipping"),
+                 "extra_courier_fee", "free_shipping", "remote_shipping", "overseas_shipping"),
     "returns": ("return_window", "exchange_window", "return_shipping", "freight_insurance", "return_address", "refund_timing"),
     "service": ("warranty", "invoice_types", "invoice_timing", "working_hours", "price_protection", "gift_policy", "member_policy"),
 }
