@@ -91,10 +91,12 @@ def _chinese_strings(value) -> list[str]:
 
 
 def _vary(text: str, rng: random.Random) -> str:
-    """One or two typing slips: a filler or emoji put in, or a character dropped."""
+    """One or two typing slips: a filler or emoji put in, or a character dropped. Not dropped from a message
+    under ten characters: what is left is often another message a customer writes, not a slip ("能七天无理由吗" →
+    "七天无理由吗", word for word a held-out message)."""
     for _ in range(rng.randint(1, 2)):
         i = rng.randint(0, len(text))
-        if rng.random() < 0.25 and len(text) > 4:
+        if rng.random() < 0.25 and len(text) >= 10:
             j = min(i, len(text) - 1)
             text = text[:j] + text[j + 1:]
         else:
