@@ -65,10 +65,18 @@ def _courier_of_tracking(prefix: str) -> str | None:
     return TRACKING_PREFIXES.get(prefix.upper())
 
 
-def waybill_courier(number: str) -> str | None:
-    """The courier a waybill number's letters name ("JT5318872046193" → 极兔), or None (digits only, letters unknown)."""
-    letters = re.match(r"([A-Za-z]{2,4})\d", number or "")
-    return _courier_of_tracking(letters.group(1)) if letters else None
+def waybill_courier(number: str, turns: Iterable[str] = ()) -> str | None:
+    """The courier of a waybill: the one its letters name ("JT5318872046193" 极兔, "JDVA…" 京东快递), else the one named
+    in the turn (normalised text, latest first) that gave the number ("走的中通，单号7730…"); None when neither says."""
+    upper = (number or "").upper()
+    for prefix in sorted(TRACKING_PREFIXES, key=len, reverse=True):
+        if upper.startswith(prefix) and upper[len(prefix) : len(prefix) + 1].isalnum():
+            return TRACKING_PREFIXES[prefix]
+    for text in turns if number else ():
+        found = read_slots(text)
+        if found.get("tracking_no") == number and found.get("courier"):
+            return found["courier"]
+    return None
 
 
 def _quantity(value: str) -> str | None:
@@ -220,13 +228,18 @@ _GAVE = {
     "address": re.compile(r"[省市区县镇路街巷弄村][^,。!?，！？\s]{0,14}\d+\s?(?:号(?!线)|栋|幢|单元|室|弄|楼)"),
     # a selling platform named ("拼多多", "我在抖音开的店"): a merchant's answer to "您在哪个平台开店"
     "platform": re.compile(r"淘宝|天猫|拼多多|拼夕夕|抖音|抖店|快手|小红书|京东|1688|阿里巴巴|闲鱼|微店|视频号|得物|唯品会|有赞|虾皮|shopee|亚马逊|amazon", re.IGNORECASE),
-    # what is wrong with the thing ("开胶了", "插上电没反应", "小了"): a reply asking what the problem is asks again. A worry
+    # what is wrong with the thing ("开胶了", "插上电没反应", "小了", the wrong one sent): a reply asking what the problem is asks again. A worry
     # before buying ("会不会起球", "会掉色吗") tells none, nor does the customer's camera ("摄像头坏了") or temper ("气坏了").
     "problem": re.compile(
         r"(?<!会)(?<!容易)(?:开胶|脱胶|开线|脱线|破洞|有个?洞|破了|断了|裂了|裂开|掉色|褪色|起球|漏水|漏液|漏气|不亮"
         r"|没反应|开不了机|开不开机|充不进电|有划痕|划花了|有污渍|发霉|变形了|卡住了|卡死|拉不上|合不上|有异味|发臭"
         r"|不转了|不转动|焦味|糊味|烧焦|冒烟|不制冷|不制热|不加热|不出水|不工作|用不了了|有杂音|有异响|滋滋响|黑屏|死机"
         r"|(?<![会不])(?:[买穿拍]|偏|有点)?[小大]了|不合身|穿不上|扣不上|太[紧松肥瘦]了"
+        # the wrong thing sent ("怎么给我发了个五香的", "颜色不对", "码都配错了")
+        # (said as done: not a warning, "千万别发错了", "会不会给我发错啊", "颜色不对的话能换吗", nor another number's 码)
+        r"|(?<!别)(?<!怕)(?<!会)(?<!别给我)(?<!要给我)(?:发|寄|配|拿)错(?:了|货|颜色|码|尺码|东西|款)(?![吗么嘛])"
+        r"|颜色不对(?!的话)|(?:尺码|(?<![号件证])码)不对(?!的话)|不是我(?:买|拍|要|订)的"
+        r"|给我发了(?:个|一[件双条个盒包])[^，,。!！?？\s]{0,6}的"
         r"|(?<![气急累饿吓乐笑])(?<!摄像头)(?<!相机)(?<!镜头)坏了)(?![吗么嘛]|不)"
     ),
     # something the customer entered wrong ("单号填错了", "快递公司选错了"): not where to fill it in

@@ -56,7 +56,7 @@ CUES: tuple[Cue, ...] = (
     # The customer's own words only, and "到了" ending its clause: "快递到了北京" / the agent's "包裹已经到了您所在的城市"
     # are on the way. Wearing or unboxing needs the thing in hand, negated or not ("还没开箱", "还没拆开", "没拆封的").
     # An exchange or a resend arrived too ("之前换的L到了", "补发的那件到了").
-    _cue("delivered", r"(东西|货|快递|包裹|宝贝|衣服|裤子|鞋子?|裙子|外套|商品|热水器|机器|电器|(?:换|补发|补寄|重发)的[^\s，,。!！?？]{0,3})"
+    _cue("delivered", r"(东西|货|快递|包裹|宝贝|衣服|裤子|鞋子?|裙子|外套|商品|热水器|机器|电器|(?:换|补发|补寄|重发)的(?:[A-Za-z0-9]{1,4}码?|那件|这件|那双|这双|那条|这条|新的|货|衣服|裤子|裙子|鞋子?)?)"
                       r"(已经|今天|昨天|刚刚?|终于)?都?"
                       r"(到了|送到了|到家了)(?!\s*(驿站|快递柜|丰巢|菜鸟|网点|城市|哪))(?=\s|$|[，,。.!！~?？]|啊|呀|哦|哈)"
                       r"|(今天|昨天|刚刚?)到的(?!话)|刚到货", by=("customer",), clause=True),
@@ -177,10 +177,12 @@ class ConversationState:
         if fact in OPPOSITES:
             self.facts[OPPOSITES[fact]] = not value
         if value:
+            # What it implies holds, whatever was said before ("拖了好久都没发货 今天终于收到了": shipped after all),
+            # and so do their opposites' negations (received, so shipped: not "not shipped").
             for implied in IMPLIES.get(fact, ()):
-                self.facts.setdefault(implied, True)
-                if implied in OPPOSITES:  # received, so shipped: and so not "not shipped"
-                    self.facts.setdefault(OPPOSITES[implied], not self.facts[implied])
+                self.facts[implied] = True
+                if implied in OPPOSITES:
+                    self.facts[OPPOSITES[implied]] = False
             for excluded in EXCLUDES.get(fact, ()):
                 self.facts.setdefault(excluded, False)
 

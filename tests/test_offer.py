@@ -8,10 +8,10 @@ import re
 import pytest
 
 from intents.normalize import normalize
-from intents.slots import conversation_slots, customer_cannot_give, customer_gave
+from intents.slots import conversation_slots, customer_cannot_give, customer_gave, waybill_courier
 from intents.state import read_state
 from service.replies.matcher import Match, PointMatch
-from service.replies.service import goods_context
+from service.replies.service import WAYBILL_COURIER, goods_context, with_waybill_courier
 from service.shop.products import Product
 
 
@@ -35,6 +35,7 @@ def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_con
     agent = [t for role, t in turns if role == "agent"]
     earlier = [t for role, t in turns[:-1] if role == "customer"]
     gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
+    values = with_waybill_courier(values, turns)
     return replies.offer(reading, guidance.for_reading(reading), match, read_state(turns), values, sent, agent, 10, values, asked,
                          gave=gave, cannot=cannot, about=goods_context([t for _, t in turns], product))
 
@@ -567,9 +568,14 @@ def test_a_waybill_is_named_with_its_own_courier(parts):
     texts = [r.text for r in offer(parts, "催催催 到底什么时候到 不行就给我退了重新发顺丰", "logistics.no-update", said).replies]
     waybill = [t for t in texts if "JT5318872046193" in t]
     assert waybill and all("顺丰单号" not in t and "极兔单号" in t for t in waybill), texts
-    # a courier asked for without a waybill is still the one a reply about that courier names
-    asked = [r.text for r in offer(parts, "能发顺丰吗", "logistics.courier-request").replies]
-    assert any("顺丰" in t for t in asked), asked
+    # a number of digits only: the courier the agent gave it with
+    said = [("agent", "亲，已经发出了，走的中通，单号773012588234567")]
+    texts = [r.text for r in offer(parts, "一直不动 不行重新发顺丰", "logistics.no-update", said).replies]
+    waybill = [t for t in texts if "773012588234567" in t]
+    assert waybill and all("中通单号" in t for t in waybill), texts
+    assert waybill_courier("JDVA12345678901") == "京东快递" and waybill_courier("773012588234567") is None
+    # the caller's own courier stands
+    assert WAYBILL_COURIER not in with_waybill_courier({"tracking_no": "JT5318872046193"}, [], {"courier": "顺丰"})
 
 
 def test_a_size_change_on_the_way_is_not_offered_once_the_parcel_was_received(parts):
@@ -592,6 +598,11 @@ def test_a_size_change_on_the_way_is_not_offered_once_the_parcel_was_received(pa
     # the exchanged size arrived ("之前换的L到了": another dev conversation, offered "趁仓库还没打包…" first)
     assert read_state([("customer", "之前换的L到了")]).holds("delivered") is True
     assert read_state([("customer", "补发的那件到了 还是不合适")]).holds("delivered") is True
+    for on_the_way in ("重发的快到了吧", "补发的应该到了 物流没更新", "换的说是到了 我没看到", "换的都没到"):
+        assert read_state([("customer", on_the_way)]).holds("delivered") is not True, on_the_way
+    # received after being told it had not shipped: shipped after all (a review: not_shipped stayed true)
+    assert read_state([("customer", "怎么还没发货"), ("agent", "亲，已经发出啦"), ("customer", "收到了 L太大了")]).holds("not_shipped") is False
+    assert read_state([("customer", "拖了好久都没发货 今天终于收到了")]).holds("not_shipped") is False
 
 
 def test_a_reply_only_for_an_order_not_shipped_yet_is_not_offered_once_it_shipped(parts):

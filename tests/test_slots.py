@@ -270,6 +270,20 @@ def test_read_state(turns, facts):
         # "拍了 … 发你了" after a photo was asked for: a photo sent (a rater's round read it as an order placed)
         ("拍了 刚发你了 你看下", [], {"photo"}),
         ("拍了 还没付款", [], set()),
+        # the wrong thing sent is what is wrong (two dev conversations: after "我买的是麻辣味 怎么给我发了个五香的" and
+        # "收到的顏色不對 我買的是黑色", the first reply asked "您这单是商品有质量问题，还是不喜欢…"); asked before, none
+        ("我买的是麻辣味 怎么给我发了个五香的", [], {"problem"}),
+        ("收到的顏色不對 我買的是黑色 這件是深藍", [], {"problem"}),
+        ("你们发错货了", [], {"problem"}),
+        ("一只39一只40 码都配错了", [], {"problem"}),
+        ("会不会发错颜色啊", [], set()),
+        ("千万别发错了 送人的", [], set()),
+        ("会不会给我发错啊", [], set()),
+        ("颜色不对的话能换吗", [], set()),
+        ("发错了吗", [], set()),
+        ("手机号码不对 我重新发你", [], set()),
+        ("取件码不对 柜子打不开", [], set()),
+        ("客服给我发了个链接", [], set()),
     ],
 )
 def test_what_the_customer_gave_that_is_no_slot(message, earlier, gave):

@@ -192,6 +192,20 @@ def _same_words(a: str, b: str, at_least: float = 0.5) -> bool:
 # Words by which a reply asks the customer for a value; a reply that asks for one the conversation
 # already gave (and does not use it) yields to one that does not ask again.
 _ASKS_BODY = r"(?:说|发|告诉我|报|提供|留)[^。，,？?！!]{0,6}身高|身高[^。，,？?]{0,6}(?:多少|多高|是多少)|多高"
+# The courier of the conversation's waybill (`intents.slots.waybill_courier`), beside the values that fill replies: it
+# fills {courier} in a reply that also gives {tracking_no}. No template names it.
+WAYBILL_COURIER = "waybill_courier"
+def with_waybill_courier(
+    values: dict[str, str], turns: Sequence[tuple[str, str]], variables: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """`values` with the courier of the conversation's waybill (`values["tracking_no"]`) beside them, unless the caller
+    gave the courier itself. `turns`: (role, normalised text), oldest first."""
+    waybill = waybill_courier(values.get("tracking_no", ""), [text for _, text in reversed(turns)])
+    if not waybill or ((variables or {}).get("courier") or "").strip():
+        return values
+    return {**values, WAYBILL_COURIER: waybill}
+
+
 ASKS_FOR = {
     name: re.compile(pattern)
     for name, pattern in {
@@ -423,6 +437,7 @@ class ReplyService:
             **shop.profile.values, **slots, **{k: v for k, v in conversation.variables.items() if v.strip()},
             **{k: str(v) for k, v in measurements.items()},
         }
+        values = with_waybill_courier(values, turns, conversation.variables)
         agent_said = {text for role, text in turns if role == "agent"}
         asked_before = self._asked_before(reading.doc.text, history)
         size = asked_size(reading.doc.text, turns[:-1])
@@ -796,8 +811,8 @@ class ReplyService:
         filling = dict(values)
         # A reply naming a waybill's courier ("{courier}单号{tracking_no}") names the one the number belongs to, not a
         # courier the customer asked for ("…重新发顺丰" after the agent gave a J&T number).
-        if "{tracking_no" in reply.text and "{courier" in reply.text:
-            filling["courier"] = waybill_courier(filling.get("tracking_no", "")) or filling.get("courier", "")
+        if "{tracking_no" in reply.text and "{courier" in reply.text and filling.get(WAYBILL_COURIER):
+            filling["courier"] = filling[WAYBILL_COURIER]
         text, missing = fill(reply.text, filling)
         relative = found.confidence / top if top > 0 else 0.0
         score = w.point * relative + category_fit(reply.category, emotion, w)
