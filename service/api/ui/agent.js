@@ -842,6 +842,9 @@
     }
   }
 
+  // The "clicked" reports in flight, by "<request_id> <reply_id>" (not kept with the conversation in localStorage).
+  const clicks = new Map();
+
   // Puts suggestion `index` (0-based, of those shown) into the draft; its first 【…】 is selected.
   function pick(index) {
     const conv = state.conv;
@@ -852,9 +855,10 @@
     conv.picked = { request_id: answer.request_id, reply_id: reply.id, index: index + 1, text: reply.text };
     conv.library = [];
     // The pick is the first step of the adoption funnel (clicked → sent/edited); a failure is shown, not dropped.
+    // Sending waits for it, so the log has the click before the send (a quick send under load arrived first).
     if (!again) {
-      post("/v1/feedback", { request_id: answer.request_id, reply_id: reply.id, action: "clicked" })
-        .catch((err) => setStatus(`选用没有记录：${err.message}`, "error", err.raw));
+      clicks.set(`${answer.request_id} ${reply.id}`, post("/v1/feedback", { request_id: answer.request_id, reply_id: reply.id, action: "clicked" })
+        .catch((err) => setStatus(`选用没有记录：${err.message}`, "error", err.raw)));
     }
     const draft = $("draft");
     draft.value = shownText(reply, conv);
@@ -1188,6 +1192,7 @@
           ? { request_id: picked.request_id, reply_id: picked.reply_id, action: "sent" }
           : { request_id: picked.request_id, reply_id: picked.reply_id, action: "edited", final_text: text };
         try {
+          await clicks.get(`${picked.request_id} ${picked.reply_id}`);
           await post("/v1/feedback", body);
           notes.push(body.action === "sent" ? `第 ${picked.index} 条原样发送，已记录` : `第 ${picked.index} 条修改后发送，已记录`);
         } catch (err) {
