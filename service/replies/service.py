@@ -192,20 +192,6 @@ def _same_words(a: str, b: str, at_least: float = 0.5) -> bool:
 # Words by which a reply asks the customer for a value; a reply that asks for one the conversation
 # already gave (and does not use it) yields to one that does not ask again.
 _ASKS_BODY = r"(?:说|发|告诉我|报|提供|留)[^。，,？?！!]{0,6}身高|身高[^。，,？?]{0,6}(?:多少|多高|是多少)|多高"
-# The courier of the conversation's waybill (`intents.slots.waybill_courier`), beside the values that fill replies: it
-# fills {courier} in a reply that also gives {tracking_no}. No template names it.
-WAYBILL_COURIER = "waybill_courier"
-def with_waybill_courier(
-    values: dict[str, str], turns: Sequence[tuple[str, str]], variables: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """`values` with the courier of the conversation's waybill (`values["tracking_no"]`) beside them, unless the caller
-    gave the courier itself. `turns`: (role, normalised text), oldest first."""
-    waybill = waybill_courier(values.get("tracking_no", ""), [text for _, text in reversed(turns)])
-    if not waybill or ((variables or {}).get("courier") or "").strip():
-        return values
-    return {**values, WAYBILL_COURIER: waybill}
-
-
 ASKS_FOR = {
     name: re.compile(pattern)
     for name, pattern in {
@@ -231,6 +217,22 @@ ASKS_FOR = {
                    r"|告诉我(?:一下)?原因|是(?:商品)?有?质量问题[^。？?]{0,4}还是",  # a return's reason: fault or not
     }.items()
 }
+
+
+# The courier of the conversation's waybill (`intents.slots.waybill_courier`), beside the values that fill replies: it
+# fills {courier} in a reply that also gives {tracking_no}. No template names it.
+WAYBILL_COURIER = "waybill_courier"
+
+
+def with_waybill_courier(
+    values: dict[str, str], turns: Sequence[tuple[str, str]], variables: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """`values` with the courier of the conversation's waybill (`values["tracking_no"]`) beside them, unless the caller
+    gave the courier itself. `turns`: (role, normalised text), oldest first."""
+    waybill = waybill_courier(values.get("tracking_no", ""), [text for _, text in reversed(turns)])
+    if not waybill or ((variables or {}).get("courier") or "").strip():
+        return values
+    return {**values, WAYBILL_COURIER: waybill}
 
 
 # The point of a message giving an order number, and what such a message is besides the number: its label and the
