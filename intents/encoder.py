@@ -14,7 +14,9 @@ import json
 import logging
 import os
 import re
+import tempfile
 import threading
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -431,7 +433,7 @@ class DiskCachedEncoder:
             try:
                 with np.load(self.path, allow_pickle=False) as data:
                     self._cache = dict(zip(data["texts"].tolist(), data["vectors"]))
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                 self._cache = {}  # a damaged cache is rebuilt, never trusted
 
     def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
@@ -446,11 +448,19 @@ class DiskCachedEncoder:
         return np.vstack([self._cache[kind + t] for t in texts]).astype(np.float32)
 
     def _save(self) -> None:
+        """Written to a temporary file of this writer's own, then moved into place: the workers of one server start
+        together and each saves what it embedded, so a shared temporary name had one move another's half-written
+        file into place."""
         texts = list(self._cache)
-        tmp = self.path.with_suffix(".tmp.npz")
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(tmp, texts=np.array(texts, dtype=str), vectors=np.vstack([self._cache[t] for t in texts]))
+            with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp", delete=False) as out:
+                tmp = Path(out.name)
+                np.savez(out, texts=np.array(texts, dtype=str), vectors=np.vstack([self._cache[t] for t in texts]))
+            tmp.chmod(0o644)  # as a plain write would leave it (the temporary file is private to its owner)
             tmp.replace(self.path)
         except OSError as exc:  # a read-only model folder: the vectors are still right, only not kept
             log.warning("embedding cache %s not written (%s)", self.path, exc)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import pytest
 from intents.classifier import EMBED_MAX_CHARS, make_documents
 from intents.models import load_intent_model
 from intents.caching import SPARE_CORES, BatchingEncoder, CachedProbabilities, MemoryCachedEncoder
+from intents.encoder import DiskCachedEncoder
 from service.store import AuditEntry, Store
 
 MESSAGES = ["在吗", "能便宜点吗", "亲 我165 110斤穿什么码", "快递到哪了 怎么还没到", "质量太差了 我要退货", "在吗"]
@@ -346,3 +347,47 @@ def test_the_writer_commits_queued_rows_without_being_asked(tmp_path):
 
     assert sqlite3.connect(tmp_path / "audit.db").execute("select count(*) from requests").fetchone() == (10,)
     store.close()
+
+
+def test_a_damaged_embedding_cache_is_rebuilt_not_raised(tmp_path):
+    import zipfile
+
+    DiskCachedEncoder(FakeEncoder(), tmp_path).encode(MESSAGES)
+    (path,) = tmp_path.glob("*.npz")
+    member = zipfile.ZipFile(path).getinfo("vectors.npy")
+    raw = bytearray(path.read_bytes())
+    header = raw[member.header_offset : member.header_offset + 30]
+    start = member.header_offset + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+    raw[start + member.compress_size - 1] ^= 0xFF  # the stored bytes no longer match the archive's checksum
+    path.write_bytes(bytes(raw))
+    fake = FakeEncoder()
+    again = DiskCachedEncoder(fake, tmp_path).encode(MESSAGES)
+    assert fake.calls  # nothing trusted from the damaged file: encoded again
+    np.testing.assert_array_equal(again, FakeEncoder().encode(MESSAGES))
+
+
+# Several worker processes start at once on one model folder, and each embeds what the cache lacks.
+_WRITER = """
+import sys
+from pathlib import Path
+from intents.encoder import DiskCachedEncoder
+from tests.test_runtime import FakeEncoder
+
+folder, name = Path(sys.argv[1]), sys.argv[2]
+for i in range(40):
+    DiskCachedEncoder(FakeEncoder(), folder).encode([f"{name} {i} {j}" for j in range(50)])
+"""
+
+
+def test_processes_filling_one_embedding_cache_at_once_leave_it_readable(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), name], cwd=root, stderr=subprocess.PIPE, text=True)
+        for name in ("a", "b", "c")
+    ]
+    errors = [w.communicate(timeout=120)[1] for w in writers]
+    assert [w.returncode for w in writers] == [0, 0, 0], errors
+    fake = FakeEncoder()
+    cache = DiskCachedEncoder(fake, tmp_path)
+    assert len(cache._cache) >= 50 * 40  # one writer's texts at least: the last save of each holds all it embedded
+    assert not list(tmp_path.glob("*.tmp*"))  # no temporary file left behind
