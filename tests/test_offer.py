@@ -261,6 +261,16 @@ def test_a_reply_asking_for_what_the_customer_cannot_give_is_not_offered(parts, 
     assert all(ASKS_FOR["photo"].search(t) for t in ("方便发张图片看看吗", "拍个视频看看", "麻烦截图发我"))
 
 
+def test_a_holding_question_for_a_size_the_customer_named_is_not_offered(parts):
+    """"XL有货吗" got "亲，您想要的是哪个颜色、哪个尺码呢？…" (a dev conversation): 尺码 asked in full is asking for the size."""
+    from service.replies.service import ASKS_FOR
+
+    assert all(ASKS_FOR["size"].search(t) for t in ("您想要的是哪个颜色、哪个尺码呢", "平时穿什么尺码", "拍几码"))
+    offered = offer(parts, "XL有货吗", "product.stock").replies
+    assert offered and "product-stock-01" not in {r.id for r in offered}
+    assert "product-stock-01" in {r.id for r in offer(parts, "这个有货吗", "product.stock").replies}  # nothing named yet
+
+
 @pytest.mark.parametrize(
     "point, message, said",
     [

@@ -198,7 +198,7 @@ ASKS_FOR = {
         "order_id": "订单号",
         "tracking_no": "运单号|快递单号",
         "courier": "哪家快递|什么快递",
-        "size": "什么码|几码|哪个码",
+        "size": "什么尺?码|几码|哪个尺?码",
         "colour": "什么颜色|哪个颜色|哪个色",
         "height_cm": _ASKS_BODY,
         "weight_kg": _ASKS_BODY + r"|体重[^。，,？?]{0,6}(?:多少|多重)",
@@ -716,6 +716,9 @@ class ReplyService:
                 options = self._relevant(own, ask.vector if self.same_space else None, index)
             options = [c for c in options if c.reply.id not in sent and normalize(c.text) not in agent_said]
             options = [c for c in options if all(c.text != p.text for p in parts)]
+            # Nor one an earlier part contradicts: "…目前显示有现货…" then "…补货上架后…" told one customer both.
+            presumed = {fact for p in parts for fact in p.reply.presumes}
+            options = [c for c in options if not any(OPPOSITES.get(fact) in presumed for fact in c.reply.presumes)]
             # A shop fact an earlier part states already (the price-protection rule quoted by the answer about waiting
             # for a sale) is not said twice: an answer without it, else none (the earlier part answered this question).
             said = [str(values[name]) for p in parts for name, _ in p.reply.slots if name in SHOP_FACTS and values.get(name)]
