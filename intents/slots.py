@@ -25,6 +25,8 @@ _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _GROUPED = re.compile(r"(?<![0-9A-Za-z])\d{3,6}(?:[ -]\d{3,6})+(?:[ -]\d{1,6})?(?![0-9A-Za-z])")
 _ORDER_CONTEXT = re.compile(r"(订单|订单号|订单编号)[是:]?\W{0,3}$")
 _TRACKING_CONTEXT = re.compile(r"(快递|运单|物流|快递单)号?[是:]?\W{0,3}$")
+# What joins a number to the one before it in a list ("订单4128836601927 和4128836603390"): the same kind of number.
+_LISTED = re.compile(r"\s?(?:和|跟|与|及|以及|还有|、|,|，|/)\s?$")
 # The letter sizes (a shared pattern: the size slot, the bare-size follow-up, a question about size in intents.asks).
 SIZE_LETTERS = r"[2-6]XL|X{0,3}L|X{1,2}S|[SML]"
 _SIZE = re.compile(
@@ -114,19 +116,24 @@ def read_slots(text: str) -> dict[str, str]:
             found.setdefault("tracking_no", match.group(1) + match.group(2))
             if courier:
                 found.setdefault("courier", courier)
+    listed = None  # (the kind of the number before, where it ended)
     for match in _DIGITS.finditer(numbers):
         digits = match.group(1)
         if _PHONE.match(digits):
             continue  # a phone number: personal, never a slot
         before = numbers[max(0, match.start() - 8) : match.start()]
-        if _ORDER_CONTEXT.search(before):
-            found.setdefault("order_id", digits)
+        if listed is not None and _LISTED.match(numbers[listed[1] : match.start()]):
+            kind = listed[0]  # "订单A 和B": a second order, not a waybill
+        elif _ORDER_CONTEXT.search(before):
+            kind = "order_id"
         elif _TRACKING_CONTEXT.search(before) or _COURIER.search(before):
-            found.setdefault("tracking_no", digits)
+            kind = "tracking_no"
         elif len(digits) >= 15:
-            found.setdefault("order_id", digits)
+            kind = "order_id"
         else:
-            found.setdefault("tracking_no", digits)
+            kind = "tracking_no"
+        found.setdefault(kind, digits)
+        listed = (kind, match.end())
     sizes = list(_SIZE.finditer(text))
     # The size the customer changes to ("选的M码 想换成L") is the one they want; else the first named.
     changed = next((m for m in sizes if _CHANGE_TO.search(text[max(0, m.start() - 4) : m.start()])), None)

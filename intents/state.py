@@ -93,6 +93,10 @@ CUES: tuple[Cue, ...] = (
     _cue("has_order", r"(?<![想要备算有代])(?<!别家)(?<!他家)(?<!人家)(?<!别人)(?<!大家)(?<!他们)(?<!朋友)(?<!上次)(?<!之前)"
                       r"(?<!以前)(?<!上回)(?<!给.)(?<!给..)(?<!给...)(?<!给....)(?:买|拍)的(?!话|人)"
                       r"|这单|我的单|那单|上一单|退货|换货|寄回|申请了?退款", by=("customer",)),
+    # An order placed moments ago ("刚拍了一单", "刚拍的 地址写错了", "刚付款"): not left yet (`EXCLUDES`), though nobody
+    # said it has not shipped. Not one some days ago ("昨天刚拍的"), nor "刚买的" (said of goods in hand as often).
+    _cue("just_ordered", r"(?<![天周月号午上晚])(?:刚刚?|才)(?:拍了?|下单|下的单|下了单|付款|付的款|付了款)",
+         by=("customer",), negatable=False, recent=True),
     _cue("in_stock", r"有货|现货|还有的|库存充足", by=("agent",)),
     _cue("out_of_stock", r"断货|没货|缺货|售罄|卖完了|没有库存", by=("agent",), negatable=False),
     _cue("return_sent", r"寄回(去)?了|已经寄回|退货寄出|退回去了|寄出去了|退货单号|已经寄了"),
@@ -141,7 +145,7 @@ IMPLIES = {"delivered": ("shipped", "has_order", "ordered"), "shipped": ("has_or
            "out_for_delivery": ("shipped", "has_order", "ordered"), "return_sent": ("delivered",),
            "return_received": ("return_sent",), "refund_done": ("has_order", "ordered"), "not_shipped": ("has_order", "ordered")}
 # What a fact rules out: a parcel not shipped has not been received.
-EXCLUDES = {"not_shipped": ("delivered",)}
+EXCLUDES = {"not_shipped": ("delivered",), "just_ordered": ("shipped", "delivered")}
 # Agreement words: after an agent's offer, the customer agreeing makes it `agreed`.
 _AGREE = re.compile(r"^(好的?|行|可以|嗯+|ok|OK|没问题|那就这样|就这么办|同意)")
 _OFFER = re.compile(r"部分退款|补偿|退您|退给您|给您退|赔|优惠|改价|换货|补发|退差价")

@@ -12,6 +12,11 @@ from intents.state import read_state
     [
         ("能走中通吗", {"courier": "中通"}),
         ("订单号3829104475562018 怎么还没发", {"order_id": "3829104475562018"}),
+        # A second number listed after an order number is another order, not a waybill (a dev conversation's two orders
+        # to merge read as shipped, and the merge reply said the first had left)
+        ("能一起发吗 订单4128836601927 和4128836603390", {"order_id": "4128836601927"}),
+        ("订单号 3920174458216633、3920174458216634 合并发", {"order_id": "3920174458216633"}),
+        ("中通单号 773012584466 和 773012584467 都没动", {"tracking_no": "773012584466", "courier": "中通"}),
         ("快递单号YT7584920301843 到哪了", {"tracking_no": "YT7584920301843", "courier": "圆通"}),
         ("中通单号 773012584466 查不到", {"tracking_no": "773012584466", "courier": "中通"}),
         ("要黑色的L码 兩件", {"size": "L", "colour": "黑色", "quantity": "2件"}),
@@ -203,6 +208,16 @@ def test_an_agent_turn_names_the_courier_only_of_the_parcel(earlier, courier):
         ([("agent", "亲，我这边查一下是不是仓库发错了")], {"shop_fault": None}),  # asked
         ([("agent", "亲，不是仓库发错了哦，是您拍的这个码")], {"shop_fault": False}),  # denied
         ([("agent", "亲，如果是仓库发错了，我们来回运费全包")], {"shop_fault": None}),  # supposed
+        # An order placed moments ago has not left (a dev conversation: "刚拍了一单…又拍了一单 能一起发吗" was told
+        # "您前一单已经在路上啦"); that it has not shipped is still not said, so a reply saying so keeps its check.
+        ([("customer", "刚拍了一单猫砂 又拍了一单罐头 能一起发吗")], {"shipped": False, "not_shipped": None}),
+        ([("customer", "刚拍的 地址写错了 能改吗")], {"shipped": False, "not_shipped": None}),
+        ([("customer", "刚付款 能改个颜色吗")], {"shipped": False}),
+        # not when it was some days ago, nor bought in general ("刚买的就坏了" has been received)
+        ([("customer", "昨天刚拍的 能改地址吗")], {"shipped": None}),
+        ([("customer", "刚买的鞋子就开胶了")], {"shipped": None}),
+        # said first, then the parcel shown on its way: shipped after all
+        ([("customer", "刚拍的 能发顺丰吗"), ("agent", "亲，您的包裹已经发出了哦")], {"shipped": True}),
         # Only the customer's last two turns: an old attempt was about something else.
         ([("customer", "快递柜找过了 没有"), ("agent", "亲，我帮您联系快递"), ("customer", "好的 谢谢"),
           ("agent", "亲，快递说明天送"), ("customer", "尺码表在哪看")], {}),
