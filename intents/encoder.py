@@ -450,7 +450,8 @@ class DiskCachedEncoder:
     def _save(self) -> None:
         """Written to a temporary file of this writer's own, then moved into place: the workers of one server start
         together and each saves what it embedded, so a shared temporary name had one move another's half-written
-        file into place."""
+        file into place. Each writer saves what it holds: two writers' additions do not merge (the last save wins;
+        the other's texts are embedded again the next time they are asked for)."""
         texts = list(self._cache)
         tmp = None
         try:
@@ -458,9 +459,12 @@ class DiskCachedEncoder:
             with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp", delete=False) as out:
                 tmp = Path(out.name)
                 np.savez(out, texts=np.array(texts, dtype=str), vectors=np.vstack([self._cache[t] for t in texts]))
-            tmp.chmod(0o644)  # as a plain write would leave it (the temporary file is private to its owner)
+            # the folder's mode for a file, as a plain write would leave it (the temporary file is private to its owner)
+            tmp.chmod(self.path.parent.stat().st_mode & 0o666)
             tmp.replace(self.path)
+            tmp = None
         except OSError as exc:  # a read-only model folder: the vectors are still right, only not kept
             log.warning("embedding cache %s not written (%s)", self.path, exc)
+        finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
