@@ -116,24 +116,25 @@ def read_slots(text: str) -> dict[str, str]:
             found.setdefault("tracking_no", match.group(1) + match.group(2))
             if courier:
                 found.setdefault("courier", courier)
-    listed = None  # (the kind of the number before, where it ended)
+    listed = None  # the number before, when its words said what it is: (kind, where it ended, its length)
     for match in _DIGITS.finditer(numbers):
         digits = match.group(1)
         if _PHONE.match(digits):
             continue  # a phone number: personal, never a slot
         before = numbers[max(0, match.start() - 8) : match.start()]
-        if listed is not None and _LISTED.match(numbers[listed[1] : match.start()]):
-            kind = listed[0]  # "订单A 和B": a second order, not a waybill
-        elif _ORDER_CONTEXT.search(before):
-            kind = "order_id"
+        said = None
+        if _ORDER_CONTEXT.search(before):
+            kind = said = "order_id"
         elif _TRACKING_CONTEXT.search(before) or _COURIER.search(before):
-            kind = "tracking_no"
+            kind = said = "tracking_no"
+        elif listed is not None and _LISTED.match(numbers[listed[1] : match.start()]) and abs(listed[2] - len(digits)) <= 2:
+            kind = said = listed[0]  # "订单A 和B": a second order, not a waybill
         elif len(digits) >= 15:
             kind = "order_id"
         else:
             kind = "tracking_no"
         found.setdefault(kind, digits)
-        listed = (kind, match.end())
+        listed = (said, match.end(), len(digits)) if said else None
     sizes = list(_SIZE.finditer(text))
     # The size the customer changes to ("选的M码 想换成L") is the one they want; else the first named.
     changed = next((m for m in sizes if _CHANGE_TO.search(text[max(0, m.start() - 4) : m.start()])), None)

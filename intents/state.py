@@ -93,9 +93,12 @@ CUES: tuple[Cue, ...] = (
     _cue("has_order", r"(?<![想要备算有代])(?<!别家)(?<!他家)(?<!人家)(?<!别人)(?<!大家)(?<!他们)(?<!朋友)(?<!上次)(?<!之前)"
                       r"(?<!以前)(?<!上回)(?<!给.)(?<!给..)(?<!给...)(?<!给....)(?:买|拍)的(?!话|人)"
                       r"|这单|我的单|那单|上一单|退货|换货|寄回|申请了?退款", by=("customer",)),
-    # An order placed moments ago ("刚拍了一单", "刚拍的 地址写错了", "刚付款"): not left yet (`EXCLUDES`), though nobody
-    # said it has not shipped. Not one some days ago ("昨天刚拍的"), nor "刚买的" (said of goods in hand as often).
-    _cue("just_ordered", r"(?<![天周月号午上晚])(?:刚刚?|才)(?:拍了?|下单|下的单|下了单|付款|付的款|付了款)",
+    # An order placed moments ago ("刚拍了一单", "刚拍的 地址写错了", "今天刚付款"): not left yet (`EXCLUDES`), though
+    # nobody said it has not shipped. Not one some days ago ("昨天刚拍的", "2天前刚下单"), nor a time looked back on
+    # ("刚下单那会儿说24小时发"), nor "刚买的" (said of goods in hand as often), nor a photo ("刚拍的照片", "刚拍了视频").
+    _cue("just_ordered", r"(?<!昨天)(?<!前天)(?<!天前)(?<!几天)(?<!上周)(?<!昨晚)(?<!号)(?<!不是)刚刚?"
+                         r"(?:拍了(?:一单|单|下|(?=[\s，,。.!！~]|$))|拍的(?!照|图|视频|张|几张|那张)|拍下了?"
+                         r"|下单|下的单|下了单|下完单|付款|付的款|付了款|付完款)(?!的时候|那会|时)",
          by=("customer",), negatable=False, recent=True),
     _cue("in_stock", r"有货|现货|还有的|库存充足", by=("agent",)),
     _cue("out_of_stock", r"断货|没货|缺货|售罄|卖完了|没有库存", by=("agent",), negatable=False),
@@ -143,7 +146,8 @@ OPPOSITES = {"shipped": "not_shipped", "not_shipped": "shipped", "in_stock": "ou
 # What a fact implies.
 IMPLIES = {"delivered": ("shipped", "has_order", "ordered"), "shipped": ("has_order", "ordered"),
            "out_for_delivery": ("shipped", "has_order", "ordered"), "return_sent": ("delivered",),
-           "return_received": ("return_sent",), "refund_done": ("has_order", "ordered"), "not_shipped": ("has_order", "ordered")}
+           "return_received": ("return_sent",), "refund_done": ("has_order", "ordered"), "not_shipped": ("has_order", "ordered"),
+           "just_ordered": ("has_order", "ordered")}
 # What a fact rules out: a parcel not shipped has not been received.
 EXCLUDES = {"not_shipped": ("delivered",), "just_ordered": ("shipped", "delivered")}
 # Agreement words: after an agent's offer, the customer agreeing makes it `agreed`.

@@ -261,6 +261,21 @@ def test_a_reply_asking_for_what_the_customer_cannot_give_is_not_offered(parts, 
     assert all(ASKS_FOR["photo"].search(t) for t in ("方便发张图片看看吗", "拍个视频看看", "麻烦截图发我"))
 
 
+def test_an_order_placed_moments_ago_has_not_shipped_until_a_waybill_says_so(parts):
+    """"刚拍了一单…又拍了一单 能一起发吗" was told "您前一单已经在路上啦" (a dev conversation). An order just placed rules
+    out a reply presuming it left; a waybill given afterwards (a courier's letters) outweighs that, bare digits beside
+    "刚拍的" (the order's own number) do not."""
+    shipped = set(presuming(parts, "logistics.arrival-time", "shipped"))
+    assert shipped
+    just = offer(parts, "大概几天到", "logistics.arrival-time", said=[("customer", "刚拍的 能发顺丰吗")]).replies
+    assert just and not shipped & {r.id for r in just}
+    digits = offer(parts, "大概几天到", "logistics.arrival-time", said=[("customer", "刚拍的 地址写错了 4128836601927")]).replies
+    assert digits and not shipped & {r.id for r in digits}
+    waybill = [("customer", "刚拍的 能发顺丰吗"), ("agent", "亲，给您安排顺丰了，单号SF1234567890123")]
+    told = {r.id: r for r in offer(parts, "大概几天到", "logistics.arrival-time", said=waybill).replies}
+    assert shipped & set(told) and all(told[i].needs_check is None for i in shipped & set(told))
+
+
 def test_a_holding_question_for_a_size_the_customer_named_is_not_offered(parts):
     """"XL有货吗" got "亲，您想要的是哪个颜色、哪个尺码呢？…" (a dev conversation): 尺码 asked in full is asking for the size."""
     from service.replies.service import ASKS_FOR

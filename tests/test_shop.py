@@ -241,6 +241,10 @@ def test_products_crud_and_answers_from_attributes(client):
     assert answer["product"] == {"id": "TS-1", "title": "纯棉短袖T恤"}
     first = answer["replies"][0]
     assert first["source"] == "product" and "100%新疆长绒棉" in first["text"] and first["id"] == "catalogue-ts-1-material"
+    # The data's stock is the whole item's: a size asked after is not shown in stock by it, so the answers for a size
+    # that is out (which presume it) are offered, with their check.
+    restock = {r["id"]: r for r in suggest(client, "M码什么时候补货", product_id="TS-1", top_k=10)["replies"]}
+    assert "product-stock-002" in restock and restock["product-stock-002"]["needs_check"], list(restock)
     # named in the conversation instead of given
     answer = suggest(client, "这件什么材质的", history=[{"role": "customer", "text": "你好 短袖T恤还有吗"}])
     assert answer["product"]["id"] == "TS-1"

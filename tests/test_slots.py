@@ -15,7 +15,10 @@ from intents.state import read_state
         # A second number listed after an order number is another order, not a waybill (a dev conversation's two orders
         # to merge read as shipped, and the merge reply said the first had left)
         ("能一起发吗 订单4128836601927 和4128836603390", {"order_id": "4128836601927"}),
-        ("订单号 3920174458216633、3920174458216634 合并发", {"order_id": "3920174458216633"}),
+        ("两单一起发 订单号3920174458、3920174459", {"order_id": "3920174458"}),
+        # (a review) a kind only guessed from the length is not copied, nor one to a number of another length
+        ("3920174458216633和773012584466", {"order_id": "3920174458216633", "tracking_no": "773012584466"}),
+        ("订单号是3920174458216633,773012584466是快递单号", {"order_id": "3920174458216633", "tracking_no": "773012584466"}),
         ("中通单号 773012584466 和 773012584467 都没动", {"tracking_no": "773012584466", "courier": "中通"}),
         ("快递单号YT7584920301843 到哪了", {"tracking_no": "YT7584920301843", "courier": "圆通"}),
         ("中通单号 773012584466 查不到", {"tracking_no": "773012584466", "courier": "中通"}),
@@ -212,7 +215,15 @@ def test_an_agent_turn_names_the_courier_only_of_the_parcel(earlier, courier):
         # "您前一单已经在路上啦"); that it has not shipped is still not said, so a reply saying so keeps its check.
         ([("customer", "刚拍了一单猫砂 又拍了一单罐头 能一起发吗")], {"shipped": False, "not_shipped": None}),
         ([("customer", "刚拍的 地址写错了 能改吗")], {"shipped": False, "not_shipped": None}),
-        ([("customer", "刚付款 能改个颜色吗")], {"shipped": False}),
+        ([("customer", "刚付款 能改个颜色吗")], {"shipped": False, "ordered": True}),
+        ([("customer", "今天刚拍的 能改地址吗")], {"shipped": False}),
+        ([("customer", "刚付完款 发什么快递")], {"shipped": False}),
+        # (a review) a photo or a video just taken, a time looked back on, some days ago, denied: none of them
+        ([("customer", "刚拍的照片 你看看 破了个洞")], {"shipped": None, "delivered": None}),
+        ([("customer", "我刚拍了视频 你看下 一开机就响")], {"shipped": None}),
+        ([("customer", "刚下单那会儿说24小时发 现在都三天了")], {"shipped": None}),
+        ([("customer", "2天前刚拍的 能改地址吗")], {"shipped": None}),
+        ([("customer", "不是刚拍的 都一个星期了还没到")], {"shipped": None}),
         # not when it was some days ago, nor bought in general ("刚买的就坏了" has been received)
         ([("customer", "昨天刚拍的 能改地址吗")], {"shipped": None}),
         ([("customer", "刚买的鞋子就开胶了")], {"shipped": None}),

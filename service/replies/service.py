@@ -182,6 +182,21 @@ def _leans_on(point: KnowledgePoint) -> set[str]:
     return {fact for fact in presumed if OPPOSITES.get(fact) not in presumed}
 
 
+# Presumptions that cannot both hold in one reply: the order-status opposites, and the assumed facts against what
+# rules them out (nothing ordered yet against an order; before shipping or delivery against shipped or received).
+def _contradictions() -> dict[str, set[str]]:
+    pairs = [*OPPOSITES.items(), ("no_order", "has_order"), ("no_order", "ordered"), ("before_shipping", "shipped"),
+             ("before_shipping", "delivered"), ("before_delivery", "delivered")]
+    out: dict[str, set[str]] = {}
+    for a, b in pairs:
+        out.setdefault(a, set()).add(b)
+        out.setdefault(b, set()).add(a)
+    return out
+
+
+_CONTRADICTS = _contradictions()
+
+
 def _same_words(a: str, b: str, at_least: float = 0.5) -> bool:
     """Two messages in much the same words (character-bigram overlap)."""
     pairs = lambda t: {t[i : i + 2] for i in range(len(t) - 1)}  # noqa: E731
@@ -417,9 +432,12 @@ class ReplyService:
         product = shop.product(conversation.product_id, [text for role, text in turns if role == "customer"])
         if product is not None and isinstance(product.attributes.get("in_stock"), bool) and state.holds("in_stock") is None:
             # The shop's data says, unless the agent said otherwise; a colour the product lacks is not in stock.
-            colour, colours = read_slots(reading.doc.text).get("colour"), product.attributes.get("colours") or []
+            named = read_slots(reading.doc.text)
+            colour, colours = named.get("colour"), product.attributes.get("colours") or []
             absent = bool(colour and colours and not any(colour in c or c in colour for c in colours))
-            state.set("in_stock", product.attributes["in_stock"] and not absent)
+            in_stock = product.attributes["in_stock"] and not absent
+            if not (in_stock and named.get("size")):  # the data is the whole item's: it does not say a size is there
+                state.set("in_stock", in_stock)
         match = self.match(reading, history, state, product)
         texts = [text for _, text in turns]
         slots = conversation_slots(reading.doc.text, turns[:-1])
@@ -567,7 +585,12 @@ class ReplyService:
         given = frozenset(gave) - frozenset(cannot)
         state.facts["order_given"] = bool(str(values.get("order_id") or "").strip())
         # A waybill number given (by the customer or the agent) is a parcel that has left, unless someone said otherwise.
-        if str(values.get("tracking_no") or "").strip() and state.holds("shipped") is None:
+        # An order placed moments ago (`just_ordered`) only supposes it has not: a waybill given since outweighs that,
+        # when it is one for sure (a courier's letters or name; bare digits beside "刚拍的" are the order's number).
+        tracking = str(values.get("tracking_no") or "").strip()
+        supposed = state.holds("just_ordered") and state.holds("not_shipped") is None
+        certain = bool(re.search(r"[A-Za-z]", tracking)) or bool(values.get("courier") or values.get(WAYBILL_COURIER))
+        if tracking and (state.holds("shipped") is None or (supposed and certain)):
             state.set("shipped", True)
         state.facts["photo_given"] = "photo" in given
         state.facts["tax_id_given"] = "tax_id" in given
@@ -718,7 +741,7 @@ class ReplyService:
             options = [c for c in options if all(c.text != p.text for p in parts)]
             # Nor one an earlier part contradicts: "…目前显示有现货…" then "…补货上架后…" told one customer both.
             presumed = {fact for p in parts for fact in p.reply.presumes}
-            options = [c for c in options if not any(OPPOSITES.get(fact) in presumed for fact in c.reply.presumes)]
+            options = [c for c in options if not any(_CONTRADICTS.get(fact, set()) & presumed for fact in c.reply.presumes)]
             # A shop fact an earlier part states already (the price-protection rule quoted by the answer about waiting
             # for a sale) is not said twice: an answer without it, else none (the earlier part answered this question).
             said = [str(values[name]) for p in parts for name, _ in p.reply.slots if name in SHOP_FACTS and values.get(name)]
