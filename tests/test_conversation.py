@@ -202,6 +202,8 @@ def test_a_joined_reply_never_answers_one_question_in_stock_and_the_next_out_of_
             joined += bool(reply["parts"])
             assert not ({"in_stock", "out_of_stock"} <= set(reply["presumes"])), reply
             assert not (re.search(r"有现货|有货的", reply["text"]) and re.search(r"补货|断货|到货提醒", reply["text"])), reply["text"]
+            # nor say the same twice ("…太受欢迎，暂时断货了…这款太受欢迎了，…暂时断货…")
+            assert reply["text"].count("太受欢迎") <= 1 and reply["text"].count("断货") <= 1, reply["text"]
     assert joined  # the messages are read as two questions each: a joined reply was offered and checked
 
 
