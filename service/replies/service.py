@@ -425,14 +425,14 @@ class ReplyService:
         history = list(conversation.history)
         turns = [(t.role, normalize(t.text)) for t in history] + [("customer", reading.doc.text)]
         state = read_state(turns)
-        if {"colour", "size"} & set(read_slots(reading.doc.text)):
+        named = read_slots(reading.doc.text)
+        if {"colour", "size"} & set(named):
             # Stock was said of some colour or size; this message names one, maybe another.
             state.forget("in_stock", "out_of_stock")
         shop = conversation.shop
         product = shop.product(conversation.product_id, [text for role, text in turns if role == "customer"])
         if product is not None and isinstance(product.attributes.get("in_stock"), bool) and state.holds("in_stock") is None:
             # The shop's data says, unless the agent said otherwise; a colour the product lacks is not in stock.
-            named = read_slots(reading.doc.text)
             colour, colours = named.get("colour"), product.attributes.get("colours") or []
             absent = bool(colour and colours and not any(colour in c or c in colour for c in colours))
             in_stock = product.attributes["in_stock"] and not absent
