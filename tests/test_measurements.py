@@ -177,3 +177,11 @@ def test_dev_sets(name):
             misses.append((row["message"], row["expected"], got))
     assert len(rows) >= 150
     assert 1 - len(misses) / len(rows) >= 0.95, misses[:10]
+
+
+def test_a_size_taken_is_no_height():
+    # a child's size named after 拿/穿 ("拿110的话") was read as a height of 110 over the 95 cm said before
+    turns = [("customer", "宝宝两岁半 95公分 14kg 穿什么码"), ("agent", "亲，95cm的宝宝建议拿100码哦")]
+    found = conversation_measurements(normalize("小孩长太快了 拿110的话今年穿会不会拖地啊"), turns)
+    assert found["height_cm"] == 95
+    assert "height_cm" not in read("穿120的话会不会太大")

@@ -39,6 +39,11 @@ from intents.state import read_state
         ("平时穿165/88A", {"size": "165/88A"}),
         # the courier the customer names is the one the message is about, not the one a pasted number shows
         ("能走中通吗 单号SF1234567890123", {"tracking_no": "SF1234567890123", "courier": "中通"}),
+        # the courier changed to is the one wanted, not the one complained of (the reply offered to note 韵达)
+        ("韵达我们这不送上门啊 能换邮政吗", {"courier": "邮政"}),
+        ("中通太慢了 能发顺丰吗", {"courier": "顺丰"}),
+        ("别发韵达 圆通可以吗", {"courier": "圆通"}),
+        ("写着顺丰给我发韵达 就一句也很快？", {"courier": "顺丰"}),
         # when the order was placed, paid or received is not the date the customer needs something by
         ("今天拍的 什么时候发货", {}),
         ("我3号下的单 到现在还没发", {}),
@@ -58,6 +63,13 @@ from intents.state import read_state
         ("红包什么时候发", {}),
         ("领了粉丝券还能用满减吗", {}),
         ("我要拉黑你们", {}),
+        # a one-character colour describing skin or a change is no colour wanted (换季脸就红 filled 红色)
+        ("换季脸就红 敏感肌能用吗", {}),
+        ("晒黑了用这个能白回来吗", {}),
+        ("一洗就发黄 怎么回事", {}),
+        ("脸容易泛红", {}),
+        ("那就白的", {"colour": "白色"}),
+        ("发黑的就行", {"colour": "黑色"}),
         ("有白的吗 要M", {"colour": "白色", "size": "M"}),
         ("白M 两件", {"colour": "白色", "size": "M", "quantity": "2件"}),
         ("那黑呢", {"colour": "黑色"}),
