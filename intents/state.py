@@ -50,6 +50,8 @@ CUES: tuple[Cue, ...] = (
     _cue("delivered", r"收到了|(?<![能会])收到货|签收了|拿到了|到货了(?!能|再|通知|告诉|记得)|已签收|穿了|用了|戴了|洗了|试了"),
     # "收到有点小", "收到的衣服…": what the customer found on receiving it.
     _cue("delivered", r"收到(后|以后|之后)?(有点|发现|感觉|一看|打开)|收到的(衣服|东西|货|宝贝|裤子|鞋|包裹)"),
+    # Part of it received ("我就收到两个小样", "只收到了一件"): something came.
+    _cue("delivered", r"(?:只|就|才)收到了?\s?(?:[一两二三四五六七八九]|\d+)\s?(?:个|件|样|条|双|包|盒|瓶|支|只|套)", by=("customer",)),
     # The thing itself arrived ("热水器到了", "东西今天到了"; at a station or a locker it is only on its way), or is
     # worn, fitted or unboxed ("穿上有点紧", "穿着有点紧", "上脚有点挤"). Pre-sale worries say these words too ("穿上会显胖吗"):
     # said in a question, they establish nothing.
@@ -85,7 +87,9 @@ CUES: tuple[Cue, ...] = (
                       r"|(?<![想要])下了(?:[一两二三四五六七八九十几]|\d+)\s?(?:件|单|个|双|条|套|份|盒|瓶|样)"
                       # the customer's own purchase, or one with its day ("我拍的M码", "前天拍的那件")
                       r"|(?:(?<![想要给])我|昨天|前天|今天|刚刚?|前几天|上周|上午|下午|早上|晚上|\d+号)(?:拍|买)的(?!话|人)"
-                      r"|我这单|我的单|我那单|上一单"),
+                      r"|我这单|我的单|我那单|上一单"
+                      # its number pasted after 订单 ("订单4012 7786 5523 0918 说好送化妆包")
+                      r"|订单(?:编号)?[:：是]?\s?\d{4}"),
     # Talking about a purchase already made: "按你们推荐的码买的", "这单", "质量问题退货" (a question, "能退货吗", says nothing).
     # Not one the customer means to buy ("想买的那款", "准备拍的是M码") nor others' ("有买的人说", "看别人买的").
     # Nor a purchase for someone, made before or in another shop ("给我爸买的", "上次买的那件", "别家买的"): the

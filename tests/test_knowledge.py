@@ -81,6 +81,13 @@ def test_an_action_reported_as_done_declares_it(points):
             assert "action_done" in reply.presumes, reply.id
         assert set(reply.presumes) <= set(PRESUMES)
 
+
+def test_a_reply_built_around_the_order_number_waits_for_it(points):
+    # "我这就按订单【订单号】去仓库核对…" led a gift-missing conversation that gave no number (a dev round)
+    for reply in (r for p in points for r in p.replies):
+        if ("order_id", None) in reply.slots:
+            assert "order_given" in reply.presumes, reply.id
+
 # --- validation ------------------------------------------------------------------------------------
 
 GOOD = '''[[point]]

@@ -404,6 +404,10 @@ def test_a_parcel_not_shipped_has_not_been_received(parts):
     assert state.holds("not_shipped") is True and state.holds("delivered") is False
     later = read_state([("agent", "亲，还没发货哦"), ("customer", "刚收到了 有点小")])
     assert later.holds("delivered") is True  # said later: it holds
+    # part of it received: "我就收到两个小样" (the gift-missing reply asked it checked)
+    for partly in ("说好送3个小样 我就收到两个", "只收到了一件 另一件呢", "才收到一双"):
+        assert read_state([("customer", partly)]).holds("delivered") is True, partly
+    assert read_state([("customer", "能收到两个吗")]).holds("delivered") is None
 
 
 def test_the_usual_shipping_time_is_not_said_of_a_presale_item(parts):
@@ -435,7 +439,9 @@ def test_an_order_placed_in_the_words_customers_use():
     for bought in ("我买了三样怎么只收到两个", "拍了 刚发你了", "昨天下单了还没发", "我拍的M码想换L", "已经付款了 能不能退我十块",
                    "我买的时候299 现在活动269 差价怎么算", "在你家买的电饭煲不加热了",
                    # the count ordered (a dev conversation: "我下了三件 能不能先发有货的那两件" showed no order)
-                   "我下了三件 能不能先发有货的那两件", "下了两单 能一起发吗"):
+                   "我下了三件 能不能先发有货的那两件", "下了两单 能一起发吗",
+                   # its number pasted with 订单 (a dev conversation: "订单4012 7786 5523 0918 说好送化妆包" showed none)
+                   "订单4012778655230918 说好送化妆包"):
         assert read_state([("customer", bought)]).holds("has_order") is True, bought
     # talk of returns is an order talked of, not one shown: a shopper asks it too, and is still told how to order
     # (CI: "1.支持7天无理由吗 2.退货运费谁出 3.可以开发票吗" lost its invoice answer, every one telling how to order)
@@ -641,3 +647,13 @@ def test_a_reply_only_for_an_order_not_shipped_yet_is_not_offered_once_it_shippe
     assert any("还没发货的话" in t and check is None for t, check in unknown.items()), unknown
     assert read_state([("agent", "亲，您这单今天下午已经发出啦")]).holds("before_shipping") is False
     assert read_state([("customer", "地址写错了")]).holds("before_shipping") is None
+
+
+def test_anger_at_something_else_before_buying_hears_the_answer_first(parts):
+    # "起球不 之前买的毛衣穿两次就全是球 气死": a pre-sale question, angry about another purchase, was answered
+    # "我明白您现在非常生气…我不打断您" (a rater's round would call it no)
+    elsewhere = offer(parts, "起球不 之前买的毛衣穿两次就全是球 气死", "product.fading-pilling")
+    assert elsewhere.replies[0].category not in ("apology", "empathy"), elsewhere.replies[:2]
+    # angry at the shop, before buying too: the apology still leads
+    at_us = offer(parts, "你们客服半天不回 气死我了!!! 这个到底起不起球", "product.fading-pilling")
+    assert at_us.replies[0].category in ("apology", "empathy"), at_us.replies[:2]

@@ -14,7 +14,7 @@ from service.replies.knowledge import load_knowledge
 from service.replies.service import Conversation
 from service.shop.keeper import ShopKeeper, load_shop
 from service.shop.products import ProductError, parse_products
-from service.shop.profile import ProfileError, read_profile
+from service.shop.profile import ProfileError, parse_profile, read_profile
 from service.shop.shop import EXAMPLE_SHOP, ShopHolder, example_shop, read_shop_dir
 from service.shop.sizes import SizeChartError
 from service.store import Store
@@ -734,3 +734,32 @@ def test_a_shop_reply_with_the_longest_id_is_listed(fake_client):
     assert response.status_code == 201, response.text
     assert response.json()["knowledge_point"] == f"shop.{rid}"
     assert fake_client.delete(f"/v1/replies/{rid}").status_code == 204
+
+
+def test_couriers_the_shop_sends_with():
+    profile = parse_profile({"shipping": {"default_courier": "中通快递", "couriers": ["中通", "圆通", "韵达"], "extra_courier": "顺丰"}})
+    assert [profile.sends_with(c) for c in ("中通", "韵达快递", "顺丰", "邮政", "EMS")] == ["listed", "listed", "extra", "unlisted", "unlisted"]
+    assert parse_profile({"shipping": {"ship_within": "48小时内"}}).sends_with("中通") is None
+
+
+def test_a_courier_asked_for_is_answered_from_the_shops_couriers(demo):
+    # "邮政在里面的话…" to a courier the shop does not send with (a rater's round, twice)
+    def courier_replies(message):
+        return {r["id"]: r["text"] for r in suggest(demo, message)["replies"] if r["knowledge_point"] == "logistics.courier-request"}
+
+    unlisted = courier_replies("韵达我们这不送上门啊 能换邮政吗")
+    assert "logistics-courier-request-04" in unlisted and "邮政我们这边暂时发不了" in unlisted["logistics-courier-request-04"]
+    assert "logistics-courier-request-02" not in unlisted
+    listed = courier_replies("能发圆通吗")
+    assert "logistics-courier-request-02" in listed and "logistics-courier-request-04" not in listed
+
+
+@pytest.mark.slow
+def test_a_childs_height_gets_no_advice_from_the_shops_adult_charts(demo_real):
+    # "拿110的话…" after a 95 cm child: "按身高95，我们家裤子一般最小的25码也会大不少" (an adult chart, no product known)
+    history = [{"role": "customer", "text": "宝宝两岁半 95公分 14kg 穿什么码"}, {"role": "agent", "text": "亲，95cm的宝宝建议拿100码哦"}]
+    got = suggest(demo_real, "小孩长太快了 拿110的话今年穿会不会拖地啊", history=history)
+    assert not any(r["source"] == "size" for r in got["replies"]), got["replies"][:2]
+    # an adult's measurements still get the shop's chart
+    adult = suggest(demo_real, "165 110斤 上衣穿什么码")
+    assert adult["replies"][0]["source"] == "size"

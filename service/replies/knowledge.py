@@ -48,6 +48,8 @@ PRESUMES = {
     "problem_given": "先确认客户已经说了东西哪里有问题",
     "payout_given": "先确认客户说了赔了多少、嫌少",
     "wrong_entry_given": "先确认客户说了哪里填错了",
+    "courier_listed": "先确认客户要的快递是我们能发的",
+    "courier_unlisted": "先确认客户要的快递我们确实发不了",
 }
 # Presumed unless the conversation says otherwise (no check is asked for when nobody said): that the customer
 # has not already done what a reply tells them to do themselves (look at the 驿站, find the button, re-pair), and

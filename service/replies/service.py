@@ -234,6 +234,13 @@ ASKS_FOR = {
 }
 
 
+# Below this height (cm) the customer's measurements are a child's: a general chart they fall below does not size them.
+CHILD_CM = 130
+
+# Words by which an angry message aims at the shop ("你们客服半天不回", "老板你家…", "什么破店").
+_AT_SHOP = re.compile(r"你们|你家|您家|客服|店家|老板|商家|掌柜|卖家|这家店|破店|黑店|你(?:这|们)?(?:态度|服务)")
+
+
 # The courier of the conversation's waybill (`intents.slots.waybill_courier`), beside the values that fill replies: it
 # fills {courier} in a reply that also gives {tracking_no}. No template names it.
 WAYBILL_COURIER = "waybill_courier"
@@ -450,6 +457,8 @@ class ReplyService:
             sizes = {s for s in (slots.get("size"), measurements.get("usual_size")) if isinstance(s, str)}
             for found, kind in shop.general_charts(texts, measurements, sizes):
                 said = advise(found, measurements, None, f"我们家{kind}一般" if kind else "我们家的尺码表")
+                if said is not None and said.size is None and float(measurements.get("height_cm", CHILD_CM)) < CHILD_CM:
+                    continue  # a child below the chart: "最小的S码也会大不少" says only that these are not for children
                 if said is not None:
                     general.append((said, kind))
             size_advice = general[0][0] if general else None
@@ -458,6 +467,10 @@ class ReplyService:
             **{k: str(v) for k, v in measurements.items()},
         }
         values = with_waybill_courier(values, turns, conversation.variables)
+        if values.get("courier") and (how := shop.profile.sends_with(values["courier"])) is not None:
+            # the courier asked for against the shop's: "可以发" or "暂时发不了" (its extra-cost courier: neither)
+            state.set("courier_listed", how == "listed")
+            state.set("courier_unlisted", how == "unlisted")
         agent_said = {text for role, text in turns if role == "agent"}
         asked_before = self._asked_before(reading.doc.text, history)
         size = asked_size(reading.doc.text, turns[:-1])
@@ -649,7 +662,14 @@ class ReplyService:
         # a complaint, when the list would open with a question (a handoff). Not before a polite "this is outside our
         # service": "您说完我马上处理" and then "帮不上忙" would contradict each other.
         complaining = emotion == "upset" and handoff and (match.leaning or "").startswith("complaint.")
-        if (emotion == "angry" or complaining) and not polite:
+        # Not when the message is a question before buying, sure of its point, whose anger is at something else
+        # ("起球不 之前买的毛衣穿两次就全是球 气死"): "我不打断您，您说完我马上处理" answers nobody there.
+        best = index.points.get(match.points[0].id) if match.points else None
+        elsewhere = (
+            best is not None and best.stage == "售前" and match.points[0].confidence >= 0.5
+            and not state.holds("ordered") and not _AT_SHOP.search(reading.doc.text)
+        )
+        if (emotion == "angry" or complaining) and not polite and not elsewhere:
             feelings = [c for c in candidates if c.reply.category in FEELING_CATEGORIES]
             if not feelings and FEELING_POINT in index.points:
                 venting = PointMatch(FEELING_POINT, index.points[FEELING_POINT].label, 0.0)

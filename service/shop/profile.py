@@ -40,6 +40,22 @@ class ShopProfile:
         """What fills the replies: the facts, and the shop's name as `shop_name`."""
         return {**self.facts, **({"shop_name": self.name} if self.name else {})}
 
+    def sends_with(self, courier: str) -> str | None:
+        """How the shop can send with `courier`: "listed" (its default or one of its couriers, no extra cost),
+        "extra" (its courier at extra cost), "unlisted" (none of them), or None when the profile names no
+        couriers. Names compare without 快递/速运/物流 ("京东" is "京东快递"; "EMS" is "邮政")."""
+        listed = [self.facts.get("default_courier"), *(self.facts.get("couriers") or "").split("、")]
+        listed = [_courier_key(c) for c in listed if c and c.strip()]
+        if not listed:
+            return None
+        key = _courier_key(courier)
+        if not key:
+            return None
+        if any(key in c or c in key for c in listed):
+            return "listed"
+        extra = _courier_key(self.facts.get("extra_courier") or "")
+        return "extra" if extra and (key in extra or extra in key) else "unlisted"
+
     def as_dict(self) -> dict:
         out: dict[str, dict] = {}
         for section, keys in SECTIONS.items():
@@ -54,6 +70,11 @@ class ShopProfile:
         if key == "after_hours_message":
             return self.after_hours_message
         return self.facts.get(key)
+
+
+def _courier_key(name: str) -> str:
+    key = re.sub(r"快递|速运|速递|物流|快运", "", name.strip()).upper()
+    return "邮政" if key in ("EMS", "中国邮政") else key
 
 
 def _line(text: str, key: str) -> int:
