@@ -763,3 +763,14 @@ def test_a_childs_height_gets_no_advice_from_the_shops_adult_charts(demo_real):
     # an adult's measurements still get the shop's chart
     adult = suggest(demo_real, "165 110斤 上衣穿什么码")
     assert adult["replies"][0]["source"] == "size"
+
+
+@pytest.mark.slow
+def test_an_unseen_stock_state_is_not_claimed_first(demo_real):
+    # a blind round called "您要的黑色L这款目前系统里显示有现货…" unsendable when nobody had said so (the trench coat is
+    # not among the shop's products): the point's reply presuming nothing leads, the claim stays offered with its check
+    history = [{"role": "customer", "text": "这款风衣卡其色L还有吗"}, {"role": "agent", "text": "亲，卡其色L码目前有货的哦，现在拍48小时内发货~"}]
+    replies = suggest(demo_real, "黑的呢", history=history)["replies"]
+    assert replies[0]["presumes"] == [] and "黑色L" in replies[0]["text"], replies[:2]
+    claim = next(r for r in replies if "in_stock" in r["presumes"])
+    assert claim["needs_check"]

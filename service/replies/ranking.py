@@ -31,6 +31,9 @@ class RankingWeights:
     shop: float = 0.05  # the shop's own reply (where one says what a corpus reply says, it wins)
     adoption: float = 0.25  # × (2·prior − 1), the smoothed adoption rate for the point's intent
     needs_check: float = 0.25  # it presumes what the conversation has not shown
+    # and more when that is the order's or the stock's state ("目前系统里显示有现货" unseen): the point's reply that
+    # presumes nothing ("我现在就去系统里帮您查…") leads it (a blind round called such claims not sendable)
+    status_check: float = 0.15
     settled: float = 0.05  # it presumes the customer's situation the conversation has shown (the shop's mistake …)
     missing: float = 0.08  # per template value still to fill
     asked_again: float = 0.30  # already sent, offered again because the customer asked again

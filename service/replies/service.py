@@ -853,12 +853,14 @@ class ReplyService:
             return None
         w = self.weights
         unchecked = []
+        status_unchecked = False
         for fact in reply.presumes:
             holds = state.holds(fact)
             if holds is False:
                 return None  # the conversation says otherwise: never offered
             if holds is None and fact not in ASSUMED:
                 unchecked.append(PRESUMES[fact])
+                status_unchecked |= fact in _STATUS_FACTS
         filling = dict(values)
         # A reply naming a waybill's courier ("{courier}单号{tracking_no}") names the one the number belongs to, not a
         # courier the customer asked for ("…重新发顺丰" after the agent gave a J&T number).
@@ -881,7 +883,7 @@ class ReplyService:
             # its general wording (a point read second does not lead with it: "面料有弹性…" before the comparison asked)
             score += w.goods
         adoption, prior = adoption_term(self.priors, reply, w)
-        score += adoption - w.needs_check * bool(unchecked) - w.missing * len(missing)
+        score += adoption - w.needs_check * bool(unchecked) - w.status_check * status_unchecked - w.missing * len(missing)
         if any(fact in SITUATION and state.holds(fact) for fact in reply.presumes):
             score += w.settled  # written for the situation the conversation has shown
         known = [
