@@ -126,6 +126,10 @@ CUES: tuple[Cue, ...] = (
     # The agent named an amount to make it up ("给您补偿20元可以吗", "退您15块差价"): an offer the customer may haggle over.
     _cue("offered", r"(?:补偿|补|退款?|返|赔)(?:您|给您)?\s?\d+(?:\.\d+)?\s?(?:元|块)", by=("agent",), negatable=False),
     _cue("action_done", r"已经?(帮您|为您|给您)|已提交|已经提交|已备注|已经备注|已催|已经催|已登记|已补发|已经补发", by=("agent",)),
+    # The agent said the price cannot move ("价格已经是活动最低了，实在没办法再改价"): a reply offering to ask for a
+    # discount all the same ("我拿去帮您申请抹掉") would take it back (`not_refused`).
+    _cue("price_refused", r"(?:没办法|没法|不能|无法|改不了)再?(?:改价|降价|降|便宜|优惠|少)|已经是(?:活动)?(?:最低价?|底价)|价格(?:已经)?是最低|改不了价",
+         by=("agent",), negatable=False),
     # The customer has waited days ("已经等了一周了", "都三天了", "好几天了"): past any usual time, so a reply stating the
     # usual time ("付款后48小时内发货") answers nothing. Only the customer's last two turns count.
     _cue("waited_long", r"等了(快|差不多|将近|整整)?(一|两|三|四|五|六|七|八|九|十|几|好几|\d+)\s?(天|周|个?星期|个?礼拜|个月)"
@@ -169,6 +173,8 @@ class ConversationState:
             return None if ordered is None else not ordered
         if fact == "in_time":  # not waited past the usual time: the opposite of `waited_long`
             return False if self.facts.get("waited_long") else None
+        if fact == "not_refused":  # the agent has not said the price cannot move
+            return False if self.facts.get("price_refused") else None
         if fact == "before_shipping":  # the parcel not shown to have left
             return False if self.facts.get("shipped") else None
         if fact == "before_delivery":  # the parcel not shown to have arrived

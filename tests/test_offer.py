@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from intents.measurements import conversation_measurements
 from intents.normalize import normalize
 from intents.slots import conversation_slots, customer_cannot_give, customer_gave, waybill_courier
 from intents.state import read_state
@@ -32,6 +33,7 @@ def offer(parts, message, point=None, said=(), sent=(), confidence=0.9, from_con
     match = Match(points, leaning or point, from_context, outside)
     turns = [(role, normalize(text)) for role, text in said] + [("customer", reading.doc.text)]
     values = conversation_slots(reading.doc.text, turns[:-1])
+    values.update({k: str(v) for k, v in conversation_measurements(reading.doc.text, turns[:-1]).items()})  # as suggest does
     agent = [t for role, t in turns if role == "agent"]
     earlier = [t for role, t in turns[:-1] if role == "customer"]
     gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
@@ -657,3 +659,24 @@ def test_anger_at_something_else_before_buying_hears_the_answer_first(parts):
     # angry at the shop, before buying too: the apology still leads
     at_us = offer(parts, "你们客服半天不回 气死我了!!! 这个到底起不起球", "product.fading-pilling")
     assert at_us.replies[0].category in ("apology", "empathy"), at_us.replies[:2]
+
+
+def test_after_the_agent_said_the_price_cannot_move_no_reply_offers_to_ask_again(parts):
+    # a blind round: the agent had said "价格已经是活动最低了哦，实在没办法再改价呢", and "那抹个零呗" got "…零头，我拿去帮您
+    # 申请抹掉~" (no); the round-off's polite refusal answers instead
+    said = [("customer", "能便宜点不"), ("agent", "亲，这款价格已经是活动最低了哦，实在没办法再改价呢，您多担待～")]
+    offered = offer(parts, "那抹个零呗 9块钱而已", "bargain.round-off", said=said).replies
+    assert not any("申请" in r.text for r in offered), [r.text for r in offered]
+    assert offered[0].id == "bargain-round-off-refused-01", offered[:2]
+    # asked first, the offer to ask leads; the refusal, if offered, asks the agent to check first
+    first = offer(parts, "抹个零呗 9块钱而已", "bargain.round-off").replies
+    assert "申请" in first[0].text, first[:2]
+    assert all(r.needs_check for r in first if r.id == "bargain-round-off-refused-01")
+
+
+def test_a_reply_needing_what_only_the_customer_can_say_waits_for_it(parts):
+    # "您平时穿【平时尺码】的话…" led two conversations of a blind round (no: the agent cannot fill it in)
+    unknown = offer(parts, "160 52kg 腰有点粗 穿M还是L啊", "size.recommend").replies
+    assert not any("usual_size" in r.missing for r in unknown), [r.text for r in unknown]
+    said = offer(parts, "我平时穿M 这款拿M可以吗", "size.recommend").replies
+    assert any("平时穿M" in r.text for r in said), [r.text for r in said]

@@ -48,6 +48,8 @@ PRESUMES = {
     "problem_given": "先确认客户已经说了东西哪里有问题",
     "payout_given": "先确认客户说了赔了多少、嫌少",
     "wrong_entry_given": "先确认客户说了哪里填错了",
+    "not_refused": "先确认还没跟客户说过价格不能再动",
+    "price_refused": "先确认已经跟客户说过价格不能再动",
     "courier_listed": "先确认客户要的快递是我们能发的",
     "courier_unlisted": "先确认客户要的快递我们确实发不了",
 }
@@ -60,7 +62,7 @@ PRESUMES = {
 # left, for a reply that only makes sense before it does without saying it has not ("还没发货的话马上帮您改" once the
 # agent said "已经发出啦"), or has not arrived, for one that only makes sense while it is on the way ("路上没法再改码，收到后
 # 联系我换" once the customer said "收到了").
-ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale", "before_shipping", "before_delivery"})
+ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale", "before_shipping", "before_delivery", "not_refused"})
 # The customer's situation, once the conversation shows it: the shop's own mistake, a return sent or received, a
 # refund approved or paid, a parcel out for delivery, an amount offered or agreed. A reply written for it answers
 # this conversation more closely than one written for any (ranking's `settled`).

@@ -37,7 +37,7 @@ class RankingWeights:
     settled: float = 0.05  # it presumes the customer's situation the conversation has shown (the shop's mistake …)
     missing: float = 0.08  # per template value still to fill
     asked_again: float = 0.30  # already sent, offered again because the customer asked again
-    asks_known: float = 0.20  # asks the customer for a value the conversation already gave
+    asks_known: float = 0.30  # asks the customer for a value the conversation already gave
     reuse: float = 0.06  # per value of the conversation the reply puts in (up to two)
     shop_fact: float = 0.10  # states a fact the shop's profile gives (over a general wording of the same answer)
     goods: float = 0.15  # the best point's reply written for the goods the conversation names ("剩下的先别吃了…"), over

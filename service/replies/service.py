@@ -234,6 +234,10 @@ ASKS_FOR = {
 }
 
 
+# Template values only the customer can give (the agent looks up an order number, not the size they usually wear): a
+# reply still missing one is not offered.
+CUSTOMER_SAYS = frozenset({"usual_size"})
+
 # Below this height (cm) the customer's measurements are a child's: a general chart they fall below does not size them.
 CHILD_CM = 130
 
@@ -867,6 +871,8 @@ class ReplyService:
         if "{tracking_no" in reply.text and "{courier" in reply.text and filling.get(WAYBILL_COURIER):
             filling["courier"] = filling[WAYBILL_COURIER]
         text, missing = fill(reply.text, filling)
+        if CUSTOMER_SAYS.intersection(missing):
+            return None  # "您平时穿【平时尺码】的话…": only the customer can fill it in
         relative = found.confidence / top if top > 0 else 0.0
         score = w.point * relative + category_fit(reply.category, emotion, w)
         if w.intent and reading.intents and reading.intents[0][0] in reply.intents:
