@@ -774,3 +774,13 @@ def test_an_unseen_stock_state_is_not_claimed_first(demo_real):
     assert replies[0]["presumes"] == [] and "黑色L" in replies[0]["text"], replies[:2]
     claim = next(r for r in replies if "in_stock" in r["presumes"])
     assert claim["needs_check"]
+
+
+@pytest.mark.slow
+def test_a_height_alone_does_not_overrule_the_size_she_wears(demo_real):
+    # a blind round: "她平时穿S 身高165左右 偏瘦" got "按身高165，我们家上衣一般建议M码" (no: nothing says M fits her)
+    got = suggest(demo_real, "想给老婆买件大衣 她平时穿S 身高165左右 偏瘦 拿什么码")
+    assert not any(r["source"] == "size" and "M码" in r["text"] for r in got["replies"]), got["replies"][:2]
+    # with her weight too, the chart's reading stands
+    weighed = suggest(demo_real, "想给老婆买件大衣 她平时穿S 165 110斤 拿什么码")
+    assert weighed["replies"][0]["source"] == "size"

@@ -463,6 +463,9 @@ class ReplyService:
                 said = advise(found, measurements, None, f"我们家{kind}一般" if kind else "我们家的尺码表")
                 if said is not None and said.size is None and float(measurements.get("height_cm", CHILD_CM)) < CHILD_CM:
                     continue  # a child below the chart: "最小的S码也会大不少" says only that these are not for children
+                usual = measurements.get("usual_size")
+                if said is not None and said.size and set(said.read) <= {"height_cm"} and isinstance(usual, str) and said.size != usual:
+                    continue  # a height alone does not overrule the size she wears ("她平时穿S 身高165左右 偏瘦": not M)
                 if said is not None:
                     general.append((said, kind))
             size_advice = general[0][0] if general else None
