@@ -354,7 +354,7 @@ def _read_part(text: str, sized: bool) -> dict[str, float | str]:
             value = float(re.sub(r"[^\d.]", "", match.group(1)))
             if _chart_figure(text, match.start(), match.end()) or not _body(text, match.start()):
                 continue  # the chart's figure ("M码适合160-165吗"), a garment's (裤长100)
-            label = re.search(r"(?:穿|拿|选|换|要)\s?$", text[: match.start()]) and re.match(r"\s?(?:还是|或|码|号|吗|呢|可以|行|的话)", text[match.end() :])
+            label = re.search(r"(?:穿|拿|选|换|要)\s?$", text[: match.start()]) and re.match(r"\s?(?:还是|或|码|号|吗|呢|可以|行|的话|的够|的会|会不会|够不够|合适吗)", text[match.end() :])
             # a height beside a weight with its unit ("帮男朋友买 175 140斤") is no price
             priced = _NOT_PERSON.search(text[: match.start()])
             paired = priced and not _MONEY.search(priced.group(0)) and weight is not None and _PAIRED_WEIGHT.match(text, match.end())

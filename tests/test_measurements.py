@@ -185,3 +185,6 @@ def test_a_size_taken_is_no_height():
     found = conversation_measurements(normalize("小孩长太快了 拿110的话今年穿会不会拖地啊"), turns)
     assert found["height_cm"] == 95
     assert "height_cm" not in read("穿120的话会不会太大")
+    # nor one asked about ("直接拿130会不会太大" after a 115 cm child was read as a height of 130)
+    assert "height_cm" not in read("那明年还能穿不 直接拿130会不会太大")
+    assert "height_cm" not in read("拿130的够不够")

@@ -70,6 +70,9 @@ def test_a_reply_telling_the_customer_to_do_what_they_already_did_is_not_offered
     assert asked and look not in {r.id for r in asked}
     fresh = {r.id: r for r in offer(parts, "物流上写已签收 我根本没拿到东西", "logistics.delivered-not-received").replies}
     assert look in fresh and fresh[look].needs_check is None
+    # said in the first message ("家里没人收到 小区也没有快递柜": a blind round, "先找找门卫、驿站或快递柜，也可能是家人代收" was no)
+    told = offer(parts, "她手机上显示签收了 可是我们家里没人收到阿 我们小区也没有快递柜的", "logistics.delivered-not-received").replies
+    assert told and look not in {r.id for r in told}, [r.id for r in told]
     # The chart is not found: the reply sending them to the detail page yields to one that sends the chart.
     chart = offer(parts, "表在哪 没找到", "size.chart", [("customer", "这个码偏大吗"), ("agent", "亲，您可以参考一下尺码表哦")]).replies
     assert "size-chart-001" not in {r.id for r in chart} and chart
