@@ -40,10 +40,11 @@ _COLOUR_WORDS = (
 _COLOUR = re.compile("(" + "|".join(sorted(map(re.escape, _COLOUR_WORDS), key=len, reverse=True)) + r")(?:色|的)?")
 _NUMERAL = r"(?:\d+|[一二两三四五六七八九十百]+)"
 _QUANTITY = re.compile(rf"({_NUMERAL})\s?(件|个|条|双|套|盒|瓶|包|只|台|支|张|份|箱|袋)(?!月|小时|星期|礼拜|钟|码|号|代发)")
+_CHANGE_WORDS = r"换成|改成|换为|改为|换个|换|改"
+_CHANGE_TO = re.compile(rf"({_CHANGE_WORDS}|想要)\s?$")
 # A courier asked for ("能换邮政吗", "能发顺丰吗"), not the one sent ("写着顺丰给我发韵达").
-_COURIER_TO = re.compile(r"(?:换成|改成|换为|改为|换|改|改发|能发|可以发|想发|要发|帮我发|请发|能走|可以走|想走|要走|能用|可以用)\s?$")
+_COURIER_TO = re.compile(rf"(?:{_CHANGE_WORDS}|改发|能发|可以发|想发|要发|帮我发|请发|能走|可以走|想走|要走|能用|可以用)\s?$")
 _COURIER_REFUSED = re.compile(r"(?:别|不要|不想|不)\s?(?:发|走|用)?\s?$")
-_CHANGE_TO = re.compile(r"(换成|改成|换为|改为|换个|换|改|想要)\s?$")
 # A bare number changed to is a size ("现在66的 想要73", "换成100的吧"; not "想要2个"): kids' and numbered sizes.
 _CHANGE_TO_NUMBER = re.compile(r"(?:换成|改成|换为|改为|想要)\s?(\d{2,3})(?=的|码|号|吧|$|\s|[，,。!！?？~])")
 _AMOUNT = re.compile(r"(?:¥|￥)\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s?(?:元|块钱|块|rmb)", re.IGNORECASE)
@@ -60,8 +61,8 @@ _NOT_COLOUR_AFTER = ("色差", "颜色")
 # A one-character colour (白, 黑 …) is one only standing on its own: before 色/的/款, a particle, a size or the
 # end, and not ending another word (白天, 蓝牙, 红包 and 明白, 拉黑, 网红 are no colours) or saying what skin or a
 # garment turns (脸就红, 发黄, 泛红, 晒黑: a change described, not a colour asked for).
-_LONE_COLOUR_BEFORE = set("色的款系吗呢吧啊呀哦嘛")
 _LONE_COLOUR_SUFFIX = set("色的款系")
+_LONE_COLOUR_BEFORE = _LONE_COLOUR_SUFFIX | set("吗呢吧啊呀哦嘛")
 _LONE_COLOUR_NOT_AFTER = set("明空蛋苍坦表拉网奶面走")
 _LONE_COLOUR_TURNS = set("就发泛变晒脸")  # before a bare colour only: "那就白的", "发黑的就行" are colours
 # "The other one", "one of them", "article 24": a count after these is no quantity the customer wants.
