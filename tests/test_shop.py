@@ -784,3 +784,12 @@ def test_a_height_alone_does_not_overrule_the_size_she_wears(demo_real):
     # with her weight too, the chart's reading stands
     weighed = suggest(demo_real, "想给老婆买件大衣 她平时穿S 165 110斤 拿什么码")
     assert weighed["replies"][0]["source"] == "size"
+
+
+@pytest.mark.slow
+def test_a_reply_written_for_a_photo_sent_leads_the_one_asking_for_it(demo_real):
+    # a blind round: "图都发了还不够" got "…您先拍张问题的照片，连同订单号发我就好~" first, the photo reply second
+    history = [{"role": "customer", "text": "[图片] 羽绒服拉链才拉了两下就坏了"},
+               {"role": "agent", "text": "亲非常抱歉给您带来不好的体验！麻烦您再拍一段拉拉链的视频，方便我们登记处理哦🙏"}]
+    replies = suggest(demo_real, "还要视频？？图都发了还不够 才穿一次就坏成这样 你们质量也太差了 直接给我退款 别墨迹", history=history)["replies"]
+    assert replies[0]["id"] == "complaint-quality-photo-01", [r["id"] for r in replies]

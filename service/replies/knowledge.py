@@ -64,10 +64,13 @@ PRESUMES = {
 # 联系我换" once the customer said "收到了").
 ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale", "before_shipping", "before_delivery", "not_refused"})
 # The customer's situation, once the conversation shows it: the shop's own mistake, a return sent or received, a
-# refund approved or paid, a parcel out for delivery, an amount offered or agreed. A reply written for it answers
+# refund approved or paid, a parcel out for delivery, an amount offered or agreed, a photo or a tax number sent
+# ("照片我看到了…" over the answer asking for one: a blind round rated asking again the commonest fault after
+# answering the wrong question). A reply written for it answers
 # this conversation more closely than one written for any (ranking's `settled`).
 SITUATION = frozenset({
     "shop_fault", "return_sent", "return_received", "refund_approved", "refund_done", "out_for_delivery", "offered", "agreed",
+    "photo_given", "tax_id_given",
 })
 # The group of points for messages outside what the shop's service answers (`outside.toml`): learnt like the
 # others, but matching one means no point fits (the API lists none), and its replies say so politely.
