@@ -459,15 +459,15 @@ class ReplyService:
         if product is None and measurements:
             # no product known: the shop's charts for the garments the customer's measurements are for, said as such
             sizes = {s for s in (slots.get("size"), measurements.get("usual_size")) if isinstance(s, str)}
+            child = float(measurements.get("height_cm", CHILD_CM)) < CHILD_CM
+            usual = measurements.get("usual_size")
             for found, kind in shop.general_charts(texts, measurements, sizes):
                 said = advise(found, measurements, None, f"我们家{kind}一般" if kind else "我们家的尺码表")
-                if said is not None and said.size is None and float(measurements.get("height_cm", CHILD_CM)) < CHILD_CM:
+                if said is None or (said.size is None and child):
                     continue  # a child below the chart: "最小的S码也会大不少" says only that these are not for children
-                usual = measurements.get("usual_size")
-                if said is not None and said.size and set(said.read) <= {"height_cm"} and isinstance(usual, str) and said.size != usual:
+                if said.size and set(said.read) <= {"height_cm"} and isinstance(usual, str) and said.size != usual:
                     continue  # a height alone does not overrule the size she wears ("她平时穿S 身高165左右 偏瘦": not M)
-                if said is not None:
-                    general.append((said, kind))
+                general.append((said, kind))
             size_advice = general[0][0] if general else None
         values = {
             **shop.profile.values, **slots, **{k: v for k, v in conversation.variables.items() if v.strip()},
@@ -671,12 +671,7 @@ class ReplyService:
         complaining = emotion == "upset" and handoff and (match.leaning or "").startswith("complaint.")
         # Not when the message is a question before buying, sure of its point, whose anger is at something else
         # ("起球不 之前买的毛衣穿两次就全是球 气死"): "我不打断您，您说完我马上处理" answers nobody there.
-        best = index.points.get(match.points[0].id) if match.points else None
-        elsewhere = (
-            best is not None and best.stage == "售前" and match.points[0].confidence >= 0.5
-            and not state.holds("ordered") and not _AT_SHOP.search(reading.doc.text)
-        )
-        if (emotion == "angry" or complaining) and not polite and not elsewhere:
+        if (emotion == "angry" or complaining) and not polite and not self._angry_elsewhere(match, index, state, reading):
             feelings = [c for c in candidates if c.reply.category in FEELING_CATEGORIES]
             if not feelings and FEELING_POINT in index.points:
                 venting = PointMatch(FEELING_POINT, index.points[FEELING_POINT].label, 0.0)
@@ -785,6 +780,15 @@ class ReplyService:
             return None
         joined = joined_candidate(parts)
         return None if joined.reply.id in sent or normalize(joined.text) in agent_said else joined
+
+    @staticmethod
+    def _angry_elsewhere(match: Match, index: ReplyIndex, state: ConversationState, reading: Reading) -> bool:
+        """A question before buying, sure of its point (>= 0.5), nothing ordered, and no word aimed at the shop."""
+        best = index.points.get(match.points[0].id) if match.points else None
+        return (
+            best is not None and best.stage == "售前" and match.points[0].confidence >= 0.5
+            and not state.holds("ordered") and not _AT_SHOP.search(reading.doc.text)
+        )
 
     @staticmethod
     def _with_remedy(chosen: list[Candidate], candidates: list[Candidate], sent: set[str], agent_said: set[str]) -> list[Candidate]:
