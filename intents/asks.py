@@ -23,9 +23,10 @@ from intents.slots import SIZE_LETTERS
 _BREAK = re.compile(r"[?!。,;~\s]+|(?<=[吗呢])(?=[^?!。,;~\s吧啊呀哈哦])|(?<![\d.])(?=\d[.、](?!\d))")
 _NUMBERED = re.compile(r"^\d[.、]\s*")
 # A clause that asks: a question mark or particle, a question word, an A-not-A ("有没有", "扎不扎", "包邮不"). 几
-# asks only of a size, a day or a time ("穿几码", "几天到"): "补几张图", "买几件" tell.
+# asks only of a size, a day or a time ("穿几码", "几天到"): "补几张图", "买几件" tell. 还是 asks for a choice, except
+# where it says "still" ("显示的还是老地址", "还是没动", "还是一样").
 _QUESTION = re.compile(
-    r"[?吗呢嘛]|么$|[啥哪咋谁]|几(?=[码号天点时日月]|$)|什么|多少|多久|多大|多长|怎么|怎样|如何|是否|能否|可否|还是|(.)不\1|(.)没\2|[不没]$"
+    r"[?吗呢嘛]|么$|[啥哪咋谁]|几(?=[码号天点时日月]|$)|什么|多少|多久|多大|多长|怎么|怎样|如何|是否|能否|可否|还是(?!老|原来|原先|旧|没|不|一样|那样|之前|以前)|(.)不\1|(.)没\2|[不没]$"
 )
 # A 呢 that tells, not asks: after something going on ("我怀着孕呢", "我在上班呢", "人家等着穿呢").
 _TELLS = re.compile(r"(?:着.*|^(?:我|我们|人家|孩子|宝宝|家里)?(?:正|还|都)?在(?!哪|吗|不|没).*)呢$")

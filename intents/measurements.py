@@ -360,6 +360,12 @@ def _read_part(text: str, sized: bool) -> dict[str, float | str]:
             paired = priced and not _MONEY.search(priced.group(0)) and weight is not None and _PAIRED_WEIGHT.match(text, match.end())
             if (priced and not paired) or label or re.search(r"(?:还是|或者?)\s?$", text[: match.start()]):
                 continue  # a price or a size label ("穿73还是80", "拿110的话")
+            # a girth named just before, with no figure of its own ("臀围大呢 90多", "腰有点粗 80"): the figure is its
+            girth = next((key for key, word in _GIRTHS.items() if re.search(rf"{word}[^\d]{{0,6}}$", text[: match.start()])), None)
+            if girth is not None:
+                if girth not in found and 40 <= value <= 160:
+                    found[girth] = value
+                continue
             if height is None and 60 <= value <= 199 and (weight is None or 11 <= _bmi(value, weight) <= 40) and _body(text, match.start()):
                 height = value
                 found["height_cm"] = value

@@ -48,6 +48,9 @@ CUES: tuple[Cue, ...] = (
     _cue("not_shipped", r"(还)?没(有)?发(货|出)?|没(有)?法货|未发货|尚未发货|还没寄|没动静", negatable=False),
     # ("到货了能通知我吗" is a restock.)
     _cue("delivered", r"收到了|(?<![能会])收到货|签收了|拿到了|到货了(?!能|再|通知|告诉|记得)|已签收|穿了|用了|戴了|洗了|试了"),
+    # worn or washed a number of times ("穿一天就起球", "洗一次就缩了", "才穿两次"; not "会不会穿两次就起球")
+    # (of this order: "之前买的毛衣穿两次就全是球" is another one)
+    _cue("delivered", r"^(?!.*(?:之前|上次|以前|上回|别家|别的店).{0,3}买).*?(?<![会能要怕])[穿洗戴用]了?\s?(?:[一两二三]|\d)\s?(?:次|天|回|水)", clause=True),
     # "收到有点小", "收到的衣服…": what the customer found on receiving it.
     _cue("delivered", r"收到(后|以后|之后)?(有点|发现|感觉|一看|打开)|收到的(衣服|东西|货|宝贝|裤子|鞋|包裹)"),
     # Part of it received ("我就收到两个小样", "只收到了一件"): something came.

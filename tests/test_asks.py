@@ -54,6 +54,10 @@ def test_a_message_is_cut_into_its_questions(message, expected):
 @pytest.mark.parametrize("message", [
     "165 110斤穿啥码呀",
     "在吗",
+    # 还是 that says "still" tells, it offers no alternative (a rater's round: "…订单详情里显示的还是老地址诶" was a
+    # question of its own, and "改好了吗" alone was answered about changing the price)
+    "改好了吗 我这边订单详情里显示的还是老地址诶😅",
+    "催过了 物流还是没动",
     "发什么快递 中通吗",  # too short to be a question of its own: it goes on with the one before
     "是现货吗 能吗",
     "會送到家嗎 還是放驛站",  # an alternative is one question

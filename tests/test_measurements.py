@@ -43,6 +43,9 @@ def read(message: str, *earlier) -> dict:
         ("腰二尺三 裤子拿几码", {"waist_cm": 76.7}),
         ("三围 83/64/90", {"bust_cm": 83, "waist_cm": 64, "hip_cm": 90}),
         ("臀围1米02 腰围78", {"waist_cm": 78, "hip_cm": 102}),
+        # a girth named with no figure, the figure after it (a rater's round: "臀围大呢 90多" was a height of 90)
+        ("臀围大呢😅 90多 S会不会卡屁股", {"hip_cm": 90}),
+        ("腰有点粗 80 穿几码", {"waist_cm": 80}),
         # feet and usual sizes
         ("脚长23.5 穿几码", {"foot_cm": 23.5}),
         ("脚长240mm", {"foot_cm": 24}),

@@ -413,6 +413,11 @@ def test_a_parcel_not_shipped_has_not_been_received(parts):
     for partly in ("说好送3个小样 我就收到两个", "只收到了一件 另一件呢", "才收到一双"):
         assert read_state([("customer", partly)]).holds("delivered") is True, partly
     assert read_state([("customer", "能收到两个吗")]).holds("delivered") is None
+    # worn or washed a number of times (a round of ours: "毛衣穿一天就起球成这样" got the answer before buying, "这款起球很少")
+    for worn in ("毛衣穿一天就起球成这样🙂", "你们这个毛衣洗一次就缩了", "才戴两次就掉色"):
+        assert read_state([("customer", worn)]).holds("delivered") is True, worn
+    for worry in ("这件能穿几年啊", "会不会穿两次就起球", "怕洗一次就缩水", "起球不 之前买的毛衣穿两次就全是球 气死"):
+        assert read_state([("customer", worry)]).holds("delivered") is None, worry
 
 
 def test_the_usual_shipping_time_is_not_said_of_a_presale_item(parts):

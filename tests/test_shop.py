@@ -115,6 +115,29 @@ def test_products_json_duplicate_ids_name_each_line():
         parse_products(text, "p.json", "json")
 
 
+def test_a_product_is_found_by_the_name_its_title_and_aliases_share_when_no_other_has_it():
+    """A rater's round: "羽絨服零下二十度頂得住嗎" in a shop whose only down jacket is "连帽短款羽绒服" (aliases 短款羽绒服,
+    连帽羽绒服) found no product, and its warmth ("零下10℃左右可穿") was not said. The name every name of a product ends
+    with (羽绒服) finds it, unless another product ends so too; a name of one character (鞋) finds nothing."""
+    shop = example_shop()
+    assert shop.product(None, ["羽绒服零下二十度顶得住吗 我在哈尔滨"]).id == "DJ-9001"
+    assert shop.product(None, ["牛仔裤冬天穿冷不冷"]).id == "JN-5102"
+    assert shop.product(None, ["毛衣起球吗"]).id == "SW-2301"
+    assert shop.product(None, ["这双鞋磨脚吗"]) is None
+    # a full name said earlier wins over a common name said in the same turn; the last turn naming one decides
+    assert shop.product(None, ["小白鞋和毛衣哪个先发"]).id == "SN-7700"
+    assert shop.product(None, ["连帽羽绒服还有吗", "那毛衣呢"]).id == "SW-2301"
+    # a kind worn with the goods asked about, or two kinds asked about in one turn: no product from them
+    assert shop.product(None, ["这件风衣厚不厚", "东北10月份能穿不 里面套个毛衣会不会撑不开"]) is None
+    assert shop.product(None, ["170 125斤 毛衣拿L可以吧？牛仔裤28还是29"]) is None
+    # two products sharing the name: it names neither
+    catalogue = parse_products(
+        "id,title,aliases\nA1,圆领羊毛毛衣,圆领毛衣\nA2,高领羊绒毛衣,高领毛衣\n", "p.csv", "csv")
+    from service.shop.products import Catalogue
+    assert Catalogue(catalogue).named_in(["毛衣起球吗"]) is None
+    assert Catalogue(catalogue).named_in(["高领毛衣起球吗"]).id == "A2"
+
+
 def test_with_no_product_the_chart_is_the_one_for_the_garment_named_or_the_measurements_given():
     """A rater's round: "165 110斤穿什么码啊 平时穿M" with no product got "我这就…比一比，马上告诉您" (stalling). The
     shop's charts answer: the one for the kind of garment named, else the one reading every measurement given."""
@@ -420,6 +443,20 @@ def test_a_looser_fit_asked_for_is_answered_by_the_cut():
     assert plain.text == "亲，这款是标准版型，按平时的码数拍就可以～"
 
 
+def test_a_colour_asked_how_it_looks_is_not_answered_by_its_being_made():
+    """A round of ours: "雾霾蓝偏灰还是偏蓝呀 我黄黑皮穿显黑不" got "这款…有雾霾蓝的哦，拍的时候选上就可以", which answers
+    neither question; the reply about skin tones answers it."""
+    from service.shop.answers import product_answers
+    from service.shop.products import Product
+
+    sweater = Product(id="R1", title="毛衣", attributes={"colours": ["燕麦色", "雾霾蓝"]})
+    assert product_answers(sweater, "product.colour", {"colour": "雾霾蓝"}, "雾霾蓝偏灰还是偏蓝呀 我黄黑皮穿显黑不") == []
+    (made,) = product_answers(sweater, "product.colour", {"colour": "雾霾蓝"}, "雾霾蓝还有吗")
+    assert "有雾霾蓝" in made.text
+    (absent,) = product_answers(sweater, "product.colour", {"colour": "焦糖色"}, "焦糖色会偏红吗")
+    assert "没有焦糖色" in absent.text  # a colour not made: said so, whatever was asked of it
+
+
 def test_the_chart_asks_for_what_it_is_read_by():
     """The chart's closing question asked every chart for 身高体重, a shoe's too."""
     from service.shop.answers import chart_answer
@@ -480,6 +517,32 @@ def demo_real(settings, tmp_path_factory):
     own = settings.model_copy(update={"demo_shop": True, "db_path": tmp_path_factory.mktemp("demo") / "huashu.db"})
     with serving(create_app(own)) as client:
         yield client
+
+
+@pytest.mark.slow
+def test_a_question_about_other_goods_is_not_answered_with_the_products_data(demo_real):
+    """A round of ours: on the sweater's page, "那有没有配它的半身裙呀" got "这款羊毛混纺圆领毛衣目前有货的…": the
+    sweater's data answers nothing about a skirt. The same question of the sweater itself is answered by it."""
+    said = [{"role": "customer", "text": "这个圆领毛衣燕麦色还有M吗"}, {"role": "agent", "text": "有的亲，现货哦~"}]
+    other = suggest(demo_real, "好嘞 那有没有配它的半身裙呀 想一起买", product_id="SW-2301", history=said)["replies"]
+    assert not any(r["source"] == "product" for r in other), other
+    own = suggest(demo_real, "有货吗", product_id="SW-2301")["replies"]
+    assert any(r["source"] == "product" and "有货" in r["text"] for r in own), own
+
+
+@pytest.mark.slow
+def test_an_unsure_message_on_the_topic_the_customer_raised_is_not_asked_about_it_again(demo_real):
+    """A round of ours (AF03 of tests/dev): after "拉链坏的 拉到一半就卡住", a photo and the agent's "确实是拉链的质量问题…换新还是退款",
+    "换？？上次买的那条也是这样…退钱！！运费谁出" got "您是想问「质量问题（开线、破洞、坏了）」的事吗": unsure of the
+    message alone, the service asked about what the conversation is plainly about. Its answers lead instead."""
+    said = [
+        {"role": "customer", "text": "牛仔裤拉链坏的 拉到一半就卡住"},
+        {"role": "agent", "text": "亲，真的非常抱歉给您带来不好的体验😢 麻烦您拍一张拉链的照片或小视频发给我们，我们马上帮您处理哈"},
+        {"role": "customer", "text": "[图片]"},
+        {"role": "agent", "text": "收到亲，确实是拉链的质量问题，这边给您申请售后哦，请问您是想换一条新的还是直接退款呢？"},
+    ]
+    first = suggest(demo_real, "换？？上次买的那条也是这样 你们家拉链是不是都这德性 退钱！！运费谁出", history=said)["replies"][0]
+    assert not first["id"].startswith("clarify"), first
 
 
 @pytest.mark.slow

@@ -45,7 +45,7 @@ from service.shop.answers import (
     row_answer, size_answer,
 )
 from service.shop.products import JOINED_ID_PREFIX, Product
-from service.shop.shop import Shop
+from service.shop.shop import Shop, garment_kinds
 from service.shop.sizes import SizeAdvice, advise
 
 log = logging.getLogger("huashu")
@@ -397,7 +397,13 @@ class ReplyService:
             match = Match((given, *rest), match.leaning, match.from_context, match.outside)
         # A product's own points are asked only about that product.
         others = {pid for pid, owner in self.product_points.items() if product is None or owner != product.id}
-        extra = [p for p in self._extra_points(index, reading) if p.id not in others]
+        # A question before buying is not what a customer who has the goods asks ("毛衣才穿了一次 袖口就起球 我要退货"
+        # is a complaint, not "这件毛衣起球吗").
+        has_it = state is not None and bool(state.holds("delivered"))
+        extra = [
+            p for p in self._extra_points(index, reading)
+            if p.id not in others and not (has_it and index.points[p.id].stage == "售前")
+        ]
         if not extra:
             return match
         merged = sorted([*match.points, *extra], key=lambda p: -p.confidence)[: MatchWeights().max_listed]
@@ -426,8 +432,9 @@ class ReplyService:
         best: dict[str, float] = {}
         for owner, sim in zip(index.extra_owner, sims):
             best[owner] = max(best.get(owner, -1.0), float(sim))
-        # A cosine of 0.93 or more to a phrasing is the same question in other words.
-        found = [(pid, min(1.0, (sim - 0.88) / 0.08)) for pid, sim in best.items() if sim >= 0.90]
+        # A cosine of 0.93 or more to a phrasing is the same question in other words; under 0.92 it is mostly the
+        # same goods ("那个毛衣一块拍 能不能毛衣先发" is 0.91 from "这件毛衣起球吗").
+        found = [(pid, min(1.0, (sim - 0.88) / 0.08)) for pid, sim in best.items() if sim >= 0.92]
         return [PointMatch(pid, index.points[pid].label, round(conf, 4)) for pid, conf in sorted(found, key=lambda x: -x[1])]
 
     # --- offering -----------------------------------------------------------------------------------
@@ -480,6 +487,11 @@ class ReplyService:
             state.set("courier_unlisted", how == "unlisted")
         agent_said = {text for role, text in turns if role == "agent"}
         asked_before = self._asked_before(reading.doc.text, history)
+        # Unsure of the message: the points the customer's last two turns asked (read only then: an encoder run each).
+        discussed: set[str] = set()
+        if self.matcher is not None and match.leaning and (not match.points or match.points[0].confidence < 0.3):
+            earlier = [text for role, text in turns[:-1] if role == "customer"][-2:]
+            discussed = {self.matcher.best(text) for text in earlier} - {None}
         size = asked_size(reading.doc.text, turns[:-1])
         # (the size asked about, the words asking): a follow-up naming only a size asks what the customer's last
         # turn naming a size asked ("L的胸围多少", then "XL呢")
@@ -496,7 +508,7 @@ class ReplyService:
         asks = self._asks(reading, match, product, chart, size_advice, slots, asked, texts, general)
         offer = self.offer(
             reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave,
-            cannot, asks, goods_context(texts, product),
+            cannot, asks, goods_context(texts, product), discussed,
         )
         return dataclasses.replace(offer, measurements=measurements, size_advice=size_advice, product=product)
 
@@ -525,6 +537,11 @@ class ReplyService:
             if not general or which is None or not sized or sized[0] is not which:
                 return []
             return [(general_size_answer(general, which.id, texts), which)]
+        # A message naming only other kinds of goods than the product's ("有没有配它的半身裙" about a sweater) asks about
+        # them: the product's data does not answer it.
+        named = garment_kinds(reading.doc.text)
+        if named and not named & garment_kinds(" ".join([product.title, *product.aliases, product.category or ""])):
+            return []
         # one size asked about by name ("26码腰围多少", then "27呢"), not for the chart itself: that size's row
         row: tuple[StandardReply, PointMatch] | None = None
         if chart is not None and size_advice is None and asked is not None and not WHOLE_CHART.search(reading.doc.text):
@@ -591,11 +608,13 @@ class ReplyService:
         asked_before: Iterable[str] = (), generated: Sequence[tuple[StandardReply, PointMatch]] = (),
         gave: Iterable[str] = (), cannot: Iterable[str] = (),
         asks: Sequence[tuple[Ask, Sequence[tuple[StandardReply, PointMatch]]]] = (), about: str = "",
+        discussed: Iterable[str] = (),
     ) -> Offer:
         """The replies to offer for a matched message. A reply already sent (by id, or its text in an agent
         turn) comes back only when the customer asks the same thing again: the message on its own asks a
         point an earlier customer turn asked too. `about`: the conversation's words about the goods (`goods_context`);
-        a reply about some goods only ("925银饰…") is offered only when they name them."""
+        a reply about some goods only ("925银饰…") is offered only when they name them. `discussed`: the points the
+        customer's last turns asked, read when the message alone is unsure."""
         index = self.index  # one snapshot for the whole request
         w = self.weights
         emotion = reading.emotion.level
@@ -695,6 +714,10 @@ class ReplyService:
             # The likely point's own question asks what the customer already said ("退货运费要看原因：质量问题还是…",
             # after "裤子起球了"), or what the conversation rules out: the conversation is clear enough, and a vaguer
             # question in its place would ask it again ("是想办理退货、换货还是…"). The point's answers lead.
+            handoff = False
+        if handoff and match.leaning in set(discussed) and candidates:
+            # The likely point is what the customer's last turns asked: the conversation is clear, and "您是想问「质量问题」
+            # 的事吗" after "拉链坏的 拉到一半就卡住" and the agent's answer would ask it again. Its answers lead.
             handoff = False
         if handoff:
             # The likely topic's question, else the intent's, else the general one (which asks for nothing the

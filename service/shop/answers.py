@@ -74,6 +74,8 @@ def _reply(reply_id: str, text: str, point: str, intent: str, source: str, stage
                          knowledge_point=point)
 
 
+# A question how a colour looks: its shade, against the skin, in the photos.
+_LOOKS = re.compile(r"偏.{1,2}还是偏|偏[红黄绿蓝灰紫粉白黑]吗|显[黑白黄]|[黄黑白]皮|肤色|皮肤|色差|实物.{0,3}颜色|颜色.{0,3}(?:正|深|浅)不")
 _LOOSER = re.compile(r"宽松|松一点|宽一点|oversize|大一码|大一号|穿大点", re.IGNORECASE)
 
 
@@ -88,6 +90,8 @@ def _attribute_text(product: Product, attribute: str, slots: dict[str, str], tex
     if attribute in ("colours", "in_stock") and absent:
         return f"亲，这款{title}没有{asked}，现在有{'、'.join(colours)}，您看看有没有喜欢的～"
     if attribute == "colours":
+        if asked and _LOOKS.search(text):
+            return None  # how the colour looks ("雾霾蓝偏灰还是偏蓝 我黄黑皮穿显黑不"), not whether it is made
         if asked:
             return f"亲，这款{title}有{asked}的哦，拍的时候选上就可以～"
         return f"亲，这款{title}有{'、'.join(value)}{len(value)}个颜色，您喜欢哪个呢～"

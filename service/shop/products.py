@@ -186,6 +186,19 @@ def read_products(source: Source) -> list[Product]:
     return parse_products(source.read_text(encoding="utf-8"), str(source), kind)
 
 
+# Before a kind of goods: it is worn or matched with the goods asked about ("里面套个毛衣", "内搭你家那个毛衣").
+_WORN_WITH = re.compile(r"(?:里面|内搭|套|搭|配)[^\s,.!?。，！？]{0,4}$")
+
+
+def _shared_ending(names: list[str]) -> str:
+    """The longest ending all `names` have ("羽绒服" of 连帽短款羽绒服, 短款羽绒服 and 连帽羽绒服)."""
+    names = [n.strip() for n in names]
+    end = 0
+    while end < min(map(len, names)) and len({n[len(n) - end - 1] for n in names}) == 1:
+        end += 1
+    return names[0][len(names[0]) - end:] if end else ""
+
+
 class Catalogue:
     """The products by id, and a lexicon of their titles and aliases to find one named in a message."""
 
@@ -193,14 +206,32 @@ class Catalogue:
         self.products = {p.id: p for p in products}
         names = [(name, p.id) for p in products for name in (p.title, *p.aliases) if len(name) >= 2]
         self._lexicon: Lexicon[str] = Lexicon(names)
+        # The kind of goods a product is, named as customers name it ("羽绒服" for 连帽短款羽绒服, aliases 短款羽绒服 and
+        # 连帽羽绒服): the ending its title and aliases share, of two characters or more. It names the product when no
+        # other product has it.
+        kinds: dict[str, set[str]] = {}
+        for p in products:
+            if p.aliases:
+                kinds.setdefault(_shared_ending([p.title, *p.aliases]), set()).add(p.id)
+        self._kinds: Lexicon[str] = Lexicon(
+            (kind, ids.pop()) for kind, ids in kinds.items() if len(kind) >= 2 and len(ids) == 1
+        )
 
     def __len__(self) -> int:
         return len(self.products)
 
     def named_in(self, texts: list[str]) -> Product | None:
-        """The product named last in `texts` (oldest first), by its longest title or alias."""
+        """The product named last in `texts` (oldest first), by its longest title or alias, else by the kind of
+        goods only it is."""
         for text in reversed(texts):
             hits = self._lexicon.find(text)
+            if not hits:
+                # A kind named as what is worn with it ("里面套个毛衣会不会撑不开") is not the goods asked about; two kinds
+                # named ("毛衣拿L可以吧？牛仔裤28还是29") are two goods, and neither is the conversation's.
+                kinds = [h for h in self._kinds.find(text) if not _WORN_WITH.search(text[: h.start])]
+                if len({h.payload for h in kinds}) > 1:
+                    return None
+                hits = kinds
             if hits:
                 best = max(hits, key=lambda h: (h.end - h.start, h.end))
                 return self.products.get(best.payload)
