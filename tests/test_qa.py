@@ -288,6 +288,18 @@ def test_running_open_is_said_at_start_up(fake_settings, make_fake_app, tmp_path
     assert "qa-key" not in text and "admin-key" not in text  # keys are never logged
 
 
+def test_running_open_a_malformed_authorization_header_is_refused(fake_settings, make_fake_app, tmp_path):
+    """The fuzzer's finding: running open, "Authorization: ]gvV" was accepted as if absent, though the schema says the
+    header is "Bearer <key>". A malformed one is refused (401, saying what is wrong); a Bearer key or none is served."""
+    own = fake_settings.model_copy(update={"db_path": tmp_path / "open.db"})
+    with serving(make_fake_app(own)) as client:
+        for bad in ("]gvV", "Basic dXNlcjpwYXNz", "Bearer", "Bearer   "):
+            response = client.get("/v1/products", headers={"Authorization": bad})
+            assert response.status_code == 401 and "Bearer <key>" in response.json()["message"], (bad, response.text)
+        assert client.get("/v1/products", headers={"Authorization": "Bearer anything"}).status_code == 200
+        assert client.get("/v1/products").status_code == 200
+
+
 def test_without_keys_the_service_runs_open_only_when_told(fake_settings, make_fake_app, tmp_path):
     from service.config import ConfigError
 

@@ -83,7 +83,11 @@ def require(role: str) -> Callable:
     ) -> str:
         keys = request.app.state.keys
         if not any(keys.values()):
-            return "admin"  # open: no keys configured
+            # open: no keys configured; a credential sent all the same must be the documented kind
+            header = request.headers.get("authorization")
+            if header is not None and not (header.lower().startswith("bearer ") and header[7:].strip()):
+                raise Unauthorized("a malformed Authorization header: send 'Authorization: Bearer <key>', or none (this service runs open)")
+            return "admin"
         key = presented_key(request.headers)
         if key is None:
             raise Unauthorized(f"this endpoint needs an API key with the {role!r} role: send 'Authorization: Bearer <key>'")
