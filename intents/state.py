@@ -45,7 +45,8 @@ CUES: tuple[Cue, ...] = (
     # "今天会派送"); "什么时候派送", "还没派送吗" ask, and say nothing.
     _cue("out_for_delivery", r"派送中|派件中|正?在派送|显示.{0,3}派送|今天(会|就)派送|正在安排派送"),
     # "没法货": a typo of 没发货 customers make (法 and 发 share a pinyin).
-    _cue("not_shipped", r"(还)?没(有)?发(货|出)?|没(有)?法货|未发货|尚未发货|还没寄|没动静", negatable=False),
+    # ("发没发", "发没发货": asking, the A-not-A form.)
+    _cue("not_shipped", r"(?<!发)(?:(还)?没(有)?发(货|出)?|没(有)?法货)|未发货|尚未发货|还没寄|没动静", negatable=False),
     # ("到货了能通知我吗" is a restock.)
     _cue("delivered", r"收到了|(?<![能会])收到货|签收了|拿到了|到货了(?!能|再|通知|告诉|记得)|已签收|穿了|用了|戴了|洗了|试了"),
     # worn or washed a number of times ("穿一天就起球", "洗一次就缩了", "才穿两次"; not "会不会穿两次就起球")

@@ -101,6 +101,31 @@ def test_a_named_courier_and_a_pasted_order_number_reach_the_replies(parts):
     assert not any(r.category == "holding" and "订单号" in r.text for r in pasted)  # never asked for again
 
 
+def test_a_waybill_number_given_is_not_followed_by_asking_for_the_order_number(parts):
+    # a blind round: "中通 7513… 三天没更新物流了 到底发没发" got "麻烦把订单号发我，我这就查一下包裹停在哪一站": the waybill
+    # says which parcel it is, and asking for the order's number asks again
+    for message in ("韵达 4312098876512 好几天不动了 咋回事", "圆通 YT7781200934 都三天没动了 你们到底发没发"):
+        replies = offer(parts, message, "logistics.no-update").replies
+        assert replies and "订单号" not in replies[0].text, [r.text for r in replies]
+        assert not any(r.category == "holding" and "订单号" in r.text for r in replies), [r.text for r in replies]
+    without = offer(parts, "都三天没动了 你们到底发没发", "logistics.no-update").replies
+    assert "订单号" in without[0].text  # with nothing given, the order number is what to ask for
+
+
+def test_a_new_address_given_is_acknowledged_until_it_is_changed(parts):
+    # blind rounds: the new address pasted after "发一下新地址" got "我帮您查查订单现在是什么状态，看看地址还能不能改"
+    said = [("customer", "地址写错了 能改吗"), ("agent", "亲，这单还没发货，可以改的，麻烦发一下新的收货地址哦~")]
+    given = offer(parts, "杭州市西湖区文三路100号 3栋502 电话不变", "logistics.change-address", said).replies
+    assert given[0].id == "logistics-change-address-given-01", [r.id for r in given]
+    # once the agent has said it is changed, not again
+    done = [*said, ("customer", "杭州市西湖区文三路100号 3栋502"), ("agent", "好的亲，已经帮您提交修改了~")]
+    later = offer(parts, "改好了吗 订单里怎么还是老地址", "logistics.change-address", done).replies
+    assert "logistics-change-address-given-01" not in [r.id for r in later]
+    # nor before an address came
+    asked = offer(parts, "地址写错了 能改吗", "logistics.change-address").replies
+    assert "logistics-change-address-given-01" not in [r.id for r in asked]
+
+
 def test_nothing_fits_asks_about_the_likely_topic_not_a_generic_question(parts):
     lockers = offer(parts, "嗯那个柜子", leaning="logistics.locker-station")
     sizes = offer(parts, "那个码", leaning="size.between-sizes")
@@ -416,6 +441,9 @@ def test_a_parcel_not_shipped_has_not_been_received(parts):
     # worn or washed a number of times (a round of ours: "毛衣穿一天就起球成这样" got the answer before buying, "这款起球很少")
     for worn in ("毛衣穿一天就起球成这样🙂", "你们这个毛衣洗一次就缩了", "才戴两次就掉色"):
         assert read_state([("customer", worn)]).holds("delivered") is True, worn
+    # "发没发" asks whether it shipped: it says nothing (a round of ours: read as "not shipped", with a waybill given)
+    assert read_state([("customer", "你们到底发没发")]).holds("not_shipped") is None
+    assert read_state([("customer", "还没发货")]).holds("not_shipped") is True
     for worry in ("这件能穿几年啊", "会不会穿两次就起球", "怕洗一次就缩水", "起球不 之前买的毛衣穿两次就全是球 气死"):
         assert read_state([("customer", worry)]).holds("delivered") is None, worry
 

@@ -511,6 +511,27 @@ def test_one_size_asked_about_is_answered_by_its_row():
     assert shoe == "亲，这款板鞋39码对应脚长24.5cm。您发我脚长，我帮您对一下～"
 
 
+def test_two_sizes_compared_are_answered_by_their_rows():
+    """A round of ours: "那M和L差多少啊" got "按身高168、体重116斤，这款建议L码" and nothing of how the two differ. Two
+    sizes named with a comparing word get both rows from the chart and the difference of the garment's measures."""
+    from service.shop.answers import compare_answer
+    from service.shop.products import Product
+    from service.shop.sizes import parse_chart
+
+    tops = parse_chart("t", "size,height_cm,weight_kg,bust_cm,length_cm\nM,158-166,48-56,100,62\nL,166-172,56-64,104,64\n")
+    top = Product(id="T1", title="毛衣", category="tops")
+    said = compare_answer(top, tops, "那m和L差多少啊 想要贴身一点的", "size.between-sizes")
+    assert said.text == "亲，这款毛衣M码胸围100cm、衣长62cm，L码胸围104cm、衣长64cm，L码胸围大4cm、衣长长2cm～", said.text
+    assert said.id == "sizing-compare-t1" and said.source == "size"
+    jeans = parse_chart("j", "size,waist_cm,hip_cm\n27,67-70,91-94\n28,70-74,94-97\n")
+    body = compare_answer(Product(id="J1", title="牛仔裤", category="jeans"), jeans, "27和28区别大吗", "size.between-sizes")
+    assert body.text == "亲，这款牛仔裤27码适合腰围67-70cm、臀围91-94cm，28码适合腰围70-74cm、臀围94-97cm～", body.text
+    # one size, no comparing word, or a size the chart lacks: none
+    assert compare_answer(top, tops, "L码胸围多少", "size.chart") is None
+    assert compare_answer(top, tops, "M还是L", "size.between-sizes") is None
+    assert compare_answer(top, tops, "L和XL差多少", "size.between-sizes") is None
+
+
 @pytest.fixture(scope="module")
 def demo_real(settings, tmp_path_factory):
     """The real models serving the bundled example shop."""
@@ -543,6 +564,24 @@ def test_an_unsure_message_on_the_topic_the_customer_raised_is_not_asked_about_i
     ]
     first = suggest(demo_real, "换？？上次买的那条也是这样 你们家拉链是不是都这德性 退钱！！运费谁出", history=said)["replies"][0]
     assert not first["id"].startswith("clarify"), first
+
+
+@pytest.mark.slow
+def test_two_sizes_compared_lead_with_how_they_differ(demo_real):
+    said = [{"role": "customer", "text": "168 58kg 毛衣哪个码"}, {"role": "agent", "text": "建议L哦亲，L适合166-174cm、56-65kg"}]
+    first = suggest(demo_real, "那M和L差多少啊 想要贴身一点的", product_id="SW-2301", history=said)["replies"][0]
+    assert first["id"] == "sizing-compare-sw-2301" and "胸围大4cm" in first["text"], first
+    jeans = suggest(demo_real, "27和28区别大吗", product_id="JN-5102")["replies"][0]
+    assert jeans["id"] == "sizing-compare-jn-5102", jeans
+
+
+@pytest.mark.slow
+def test_a_joined_reply_claims_nothing_the_conversation_has_not_shown(demo_real):
+    # a round of ours: "…有红色的吗 没有的话黑的L码还有没" got a joined reply ending "您要的红色L这款目前系统里显示有现货":
+    # a part that needs a check hides its claim among the others. Such a part is offered on its own, with its check.
+    replies = suggest(demo_real, "有红色的吗 没有的话黑色L码还有货没")["replies"]
+    assert not any(r.get("parts") and r["needs_check"] for r in replies), [r for r in replies if r.get("parts")]
+    assert not any(r.get("parts") and "现货" in r["text"] for r in replies), replies[:2]
 
 
 @pytest.mark.slow
@@ -815,6 +854,19 @@ def test_a_courier_asked_for_is_answered_from_the_shops_couriers(demo):
     assert "logistics-courier-request-02" not in unlisted
     listed = courier_replies("能发圆通吗")
     assert "logistics-courier-request-02" in listed and "logistics-courier-request-04" not in listed
+
+
+def test_a_free_courier_is_not_answered_with_the_extra_cost_one(demo):
+    # a round of ours: "那圆通呢 也要补？" after "顺丰的话需要补10元" got "您想发圆通的话，我们加急走的是顺丰，补10元…": 圆通 is
+    # one of the shop's couriers, at no extra cost
+    said = [{"role": "customer", "text": "能发顺丰吗 急用"}, {"role": "agent", "text": "可以的亲，默认发中通，顺丰的话需要补10元运费差价哦~"}]
+
+    def upgrade(message, history=()):
+        return [r["text"] for r in suggest(demo, message, history=list(history))["replies"]
+                if r["knowledge_point"] == "logistics.courier-upgrade"]
+
+    assert not any("加急走的是" in text for text in upgrade("那圆通呢 也要补？", said))
+    assert any("加急走的是顺丰" in text for text in upgrade("想快点 京东能发吗 加钱也行"))
 
 
 @pytest.mark.slow

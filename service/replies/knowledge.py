@@ -44,6 +44,7 @@ PRESUMES = {
     "before_delivery": "先确认客户还没收到货",
     "order_given": "先确认客户已经给了订单号",
     "photo_given": "先确认客户已经发了图片",
+    "address_given": "先确认客户已经给了新地址，还没改",
     "tax_id_given": "先确认客户已经给了税号",
     "problem_given": "先确认客户已经说了东西哪里有问题",
     "payout_given": "先确认客户说了赔了多少、嫌少",
@@ -52,6 +53,7 @@ PRESUMES = {
     "price_refused": "先确认已经跟客户说过价格不能再动",
     "courier_listed": "先确认客户要的快递是我们能发的",
     "courier_unlisted": "先确认客户要的快递我们确实发不了",
+    "courier_not_listed": "先确认客户要的快递不在我们免费能发的快递里",
 }
 # Presumed unless the conversation says otherwise (no check is asked for when nobody said): that the customer
 # has not already done what a reply tells them to do themselves (look at the 驿站, find the button, re-pair), and
@@ -62,7 +64,11 @@ PRESUMES = {
 # left, for a reply that only makes sense before it does without saying it has not ("还没发货的话马上帮您改" once the
 # agent said "已经发出啦"), or has not arrived, for one that only makes sense while it is on the way ("路上没法再改码，收到后
 # 联系我换" once the customer said "收到了").
-ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale", "before_shipping", "before_delivery", "not_refused"})
+# And that the courier the customer asks for is not one the shop sends with at no extra cost, for a reply offering
+# its extra-cost courier for it ("您想发圆通的话，我们加急走的是顺丰" to a shop sending with 圆通 for free).
+ASSUMED = frozenset({
+    "not_tried", "no_order", "in_time", "not_presale", "before_shipping", "before_delivery", "not_refused", "courier_not_listed",
+})
 # The customer's situation, once the conversation shows it: the shop's own mistake, a return sent or received, a
 # refund approved or paid, a parcel out for delivery, an amount offered or agreed, a photo or a tax number sent
 # ("照片我看到了…" over the answer asking for one: a blind round rated asking again the commonest fault after
@@ -70,7 +76,7 @@ ASSUMED = frozenset({"not_tried", "no_order", "in_time", "not_presale", "before_
 # this conversation more closely than one written for any (ranking's `settled`).
 SITUATION = frozenset({
     "shop_fault", "return_sent", "return_received", "refund_approved", "refund_done", "out_for_delivery", "offered", "agreed",
-    "photo_given", "tax_id_given",
+    "photo_given", "tax_id_given", "address_given",
 })
 # The group of points for messages outside what the shop's service answers (`outside.toml`): learnt like the
 # others, but matching one means no point fits (the API lists none), and its replies say so politely.

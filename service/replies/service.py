@@ -41,10 +41,16 @@ from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
 from service.shop.answers import (
     ANSWERS, BRA_POINT, BRA_PREFIX, CHART_POINT, LENGTH_POINT, PREFIXES, ROW_POINTS, SHOES_POINT, SIZE_ADVICE_POINTS,
-    WHOLE_CHART, asked_measures, bra_answer, chart_answer, general_size_answer, length_answer, product_answers,
+    WHOLE_CHART, asked_measures, bra_answer, chart_answer, compare_answer, general_size_answer, length_answer, product_answers,
     row_answer, size_answer,
 )
 from service.shop.products import JOINED_ID_PREFIX, Product
+
+# Goods named as what the product is worn with ("我想扎进裤子", "里面套个毛衣"): not what the message asks about.
+_WORN_WITH = re.compile(r"(?:扎进|塞进|扎到|塞到|里面套|里面穿|内搭|搭配?)[^\s,.!?。，！？]{0,4}")
+
+# The point of a question between two sizes: two of the chart's sizes compared are answered for it.
+BETWEEN_POINT = "size.between-sizes"
 from service.shop.shop import Shop, garment_kinds
 from service.shop.sizes import SizeAdvice, advise
 
@@ -177,8 +183,12 @@ def _without_reply(points: dict[str, KnowledgePoint], reply: StandardReply) -> d
 
 def _leans_on(point: KnowledgePoint) -> set[str]:
     """The order-status facts a point's replies presume, when none of them presumes the opposite (what the
-    point is about, in effect: changing the address of a parcel that has or has not left)."""
-    presumed = {fact for reply in point.replies for fact in reply.presumes if fact in _STATUS_FACTS}
+    point is about, in effect: changing the address of a parcel that has or has not left). A reply for before the
+    parcel leaves (`before_shipping`, assumed until it has) presumes it has not left, as one presuming `not_shipped`."""
+    presumed = {
+        _ASSUMED_STATUS.get(fact, fact) for reply in point.replies for fact in reply.presumes
+        if _ASSUMED_STATUS.get(fact, fact) in _STATUS_FACTS
+    }
     return {fact for fact in presumed if OPPOSITES.get(fact) not in presumed}
 
 
@@ -269,6 +279,8 @@ _CONTENT = re.compile(r"[\u4e00-\u9fff]")
 # The facts about an order's status that tell two neighbouring points apart (change the address before
 # or after shipping, cancel before or after, in stock or not).
 _STATUS_FACTS = ("shipped", "not_shipped", "delivered", "in_stock", "out_of_stock", "return_sent", "return_received")
+# The status an assumed presumption stands for, for what a point leans on.
+_ASSUMED_STATUS = {"before_shipping": "not_shipped"}
 
 
 @dataclass(frozen=True)
@@ -485,6 +497,7 @@ class ReplyService:
             # the courier asked for against the shop's: "可以发" or "暂时发不了" (its extra-cost courier: neither)
             state.set("courier_listed", how == "listed")
             state.set("courier_unlisted", how == "unlisted")
+            state.set("courier_not_listed", how != "listed")
         agent_said = {text for role, text in turns if role == "agent"}
         asked_before = self._asked_before(reading.doc.text, history)
         # Unsure of the message: the points the customer's last two turns asked (read only then: an encoder run each).
@@ -539,7 +552,7 @@ class ReplyService:
             return [(general_size_answer(general, which.id, texts), which)]
         # A message naming only other kinds of goods than the product's ("有没有配它的半身裙" about a sweater) asks about
         # them: the product's data does not answer it.
-        named = garment_kinds(reading.doc.text)
+        named = garment_kinds(_WORN_WITH.sub(" ", reading.doc.text))
         if named and not named & garment_kinds(" ".join([product.title, *product.aliases, product.category or ""])):
             return []
         # one size asked about by name ("26码腰围多少", then "27呢"), not for the chart itself: that size's row
@@ -551,11 +564,18 @@ class ReplyService:
                 on = sized[0] if sized else PointMatch(CHART_POINT, "尺码表", top or 1.0)
             said = row_answer(product, chart, size, on.id, words) if on is not None else None
             row = (said, on) if said is not None else None
+        # two of the chart's sizes compared ("M和L差多少", "27和28区别大吗", which may read as comparing two items): how
+        # they differ, before the size advice
+        on = sized[0] if sized else PointMatch(BETWEEN_POINT, self.index.points[BETWEEN_POINT].label, top or 1.0) if (
+            BETWEEN_POINT in self.index.points) else None
+        compared = compare_answer(product, chart, reading.doc.text, on.id) if chart is not None and on is not None else None
+        if compared is not None:
+            out.append((compared, on))
         if size_advice is not None and which is not None:
-            out.append((size_answer(product, size_advice, which.id), which))
-        elif row is not None and row[1].id != LENGTH_POINT:
+            out.append((size_answer(product, size_advice, which.id, list(texts)), which))
+        elif compared is None and row is not None and row[1].id != LENGTH_POINT:
             out.append(row)
-        elif chart is not None and any(p.id == CHART_POINT or (p.id == SHOES_POINT and size_advice is None) for p in close):
+        elif compared is None and chart is not None and any(p.id == CHART_POINT or (p.id == SHOES_POINT and size_advice is None) for p in close):
             # asked for the chart (measurements or not: "尺码表发我看看 我平时穿M"), or which shoe size without a foot
             # length or a size named
             found = next(p for p in close if p.id in (CHART_POINT, SHOES_POINT))
@@ -633,6 +653,8 @@ class ReplyService:
             state.set("shipped", True)
         state.facts["photo_given"] = "photo" in given
         state.facts["tax_id_given"] = "tax_id" in given
+        # a new address given and not yet said to be changed ("已经帮您提交修改" answers it)
+        state.facts["address_given"] = "address" in given and not state.holds("action_done")
         state.facts["problem_given"] = "problem" in given
         state.facts["payout_given"] = "payout" in given
         state.facts["wrong_entry_given"] = "wrong_entry" in given
@@ -784,6 +806,9 @@ class ReplyService:
                 options = self._relevant(own, ask.vector if self.same_space else None, index)
             options = [c for c in options if c.reply.id not in sent and normalize(c.text) not in agent_said]
             options = [c for c in options if all(c.text != p.text for p in parts)]
+            # Nor one presuming what the conversation has not shown: its claim ("…目前系统里显示有现货") would hide among
+            # the other answers; on its own it is offered with its check.
+            options = [c for c in options if c.needs_check is None]
             # Nor one an earlier part contradicts: "…目前显示有现货…" then "…补货上架后…" told one customer both.
             presumed = {fact for p in parts for fact in p.reply.presumes}
             options = [c for c in options if not any(_CONTRADICTS.get(fact, set()) & presumed for fact in c.reply.presumes)]
@@ -922,9 +947,11 @@ class ReplyService:
         score += adoption - w.needs_check * bool(unchecked) - w.status_check * status_unchecked - w.missing * len(missing)
         if any(fact in SITUATION and state.holds(fact) for fact in reply.presumes):
             score += w.settled  # written for the situation the conversation has shown
+        # (A waybill number given says which order it is: asking for the order's number then asks again.)
         known = [
             name for name, asks in ASKS_FOR.items()
-            if (values.get(name) or name in gave) and f"{{{name}" not in reply.text and asks.search(reply.text)
+            if (values.get(name) or name in gave or (name == "order_id" and values.get("tracking_no")))
+            and f"{{{name}" not in reply.text and asks.search(reply.text)
         ]
         if known and (reply.category == "holding" or cannot.intersection(known)):
             return None  # a question for what the customer already said, or asking again for what they cannot give

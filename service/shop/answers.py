@@ -1,9 +1,9 @@
 """Replies built from the shop's own knowledge: a product's attribute answering a product question, the size
-the size chart gives for the customer's measurements, the chart itself, or one size's row of it.
+the size chart gives for the customer's measurements, the chart itself, one size's row of it, or two sizes compared.
 
 Each is a reply like the corpus's (so it is offered, audited and credited the same way) with a stable id
-(`catalogue-<product>-<attribute>`, `sizing-<product>`, `sizing-chart-<product>`, `sizing-row-<product>`) and
-source `product` or `size`. The texts state only what the shop's data says; what it does not say is not claimed.
+(`catalogue-<product>-<attribute>`, `sizing-<product>`, `sizing-chart-<product>`, `sizing-row-<product>`,
+`sizing-compare-<product>`) and source `product` or `size`. The texts state only what the shop's data says; what it does not say is not claimed.
 """
 
 from __future__ import annotations
@@ -135,12 +135,14 @@ def product_answers(product: Product, point_id: str, slots: dict[str, str], mess
 _ASK = {"height_cm": "身高", "weight_kg": "体重", "bust_cm": "胸围", "waist_cm": "腰围", "hip_cm": "臀围", "foot_cm": "脚长"}
 
 
-def size_answer(product: Product, advice: SizeAdvice, point_id: str) -> StandardReply:
+def size_answer(product: Product, advice: SizeAdvice, point_id: str, texts: list[str] = ()) -> StandardReply:
     """The size the chart gives, said as the reply: the measurements it rests on, the size or the two sizes
-    and which way the fit leans, and a question only for what is missing."""
+    and which way the fit leans, and a question only for what is missing and the conversation (`texts`) does not
+    say is not known ("具体多重我也不太清楚")."""
     text = f"亲，{advice.reason}"
-    if advice.missing:
-        asked = "和".join(_ASK[k] for k in advice.missing[:2])
+    missing = [key for key in advice.missing if not _unknown(key, texts)]
+    if missing:
+        asked = "和".join(_ASK[k] for k in missing[:2])
         text += f"；方便再说下您的{asked}吗，我帮您看得更准"
     return _reply(f"sizing-{_slug(product.id)}", text + "～", point_id, "size", "size")
 
@@ -291,6 +293,41 @@ _GARMENT_WORDS = {"bust": "胸围", "waist": "腰围", "hip": "臀围", **_LENGT
 def asked_measures(text: str) -> set[str]:
     """The chart measures a question names."""
     return {measure for measure, pattern in _MEASURE_WORDS.items() if pattern.search(text)}
+
+
+# A question how two sizes differ ("M和L差多少", "27和28区别大吗").
+_COMPARES = re.compile(r"差多少|差多大|差几|相差|差别|区别|差距|大多少|小多少|长多少|有什么不同|有啥不同|哪里不一样|不一样在哪")
+
+
+def _named_sizes(chart: SizeChart, text: str) -> list[SizeRow]:
+    """The chart's rows whose sizes the text names ("m和L", "27跟28"), in the chart's order."""
+    return [
+        row for row in chart.rows
+        if re.search(rf"(?<![A-Za-z0-9.]){re.escape(row.size)}(?![A-Za-z0-9.]|\s?(?:cm|厘米|公分|斤|kg|公斤))", text, re.IGNORECASE)
+    ]
+
+
+def compare_answer(product: Product, chart: SizeChart, text: str, point_id: str) -> StandardReply | None:
+    """How two sizes the customer compares differ: each one's garment measures and how much bigger the larger is
+    (or, without garment measures, the body each fits). None unless the text names two of the chart's sizes and
+    asks how they differ."""
+    rows = _named_sizes(chart, text)
+    if len(rows) != 2 or not _COMPARES.search(text):
+        return None
+    words = {**_GARMENT_WORDS, "length": _length_word(product)}
+    garment = [m for m in words if all(m in row.values for row in rows)]
+    if garment:
+        said = [f"{row.size}码" + "、".join(f"{words[m]}{row.values[m]:g}cm" for m in garment) for row in rows]
+        small, large = rows
+        gaps = [(words[m], large.values[m] - small.values[m]) for m in garment if large.values[m] != small.values[m]]
+        more = "、".join(f"{word}{'长' if word.endswith('长') else '大'}{gap:g}cm" for word, gap in gaps if gap > 0)
+        if more:
+            said.append(f"{large.size}码{more}")
+    else:
+        said = [f"{row.size}码适合" + "、".join(parts) for row in rows if (parts := _body_parts(row, "cm"))]
+        if len(said) != 2:
+            return None
+    return _reply(f"sizing-compare-{_slug(product.id)}", f"亲，这款{product.title}{'，'.join(said)}～", point_id, "size", "size")
 
 
 def row_answer(product: Product, chart: SizeChart, size: str | None, point_id: str, text: str = "") -> StandardReply | None:
