@@ -44,17 +44,18 @@ from service.shop.answers import (
     WHOLE_CHART, asked_measures, bra_answer, chart_answer, compare_answer, general_size_answer, length_answer, product_answers,
     row_answer, size_answer,
 )
-from service.shop.products import JOINED_ID_PREFIX, Product
-
-# Goods named as what the product is worn with ("我想扎进裤子", "里面套个毛衣"): not what the message asks about.
-_WORN_WITH = re.compile(r"(?:扎进|塞进|扎到|塞到|里面套|里面穿|内搭|搭配?)[^\s,.!?。，！？]{0,4}")
-
-# The point of a question between two sizes: two of the chart's sizes compared are answered for it.
-BETWEEN_POINT = "size.between-sizes"
+from service.shop.products import JOINED_ID_PREFIX, WORN_WITH, Product
 from service.shop.shop import Shop, garment_kinds
 from service.shop.sizes import SizeAdvice, advise
 
 log = logging.getLogger("huashu")
+
+# Goods named as what the product is worn with ("我想扎进裤子", "里面套个毛衣"): not what the message asks about.
+_WORN_WITH = re.compile(WORN_WITH)
+# Two of the chart's sizes compared are answered for the point of a question between two sizes, also when the
+# message reads as comparing two items ("27和28区别大吗").
+BETWEEN_POINT = "size.between-sizes"
+COMPARE_POINT = "product.compare"
 
 CLARIFY_FILE = packaged("scripts_corpus", "clarify.toml")
 # Where a feeling reply comes from when no matched point has one (an angry message that matched nothing).
@@ -564,10 +565,10 @@ class ReplyService:
                 on = sized[0] if sized else PointMatch(CHART_POINT, "尺码表", top or 1.0)
             said = row_answer(product, chart, size, on.id, words) if on is not None else None
             row = (said, on) if said is not None else None
-        # two of the chart's sizes compared ("M和L差多少", "27和28区别大吗", which may read as comparing two items): how
-        # they differ, before the size advice
-        on = sized[0] if sized else PointMatch(BETWEEN_POINT, self.index.points[BETWEEN_POINT].label, top or 1.0) if (
-            BETWEEN_POINT in self.index.points) else None
+        # two of the chart's sizes compared ("M和L差多少", "27和28区别大吗"): how they differ, before the size advice
+        on = sized[0] if sized else None
+        if on is None and any(p.id == COMPARE_POINT for p in close) and BETWEEN_POINT in self.index.points:
+            on = PointMatch(BETWEEN_POINT, self.index.points[BETWEEN_POINT].label, top)
         compared = compare_answer(product, chart, reading.doc.text, on.id) if chart is not None and on is not None else None
         if compared is not None:
             out.append((compared, on))

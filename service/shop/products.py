@@ -186,8 +186,9 @@ def read_products(source: Source) -> list[Product]:
     return parse_products(source.read_text(encoding="utf-8"), str(source), kind)
 
 
-# Before a kind of goods: it is worn or matched with the goods asked about ("里面套个毛衣", "内搭你家那个毛衣").
-_WORN_WITH = re.compile(r"(?:里面|内搭|套|搭|配)[^\s,.!?。，！？]{0,4}$")
+# Before goods named: they are worn with the goods asked about ("里面套个毛衣", "内搭你家那个毛衣", "我想扎进裤子").
+WORN_WITH = r"(?:扎进|塞进|扎到|塞到|里面|内搭|套|搭)[^\s,.!?。，！？]{0,4}"
+_WORN_WITH_BEFORE = re.compile(WORN_WITH + "$")
 
 
 def _shared_ending(names: list[str]) -> str:
@@ -228,7 +229,7 @@ class Catalogue:
             if not hits:
                 # A kind named as what is worn with it ("里面套个毛衣会不会撑不开") is not the goods asked about; two kinds
                 # named ("毛衣拿L可以吧？牛仔裤28还是29") are two goods, and neither is the conversation's.
-                kinds = [h for h in self._kinds.find(text) if not _WORN_WITH.search(text[: h.start])]
+                kinds = [h for h in self._kinds.find(text) if not _WORN_WITH_BEFORE.search(text[: h.start])]
                 if len({h.payload for h in kinds}) > 1:
                     return None
                 hits = kinds
