@@ -865,7 +865,9 @@ def test_a_free_courier_is_not_answered_with_the_extra_cost_one(demo):
         return [r["text"] for r in suggest(demo, message, history=list(history))["replies"]
                 if r["knowledge_point"] == "logistics.courier-upgrade"]
 
-    assert not any("加急走的是" in text for text in upgrade("那圆通呢 也要补？", said))
+    free = upgrade("那圆通呢 也要补？", said)
+    assert not any("加急走的是" in text for text in free)
+    assert free and free[0].startswith("亲，圆通是我们本来就能发的快递，不用补运费"), free  # it answers the question
     assert any("加急走的是顺丰" in text for text in upgrade("想快点 京东能发吗 加钱也行"))
 
 
