@@ -45,7 +45,7 @@ from service.shop.answers import (
     row_answer, size_answer,
 )
 from service.shop.products import JOINED_ID_PREFIX, WORN_WITH, Product
-from service.shop.shop import Shop, garment_kinds
+from service.shop.shop import Shop, garment_kinds, product_kinds
 from service.shop.sizes import SizeAdvice, advise
 
 log = logging.getLogger("huashu")
@@ -554,7 +554,7 @@ class ReplyService:
         # A message naming only other kinds of goods than the product's ("有没有配它的半身裙" about a sweater) asks about
         # them: the product's data does not answer it.
         named = garment_kinds(_WORN_WITH.sub(" ", reading.doc.text))
-        if named and not named & garment_kinds(" ".join([product.title, *product.aliases, product.category or ""])):
+        if named and not named & product_kinds(product):
             return []
         # one size asked about by name ("26码腰围多少", then "27呢"), not for the chart itself: that size's row
         row: tuple[StandardReply, PointMatch] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -193,11 +194,7 @@ _WORN_WITH_BEFORE = re.compile(WORN_WITH + "$")
 
 def _shared_ending(names: list[str]) -> str:
     """The longest ending all `names` have ("羽绒服" of 连帽短款羽绒服, 短款羽绒服 and 连帽羽绒服)."""
-    names = [n.strip() for n in names]
-    end = 0
-    while end < min(map(len, names)) and len({n[len(n) - end - 1] for n in names}) == 1:
-        end += 1
-    return names[0][len(names[0]) - end:] if end else ""
+    return os.path.commonprefix([n.strip()[::-1] for n in names])[::-1]
 
 
 class Catalogue:

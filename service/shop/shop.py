@@ -53,6 +53,11 @@ def garment_kinds(text: str) -> set[str]:
     return {kind for kind, words in GARMENT_KINDS.items() if any(word in text for word in words)}
 
 
+def product_kinds(product: Product) -> set[str]:
+    """The kinds of garment a product is, as its title, aliases and category name them."""
+    return garment_kinds(" ".join([product.title, *product.aliases, product.category or ""]))
+
+
 def _first_at(text: str, kind: str) -> int:
     """Where `text` first names a garment of `kind`."""
     text = _NOT_GARMENT.sub(" ", text.lower())
@@ -106,7 +111,7 @@ class Shop:
         for product in self.products:
             chart = self.chart(product)
             if chart is not None:
-                kinds[chart.id] |= garment_kinds(" ".join([product.title, *product.aliases, product.category or ""]))
+                kinds[chart.id] |= product_kinds(product)
         for chart_id, found in kinds.items():
             if not found and chart_id.lower() in _KIND_OF_CHART_ID:
                 found.add(_KIND_OF_CHART_ID[chart_id.lower()])
