@@ -46,6 +46,10 @@ def asks(text: str) -> list[str]:
     # own conversations: "…有没有防伪码 别给我发假货 我怀着孕呢" was answered about maternity sizes too)
     ("是旗舰店还是代购啊 有没有防伪码 我怀着孕呢", ["是旗舰店还是代购啊", "有没有防伪码 我怀着孕呢"]),
     ("能发顺丰吗 我在上班呢 几点能到", ["能发顺丰吗 我在上班呢", "几点能到"]),
+    # a clause asking to be told yes ("可以吧", "能退吧") asks (a round of our own conversations: "…想换S 吊牌都还在的
+    # 前天签收的 可以换吧？来回运费咋算" was answered about the exchange alone)
+    ("前天收到的 有点大 换小一码可以吧 邮费谁出", ["前天收到的 有点大 换小一码可以吧", "邮费谁出"]),
+    ("能退吧 运费险有吗", ["能退吧", "运费险有吗"]),
 ])
 def test_a_message_is_cut_into_its_questions(message, expected):
     assert asks(message) == expected
@@ -70,6 +74,9 @@ def test_a_message_is_cut_into_its_questions(message, expected):
     # "which one to buy" after measurements asks which size (it was read as how to place an order, and answered so)
     "那我腰围2尺1 臀围90 拍哪个",
     "165 100斤 选哪个好",
+    # giving in ("行吧", "那好吧") asks nothing
+    "行吧 那我拍了",
+    "那好吧 能退吧",
 ])
 def test_a_message_asking_one_thing_stays_whole(message):
     assert len(asks(message)) == 1, asks(message)

@@ -372,6 +372,11 @@ def test_a_reply_telling_the_customer_to_order_is_not_offered_once_they_have(par
     for point, message in [("logistics.arrival-time", "周五之前能到吗 急用"), ("logistics.courier-request", "能发顺丰吗")]:
         offered = offer(parts, message, point, said=paid).replies
         assert not any(re.search("尽早下单|早点下单|下单后跟我说", r.text) for r in offered), [r.text for r in offered]
+    # paid at a time of day (a round of ours: "好吧 我4点05付的😅 那就是明天发咯 常州的 后天能到么" got "建议尽早下单")
+    offered = offer(parts, "好吧 我4点05付的😅 那就是明天发咯 常州的 后天能到么", "logistics.arrival-time").replies
+    assert offered and not any(re.search("尽早下单|早点下单", r.text) for r in offered), [r.text for r in offered]
+    for said, ordered in [("三点半下的单", True), ("我明天三点拍的话能发吗", None), ("4点前付款能发吗", None)]:
+        assert read_state([("customer", said)]).holds("ordered") is ordered, said
 
 
 def test_the_usual_shipping_time_is_not_the_answer_after_waiting_days(parts):
@@ -446,6 +451,13 @@ def test_a_parcel_not_shipped_has_not_been_received(parts):
     assert read_state([("customer", "还没发货")]).holds("not_shipped") is True
     for worry in ("这件能穿几年啊", "会不会穿两次就起球", "怕洗一次就缩水", "起球不 之前买的毛衣穿两次就全是球 气死"):
         assert read_state([("customer", worry)]).holds("delivered") is None, worry
+    # a fit found wrong, or the day it came (a round of ours: "鞋子小了 还没穿过 能换大一码吗 运费谁出" and "…前天收到的 有点大
+    # 换小一码可以吧" left the exchange answer unchecked, so the answer joining it to the postage was not made)
+    for tried in ("鞋子小了 还没穿过 能换大一码吗", "买大了", "裤子有点短了 能换长的吗", "前天收到的 有点大", "3号签收的"):
+        assert read_state([("customer", tried)]).holds("delivered") is True, tried
+    # a worry, a question, a size ordered by mistake (it may not have shipped) or a day supposed: nothing
+    for unsure in ("怕买小了 要不要拿大一码", "要是买大了能换吗", "鞋子会不会小了", "我拍小了 能改吗", "这件太大了吧？", "今天到的话能穿吗"):
+        assert read_state([("customer", unsure)]).holds("delivered") is None, unsure
 
 
 def test_the_usual_shipping_time_is_not_said_of_a_presale_item(parts):

@@ -757,6 +757,29 @@ def test_a_message_asking_several_things_gets_one_reply_answering_each(demo_real
     # "怎么理赔" read alone is a scam question; the message as a whole does not list it, and it is not sure enough
     insured = suggest(demo_real, "我有运费险吗 怎么理赔")["replies"][0]
     assert not insured["parts"] and "验证码" not in insured["text"], insured
+    # A question read alone is vaguer than the whole message; it is answered when its reading is clear all the same, by
+    # a margin over any other (a round of ours: the remote areas' fee and the exchange were left out), and read without
+    # the courtesy opening it ("好的 退回去寄到哪" read as "好的", an acknowledgement)
+    for message, words in (("好的 退回去寄到哪 运费险要自己申请吗", ("退货地址", "运费险")),
+                           ("我人在拉萨。。那得补多少 能发圆通不 中通我这取不到", ("15元", "圆通")),
+                           ("前天收到的 有点大 换小一码可以吧 邮费谁出", ("换码", "运费"))):
+        first = suggest(demo_real, message)["replies"][0]
+        assert len(first["parts"]) == 2 and all(w in first["text"] for w in words), (message, first)
+
+
+@pytest.mark.slow
+def test_a_live_stream_price_after_buying_is_answered_with_the_price_protection_rule(demo_real):
+    """A round of ours: "直播间的也算吗", after the agent said price drops are refunded within 7 days, got "直播专享价一般要
+    从直播间的链接拍~ 您把看到的链接或截图发我" four times. Once something is bought, the reply quotes the shop's rule,
+    which says whether live-stream prices count."""
+    rule = demo_real.get("/v1/shop", headers=HEADERS["agent"]).json()["facts"]["price_protection"]
+    said = [{"role": "customer", "text": "上周买的卫衣 今天降了30 能退差价吗"},
+            {"role": "agent", "text": "亲，付款后7天内同款降价可以退差价的，您是在哪里看到的价格呢？"}]
+    first = suggest(demo_real, "在你们直播间看到的 那个价也能退吗", history=said)["replies"][0]
+    assert rule in first["text"] and "订单号" in first["text"], first["text"]
+    # the order's number given: used, not asked for
+    first = suggest(demo_real, "4012837795561028 直播间那个价格也算吗", history=said)["replies"][0]
+    assert rule in first["text"] and "4012837795561028" in first["text"], first["text"]
 
 
 @pytest.mark.slow

@@ -143,6 +143,14 @@ class MatchWeights:
     # … and this sure when the message read as a whole does not list the point ("怎么理赔" alone reads as a scam
     # question; after "我有运费险吗" it is not one)
     ask_unlisted: float = 0.5
+    # … or this sure and `ask_margin` times as sure as any reading but its own, when the whole message lists the point
+    # (a question read alone is vaguer than the message: "我就在拉萨 那要补多少钱" is 0.33 the remote areas' fee and
+    # 0.16 anything else); when it does not, `ask_clear_unlisted` and `ask_margin_unlisted` ("寄到哪啊": 0.50 the
+    # return address, 0.08 anything else)
+    ask_clear: float = 0.3
+    ask_margin: float = 2.0
+    ask_clear_unlisted: float = 0.4
+    ask_margin_unlisted: float = 3.0
     max_asks: int = 4
 
 
@@ -373,6 +381,8 @@ class KnowledgeMatcher:
         if len(questions) < 2:
             return []
         w = self.weights
+        # A question read without the courtesy opening it: "ok 寄到哪啊" alone reads as "ok" (an acknowledgement).
+        questions = [_after_opener(q) or q for q in questions]
         docs = make_documents([q[:EMBED_MAX_CHARS] for q in questions[: w.max_asks]], self.segmenter, self.encoder)
         out: dict[str, Ask] = {}
         likeliest = set()
@@ -387,6 +397,11 @@ class KnowledgeMatcher:
             # which size, a petite figure), and one whether a colour is there over the colours and the stock; they share
             # one answer, so together they say how sure it is.
             sure = next((probs[group].sum() for group in self._together if group[j]), probs[j])
+            clear, margin = (w.ask_clear, w.ask_margin) if point in listed else (w.ask_clear_unlisted, w.ask_margin_unlisted)
+            if clear <= sure < floor:
+                others = probs.copy()
+                others[group if group is not None else j] = 0.0
+                floor = max(clear, margin * float(others.max()))
             if not self._listable[j] or sure < floor or point.startswith(NOT_JOINED) or point in out:
                 continue
             out[point] = Ask(doc.text, PointMatch(point, self.points[point].label, round(float(probs[j]), 4)), doc.vector)
