@@ -443,6 +443,19 @@ def test_a_looser_fit_asked_for_is_answered_by_the_cut():
     assert plain.text == "亲，这款是标准版型，按平时的码数拍就可以～"
 
 
+def test_a_feel_asked_of_the_material_is_answered_by_the_feature_saying_it():
+    """A round of ours: "黑色的也是这个料吗 我皮肤有点敏感 会不会扎啊" got the composition alone, though the product's features
+    say "不扎身的细针织"."""
+    from service.shop.answers import product_answers
+    from service.shop.products import Product
+
+    sweater = Product(id="S1", title="毛衣", attributes={"material": "50%羊毛", "features": ["不扎身的细针织", "下摆防卷边"]})
+    (asked,) = product_answers(sweater, "product.material", {}, "会不会扎啊 我皮肤敏感")
+    assert asked.text == "亲，这款毛衣的材质是50%羊毛，不扎身的细针织哦～", asked.text
+    (plain,) = product_answers(sweater, "product.material", {}, "什么材质的")
+    assert plain.text == "亲，这款毛衣的材质是50%羊毛哦～"
+
+
 def test_a_colour_asked_how_it_looks_is_not_answered_by_its_being_made():
     """A round of ours: "雾霾蓝偏灰还是偏蓝呀 我黄黑皮穿显黑不" got "这款…有雾霾蓝的哦，拍的时候选上就可以", which answers
     neither question; the reply about skin tones answers it."""
@@ -765,6 +778,25 @@ def test_a_message_asking_several_things_gets_one_reply_answering_each(demo_real
                            ("前天收到的 有点大 换小一码可以吧 邮费谁出", ("换码", "运费"))):
         first = suggest(demo_real, message)["replies"][0]
         assert len(first["parts"]) == 2 and all(w in first["text"] for w in words), (message, first)
+
+
+@pytest.mark.slow
+def test_a_shop_point_near_in_words_but_not_asked_is_not_offered(demo_real):
+    """"毛衣什么材质的" is a cosine of 0.94 from the example shop's own "这件毛衣起球吗", and got its pilling answer first. The
+    knowledge model reads the point's phrasings as pilling (and shedding) and is sure the message asks the material."""
+    first = suggest(demo_real, "毛衣什么材质的", product_id="SW-2301")["replies"][0]
+    assert "50%羊毛" in first["text"] and "起球" not in first["text"], first
+    for message in ("毛衣起球吗", "这件毛衣会掉毛吗"):
+        first = suggest(demo_real, message, product_id="SW-2301")["replies"][0]
+        assert first["id"] == "shop-sw2301-pilling-01", (message, first)
+
+
+@pytest.mark.slow
+def test_measurements_with_a_fit_wish_get_the_size_advice_answering_it(demo_real):
+    """A round of ours: "毛衣165 104斤 想穿宽松点 拿M还是L呀" read as how it should sit, and got "这款是标准版型…" without the
+    measurements' size; now the chart's advice, answering the wish."""
+    first = suggest(demo_real, "165 104斤 想穿宽松点 拿M还是L呀", product_id="SW-2301")["replies"][0]
+    assert first["id"] == "sizing-sw-2301" and "建议M码" in first["text"] and "拿大一码L码" in first["text"], first
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ each side of every range boundary; the reason said; and bad charts refused with 
 import pytest
 
 from service.shop.answers import bra_answer, bra_size, general_size_answer
-from service.shop.sizes import SizeChartError, advise, parse_chart
+from service.shop.sizes import SizeChartError, advise, fit_wish, parse_chart
 
 TOPS = parse_chart("tops", """size,height_cm,weight_kg,bust_cm,length_cm
 S,150-158,40-48,96,60
@@ -167,6 +167,29 @@ def test_reason_names_the_measurements_and_asks_only_for_what_is_missing():
     assert "在M和L之间" in between.reason and "修身" in between.reason
     jeans = advise(JEANS, {H: 165})
     assert set(jeans.missing) == {"waist_cm", "hip_cm"}
+
+
+def test_how_the_customer_wants_it_to_sit_is_answered():
+    """Raters' rounds: "165 104斤 想穿宽松点 拿M还是L" got "这款建议M码" alone, and "想要贴身一点的" was not heard. A wish is
+    read from the customer's words (a worry or a question about the cut is none) and the advice answers it."""
+    for said, wish in [("想穿宽松点 拿M还是L呀", "looser"), ("松点的吧 那就拿大那个码", "looser"), ("想要oversize一点", "looser"),
+                       ("别太紧", "looser"), ("想要贴身一点的", "closer"), ("不想太宽松", "closer"), ("这款宽松吗", None),
+                       ("会不会太宽松", None), ("165 50kg穿什么码", None)]:
+        assert fit_wish([said]) == wish, said
+    assert fit_wish(["想要宽松点", "算了 还是贴身一点吧"]) == "closer"  # the latest wish
+    one = advise(TOPS, {H: 165, W: 52}, "regular", wish="looser")
+    assert one.size == "M" and one.reason.endswith("您想穿宽松一点的话，可以拿大一码L码"), one.reason
+    assert "宽松" not in advise(TOPS, {H: 165, W: 52}, "regular").reason
+    loose = advise(TOPS, {H: 165, W: 52}, "loose", wish="looser")
+    assert "M码就有宽松感，想再宽松些可以拿L码" in loose.reason, loose.reason
+    slim = advise(TOPS, {H: 165, W: 52}, "slim", wish="closer")
+    assert "想贴身一点选M码正好" in slim.reason and "L码" not in slim.reason, slim.reason
+    biggest = advise(TOPS, {H: 178, W: 70}, "regular", wish="looser")
+    assert biggest.size == "XL" and "大一码" not in biggest.reason  # no size above it
+    # between two sizes, the wish chooses
+    assert advise(TOPS, {H: 165, W: 58}, "regular", wish="looser").size == "L"
+    closer = advise(TOPS, {H: 165, W: 58}, "slim", wish="closer")
+    assert closer.size == "M" and "怕紧的话选L码" in closer.reason, closer.reason
 
 
 def test_far_apart_with_the_girth_larger_takes_the_girths_size_whatever_the_cut():

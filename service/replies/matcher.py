@@ -154,6 +154,9 @@ class MatchWeights:
     max_asks: int = 4
 
 
+# How a garment should sit ("想穿宽松点"): with measurements, the size advice answers it too.
+FIT_STYLE = "size.fit-style"
+
 # Whether a colour is there: the question spreads over the product's colours and its stock.
 COLOUR_THERE = frozenset({"product.colour", "product.stock"})
 
@@ -212,9 +215,10 @@ class KnowledgeMatcher:
         self._outside = np.flatnonzero(self._unlisted & (np.arange(len(self.classes)) != self._none))
         self._listable = np.array([not self._unlisted[j] and c in points for j, c in enumerate(self.classes)], dtype=bool)
         # Points one answer serves together, for a question of a mixed ask: which size to take (the chart's advice for
-        # the measurements), and whether a colour is there (the product's colours and stock: "雾霾蓝有没有").
+        # the measurements, which also answers how it should sit: "165 104斤 想穿宽松点 拿M还是L"), and whether a colour
+        # is there (the product's colours and stock: "雾霾蓝有没有").
         self._together = [
-            np.array([c in group for c in self.classes], dtype=bool) for group in (SIZE_ADVICE_POINTS, COLOUR_THERE)
+            np.array([c in group for c in self.classes], dtype=bool) for group in (SIZE_ADVICE_POINTS | {FIT_STYLE}, COLOUR_THERE)
         ]
         # The agent's replies, by point, to tell which point the agent's last turn belonged to.
         self._reply_vectors = reply_vectors

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from intents.analyzer import Analyzer, Reading, Turn
+from intents.asks import split_asks
 from intents.measurements import conversation_measurements
 from intents.encoder import EncoderError, NullEncoder, load_ranking_encoder
 from intents.labels import INTENTS
@@ -36,7 +37,7 @@ from service.replies.guidance import Advice
 from service.replies.index import ReplyIndex, ReplyLibrary, attach
 from service.replies.knowledge import ASSUMED, KNOWLEDGE_DIR, PRESUMES, SITUATION, KnowledgePoint, load_knowledge
 from service.replies.joining import ACTS, APOLOGISES, joined_candidate, soothed_candidate
-from service.replies.matcher import Ask, KnowledgeMatcher, Match, MatchWeights, PointMatch
+from service.replies.matcher import FIT_STYLE, Ask, KnowledgeMatcher, Match, MatchWeights, PointMatch
 from service.replies.priors import AdoptionPriors
 from service.replies.ranking import ANSWER_CATEGORIES, FEELING_CATEGORIES, Candidate, RankingWeights, adoption_term, category_fit, pick
 from service.shop.answers import (
@@ -46,7 +47,7 @@ from service.shop.answers import (
 )
 from service.shop.products import JOINED_ID_PREFIX, WORN_WITH, Product
 from service.shop.shop import Shop, garment_kinds, product_kinds
-from service.shop.sizes import SizeAdvice, advise
+from service.shop.sizes import SizeAdvice, advise, fit_wish
 
 log = logging.getLogger("huashu")
 
@@ -249,6 +250,11 @@ ASKS_FOR = {
 # reply still missing one is not offered.
 CUSTOMER_SAYS = frozenset({"usual_size"})
 
+# A shop's own point found near in words is left out when the knowledge model is this sure the message asks another
+# point and gives the points its phrasings read as less than KIN_FLOOR ("毛衣什么材质的" read 0.04 as pilling).
+KIN_SURE = 0.4
+KIN_FLOOR = 0.2
+
 # Below this height (cm) the customer's measurements are a child's: a general chart they fall below does not size them.
 CHILD_CM = 130
 
@@ -306,6 +312,7 @@ class ReplyService:
     # The replies' vectors are in the messages' space (one encoder for both): relevance can be read.
     same_space: bool = False
     _leans_cache: tuple[ReplyIndex, _Leaning] | None = field(default=None, init=False, repr=False, compare=False)
+    _kin_cache: tuple[ReplyIndex, dict[str, frozenset[str]]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(
@@ -417,10 +424,36 @@ class ReplyService:
             p for p in self._extra_points(index, reading)
             if p.id not in others and not (has_it and index.points[p.id].stage == "售前")
         ]
+        if (extra and match.points and match.points[0].confidence >= KIN_SURE and self.matcher is not None
+                and len(split_asks(reading.doc.text)) < 2):
+            # Near in words is not the same question: "毛衣什么材质的" is 0.94 from "这件毛衣起球吗". A shop point whose own
+            # phrasings the knowledge model reads as other points than the one it is sure the message asks (material, not
+            # pilling) is not offered, unless the message reads as one of them at all. A message asking several things
+            # keeps it: one of its questions may ask it ("毛衣起求吗？能不能直接洗衣机洗啊", the whole read as washing).
+            kin = self._kin(index)
+            probs = self.matcher._probabilities([reading.doc])[0]
+            column = {c: j for j, c in enumerate(self.matcher.classes)}
+            extra = [
+                p for p in extra
+                if not kin.get(p.id) or max(float(probs[column[k]]) for k in kin[p.id] if k in column) >= KIN_FLOOR
+            ]
         if not extra:
             return match
         merged = sorted([*match.points, *extra], key=lambda p: -p.confidence)[: MatchWeights().max_listed]
         return Match(tuple(merged), match.leaning or merged[0].id, match.from_context, model_points=match.points)
+
+    def _kin(self, index: ReplyIndex) -> dict[str, frozenset[str]]:
+        """The knowledge model's reading of each of the shop's own points' phrasings (the points they read as), once
+        per index."""
+        cached = self._kin_cache
+        if cached is None or cached[0] is not index:
+            owners = set(index.extra_owner) if len(index.extra_owner) else set()
+            kin = {
+                pid: frozenset(b for ph in index.points[pid].phrasings if (b := self.matcher.best(normalize(ph))) is not None)
+                for pid in owners if pid in index.points
+            }
+            cached = self._kin_cache = (index, kin)
+        return cached[1]
 
     def _leaning(self, index: ReplyIndex) -> _Leaning:
         """What the points' replies presume, worked out once per index."""
@@ -474,7 +507,8 @@ class ReplyService:
         slots = conversation_slots(reading.doc.text, turns[:-1])
         measurements = conversation_measurements(reading.doc.text, turns[:-1])
         chart = shop.chart(product)
-        size_advice = advise(chart, measurements, product.attributes.get("fit")) if chart is not None and measurements else None
+        wish = fit_wish([text for role, text in turns if role == "customer"][-3:])
+        size_advice = advise(chart, measurements, product.attributes.get("fit"), wish=wish) if chart is not None and measurements else None
         general: list[tuple[SizeAdvice, str | None]] = []
         if product is None and measurements:
             # no product known: the shop's charts for the garments the customer's measurements are for, said as such
@@ -482,7 +516,7 @@ class ReplyService:
             child = float(measurements.get("height_cm", CHILD_CM)) < CHILD_CM
             usual = measurements.get("usual_size")
             for found, kind in shop.general_charts(texts, measurements, sizes):
-                said = advise(found, measurements, None, f"我们家{kind}一般" if kind else "我们家的尺码表")
+                said = advise(found, measurements, None, f"我们家{kind}一般" if kind else "我们家的尺码表", wish)
                 if said is None or (said.size is None and child):
                     continue  # a child below the chart: "最小的S码也会大不少" says only that these are not for children
                 if said.size and set(said.read) <= {"height_cm"} and isinstance(usual, str) and said.size != usual:
@@ -545,6 +579,10 @@ class ReplyService:
         which = next((p for p in sized if p.id in SIZE_ADVICE_POINTS), None)
         if which is None and not sized and reading.intent == "size":
             which = PointMatch("size.recommend", "尺码推荐", top or 1.0)
+        if which is None and sized and sized[0].id == FIT_STYLE and size_advice is not None:
+            # how it should sit, with the measurements to choose by ("165 104斤 想穿宽松点 拿M还是L"): the advice for them,
+            # which answers the wish, not the cut alone ("标准版型…喜欢宽松一点可以拿大一码")
+            which = sized[0]
         if product is None:
             # The shop's chart for the garment, when the message mostly asks which size to take (not "脚背高 39还是40",
             # which the advice for an unknown shoe cannot weigh; nor a size message no point fits: "我160 怕太长了压个子").

@@ -117,8 +117,24 @@ def _attribute_text(product: Product, attribute: str, slots: dict[str, str], tex
         return f"亲，这款{title}的特点是：{'、'.join(value)}～"
     label = ATTRIBUTES[attribute][1]
     if attribute == "material":
-        return f"亲，这款{title}的材质是{value}哦～"
+        said = [f for f in product.attributes.get("features") or () if _feature_asked(f, text)]
+        return f"亲，这款{title}的材质是{value}，{'、'.join(said)}哦～" if said else f"亲，这款{title}的材质是{value}哦～"
     return f"亲，这款{title}的{label}：{value}～"
+
+
+# How a fabric feels on the skin, asked of its material ("会不会扎", "穿着痒不痒"): a feature saying it is answered.
+_FEEL = re.compile(r"[扎痒刺闷磨]")
+
+
+def _feature_asked(feature: str, text: str) -> bool:
+    """Whether the customer's words ask what a product feature says: a feel both name ("会不会扎" and "不扎身的细针织"),
+    or two characters in a row they share ("磨脚")."""
+    if set(_FEEL.findall(feature)) & set(_FEEL.findall(text)):
+        return True
+    return any(feature[i : i + 2] in text for i in range(len(feature) - 1) if _HAN_PAIR.match(feature[i : i + 2]))
+
+
+_HAN_PAIR = re.compile(r"^[\u4e00-\u9fff]{2}$")
 
 
 def product_answers(product: Product, point_id: str, slots: dict[str, str], message: str = "") -> list[StandardReply]:

@@ -181,12 +181,35 @@ def _beyond(chart: SizeChart, usual: object) -> str | None:
     return f"这款最小从{chart.sizes[sizes.index(min(sizes))]}码起，{said}"
 
 
+# How the customer wants it to sit: looser ("想穿宽松点", "想要oversize一点", "别太紧") or closer ("想要贴身一点",
+# "不想太宽松"). A wish, not a worry or a question about the cut ("这款宽松吗", "会不会太宽松"): the wish denied is read
+# first.
+_CLOSER_WISH = re.compile(
+    r"(?:想|要|喜欢|爱)(?:穿)?得?(?:贴身|修身|紧身|合身|显瘦)|(?:贴身|修身|合身)一?点|(?:不|别)(?:想|要)(?:太|那么)?(?:宽松|松|宽|大|肥)"
+    r"|(?:不|别)太(?:宽松|松|宽|肥)", re.IGNORECASE)
+_LOOSER_WISH = re.compile(
+    r"(?:想|要|喜欢|爱)(?:穿)?得?(?:宽松|松|宽|oversize|垮)|(?:宽松|松|宽)一?点|oversize|垮垮|穿大一?点|大一点的"
+    r"|(?:不|别)(?:想|要)?(?:太|那么)?(?:紧|贴身)", re.IGNORECASE)
+
+
+def fit_wish(texts: list[str]) -> str | None:
+    """"looser", "closer" or None: how the customer wants the garment to sit, from their latest turn saying so
+    (`texts`, the customer's turns, oldest first)."""
+    for text in reversed(texts):
+        if _CLOSER_WISH.search(text):
+            return "closer"
+        if _LOOSER_WISH.search(text):
+            return "looser"
+    return None
+
+
 def advise(
-    chart: SizeChart, measurements: dict, fit: str | None = None, general: str | None = None
+    chart: SizeChart, measurements: dict, fit: str | None = None, general: str | None = None, wish: str | None = None
 ) -> SizeAdvice | None:
     """The size for these measurements on this chart (None when the chart and the measurements share nothing).
     The advice is said of the product ("这款"), or with no product known of `general`, the shop's garments the chart
-    is for ("我们家上衣一般"); then only measurements count: a usual size alone says nothing of an unknown item."""
+    is for ("我们家上衣一般"); then only measurements count: a usual size alone says nothing of an unknown item.
+    `wish` (`fit_wish`): how the customer wants it to sit, which the advice answers ("想穿宽松点 拿M还是L")."""
     subject = general or "这款"
     votes: list[tuple[str, int, str]] = []  # (measurement key, row, where)
     for measure, key in BODY.items():
@@ -230,10 +253,18 @@ def advise(
         if outside:
             above = any(w == "above" for _, w in outside)
             reason += "（已超出尺码表的范围，是最大的码，建议再和我确认一下）" if above else "（已是最小的码）"
+        elif fit == "slim" and wish == "closer":
+            reason += f"；这款是{FIT['slim']}版型，想贴身一点选{size}码正好"
         elif fit == "slim" and row + 1 < len(chart.rows):
             reason += f"；这款是{FIT['slim']}版型，喜欢宽松一点可以拿{chart.rows[row + 1].size}码"
+        elif wish == "looser" and row + 1 < len(chart.rows):
+            bigger = chart.rows[row + 1].size
+            reason += (f"；这款是{FIT['loose']}版型，{size}码就有宽松感，想再宽松些可以拿{bigger}码" if fit == "loose"
+                       else f"；您想穿宽松一点的话，可以拿大一码{bigger}码")
         elif fit == "loose":
             reason += f"；这款是{FIT['loose']}版型，不用特意拍大"
+        elif wish == "closer":
+            reason += f"；想贴身一点选{size}码就好"
         return _advice(chart, size, None, reason, needed, read)
     low, high = chart.rows[rows[0]].size, chart.rows[rows[-1]].size
     parts = "，".join(f"{_shown(key, float(measurements[key]))}对应{chart.rows[row].size}码" for key, row, _ in votes)
@@ -243,7 +274,12 @@ def advise(
     if girth is not None and rows[-1] - rows[0] > 1 and girth[1] == rows[-1]:
         lean = f"两边差得比较多，建议以{LABELS[girth[0]]}为准选{high}码，穿着不会紧"
         return _advice(chart, high, [low, high], f"{parts}，{lean}", needed, read)
-    if fit == "slim":
+    if wish == "looser":
+        size, lean = high, f"您想穿宽松一点，选{high}码"
+    elif wish == "closer":
+        size, lean = low, (f"这款是{FIT['slim']}版型，想贴身一点选{low}码，怕紧的话选{high}码" if fit == "slim"
+                           else f"您想贴身一点，选{low}码")
+    elif fit == "slim":
         size, lean = high, f"这款是{FIT['slim']}版型，建议选大一点的{high}码"
     elif fit == "loose":
         size, lean = low, f"这款是{FIT['loose']}版型，选{low}码穿着也不会紧"
