@@ -800,6 +800,20 @@ def test_measurements_with_a_fit_wish_get_the_size_advice_answering_it(demo_real
 
 
 @pytest.mark.slow
+def test_an_order_the_agent_looked_up_is_not_asked_for_again(demo_real):
+    """A rater's round: after "帮您看了一下，两个订单目前都还没发货哦～", "那能不能放一个箱子里一起发" got "您把两个订单号发我"
+    first. The agent has the orders in front of them; a reply asking for their numbers yields."""
+    bought = {"role": "customer", "text": "我前天拍了件毛衣 昨天又拍了条裤子"}
+    looked = [bought, {"role": "agent", "text": "亲，帮您看了一下，两个订单都还没发货哦～"}]
+    first = suggest(demo_real, "那能合在一起发吗 同一个地址", history=looked)["replies"][0]
+    assert "订单号" not in first["text"], first["text"]
+    # not looked up: asking for them still leads
+    told = [bought, {"role": "agent", "text": "亲，两个订单可以看下是否还没发货哦～"}]
+    first = suggest(demo_real, "那能合在一起发吗 同一个地址", history=told)["replies"][0]
+    assert "订单号" in first["text"], first["text"]
+
+
+@pytest.mark.slow
 def test_a_live_stream_price_after_buying_is_answered_with_the_price_protection_rule(demo_real):
     """A round of ours: "直播间的也算吗", after the agent said price drops are refunded within 7 days, got "直播专享价一般要
     从直播间的链接拍~ 您把看到的链接或截图发我" four times. Once something is bought, the reply quotes the shop's rule,

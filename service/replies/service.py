@@ -250,6 +250,10 @@ ASKS_FOR = {
 # reply still missing one is not offered.
 CUSTOMER_SAYS = frozenset({"usual_size"})
 
+# An agent turn saying the order was looked up ("帮您查了一下，这单还没发货", "帮您看了下订单…", "查到包裹在…"): the agent
+# has it, and a reply asking for its number asks again (a rater's round: "已经查过两个订单，回复还让发订单号").
+_LOOKED_UP = re.compile(r"(?:帮您|给您|我)(?:查|看|核对|核实)(?:了|过)|(?<!没)查到(?:了)?(?:您的|这单|这个订单|包裹|订单|物流|已经)")
+
 # A shop's own point found near in words is left out when the knowledge model is this sure the message asks another
 # point and gives the points its phrasings read as less than KIN_FLOOR ("毛衣什么材质的" read 0.04 as pilling).
 KIN_SURE = 0.4
@@ -553,6 +557,8 @@ class ReplyService:
             generated = [(bra, match.points[0])] + generated if bra is not None else generated
         earlier = [text for role, text in turns[:-1] if role == "customer"]
         gave, cannot = customer_gave(reading.doc.text, earlier), customer_cannot_give(reading.doc.text, earlier)
+        if any(role == "agent" and _LOOKED_UP.search(text) for role, text in turns[:-1]):
+            gave = gave | {"order_id"}  # the agent has the order in front of them: its number is not asked for again
         asks = self._asks(reading, match, product, chart, size_advice, slots, asked, texts, general)
         offer = self.offer(
             reading, advice, match, state, values, conversation.sent, agent_said, top_k, slots, asked_before, generated, gave,
