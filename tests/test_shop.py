@@ -800,6 +800,18 @@ def test_measurements_with_a_fit_wish_get_the_size_advice_answering_it(demo_real
 
 
 @pytest.mark.slow
+def test_an_exchange_of_a_presale_item_ships_on_its_date(demo_real):
+    """A rater's round: the presale jeans exchanged for a 28, "大概多久能给我发过来" got "…按我们的发货时效安排发出：48小时内",
+    which the product's data contradicts. Out of stock with a presale date, the item is presale for the replies."""
+    said = [{"role": "customer", "text": "牛仔裤27的穿不上 扣子扣不上"}, {"role": "agent", "text": "亲，签收后15天内可以换码的~"}]
+    offered = suggest(demo_real, "好 那我换28 多久能给我发过来", history=said, product_id="JN-5102")["replies"]
+    assert "12月15日前" in offered[0]["text"], offered[0]
+    assert not any("48小时" in r["text"] for r in offered), [r["text"] for r in offered]
+    in_stock = suggest(demo_real, "好 那我换S 多久能给我发过来", history=said, product_id="SW-2301")["replies"]
+    assert "48小时" in in_stock[0]["text"], in_stock[0]
+
+
+@pytest.mark.slow
 def test_an_order_the_agent_looked_up_is_not_asked_for_again(demo_real):
     """A rater's round: after "帮您看了一下，两个订单目前都还没发货哦～", "那能不能放一个箱子里一起发" got "您把两个订单号发我"
     first. The agent has the orders in front of them; a reply asking for their numbers yields."""

@@ -506,6 +506,9 @@ class ReplyService:
             in_stock = product.attributes["in_stock"] and not absent
             if not (in_stock and named.get("size")):  # the data is the whole item's: it does not say a size is there
                 state.set("in_stock", in_stock)
+        if product is not None and product.attributes.get("presale_date") and product.attributes.get("in_stock") is False \
+                and state.holds("presale") is None:
+            state.set("presale", True)  # out of stock with a date: it ships on that date, not within the usual time
         match = self.match(reading, history, state, product)
         texts = [text for _, text in turns]
         slots = conversation_slots(reading.doc.text, turns[:-1])

@@ -35,6 +35,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "logistics.ship-today": ("presale_date",),
     "logistics.urge-shipping": ("presale_date",),
     "logistics.arrival-time": ("presale_date",),
+    "refund.exchange-time": ("presale_date",),  # the new one of a presale item ships on its date too
 }
 # The point asking for the size chart: answered with the chart when no measurements are known.
 CHART_POINT = "size.chart"
