@@ -799,6 +799,31 @@ def test_measurements_with_a_fit_wish_get_the_size_advice_answering_it(demo_real
     assert first["id"] == "sizing-sw-2301" and "建议M码" in first["text"] and "拿大一码L码" in first["text"], first
 
 
+def test_the_overseas_policy_is_quoted_for_where_the_customer_is():
+    """Raters' rounds: a customer in Hong Kong was told "其他海外地区暂不直邮，可以填您在国内的集运仓地址" too, five times."""
+    from service.shop.profile import overseas_part
+
+    policy = "港澳台顺丰直邮，一般3到5天送达；其他海外地区暂不直邮，可以填您在国内的集运仓地址"
+    assert overseas_part(policy, ["你好 我喺香港 可以寄过来吗"]) == "港澳台顺丰直邮，一般3到5天送达"
+    assert overseas_part(policy, ["请问寄台湾吗"]) == "港澳台顺丰直邮，一般3到5天送达"
+    assert overseas_part(policy, ["你们寄澳洲吗", "集运仓是啥"]) == "其他海外地区暂不直邮，可以填您在国内的集运仓地址"
+    for said in (["能寄到国外吗 香港也有朋友"], ["包邮吗"]):  # both, or neither: the whole policy
+        assert overseas_part(policy, said) == policy
+    assert overseas_part("港澳台和海外都不发", ["香港能寄吗"]) == "港澳台和海外都不发"  # one clause: as it is
+
+
+@pytest.mark.slow
+def test_a_special_vat_invoice_is_answered_from_the_invoices_the_shop_issues(demo_real):
+    """Raters' rounds, four times: "专票能开不" got "本店目前可开的发票是电子普通发票…专票能不能开以这个为准；需要开的话，麻烦把
+    公司全称、税号、地址电话、开户行及账号发我" (neither yes nor no, and asking for what only a special invoice needs). The
+    profile's invoice types say whether one is issued."""
+    first = suggest(demo_real, "发票能开专票吗？公司报销要的")["replies"][0]
+    assert "专票暂时开不了" in first["text"] and "开户行" not in first["text"] and not first["needs_edit"], first
+    # Hong Kong: the policy's part for it
+    first = suggest(demo_real, "你好 我喺香港 想買小白鞋 可以寄過嚟嗎？幾日到呀")["replies"][0]
+    assert "港澳台顺丰直邮" in first["text"] and "集运仓" not in first["text"], first
+
+
 @pytest.mark.slow
 def test_an_exchange_of_a_presale_item_ships_on_its_date(demo_real):
     """A rater's round: the presale jeans exchanged for a 28, "大概多久能给我发过来" got "…按我们的发货时效安排发出：48小时内",

@@ -54,6 +54,8 @@ PRESUMES = {
     "courier_listed": "先确认客户要的快递是我们能发的",
     "courier_unlisted": "先确认客户要的快递我们确实发不了",
     "courier_not_listed": "先确认客户要的快递不在我们免费能发的快递里",
+    "special_vat": "先确认我们能开增值税专用发票",
+    "no_special_vat": "先确认我们开不了增值税专用发票",
 }
 # Presumed unless the conversation says otherwise (no check is asked for when nobody said): that the customer
 # has not already done what a reply tells them to do themselves (look at the 驿站, find the button, re-pair), and

@@ -45,6 +45,7 @@ from service.shop.answers import (
     WHOLE_CHART, asked_measures, bra_answer, chart_answer, compare_answer, general_size_answer, length_answer, product_answers,
     row_answer, size_answer,
 )
+from service.shop.profile import overseas_part
 from service.shop.products import JOINED_ID_PREFIX, WORN_WITH, Product
 from service.shop.shop import Shop, garment_kinds, product_kinds
 from service.shop.sizes import SizeAdvice, advise, fit_wish
@@ -249,6 +250,9 @@ ASKS_FOR = {
 # Template values only the customer can give (the agent looks up an order number, not the size they usually wear): a
 # reply still missing one is not offered.
 CUSTOMER_SAYS = frozenset({"usual_size"})
+
+# A special VAT invoice named among the shop's invoice types (`invoice_types`).
+_SPECIAL_VAT = re.compile(r"专票|专用发票")
 
 # An agent turn saying the order was looked up ("帮您查了一下，这单还没发货", "帮您看了下订单…", "查到包裹在…"): the agent
 # has it, and a reply asking for its number asks again (a rater's round: "已经查过两个订单，回复还让发订单号").
@@ -535,11 +539,18 @@ class ReplyService:
             **{k: str(v) for k, v in measurements.items()},
         }
         values = with_waybill_courier(values, turns, conversation.variables)
+        if values.get("overseas_shipping"):  # the part for where the customer is (Hong Kong, or abroad), not both
+            values["overseas_shipping"] = overseas_part(values["overseas_shipping"], [t for r, t in turns if r == "customer"])
         if values.get("courier") and (how := shop.profile.sends_with(values["courier"])) is not None:
             # the courier asked for against the shop's: "可以发" or "暂时发不了" (its extra-cost courier: neither)
             state.set("courier_listed", how == "listed")
             state.set("courier_unlisted", how == "unlisted")
             state.set("courier_not_listed", how != "listed")
+        if shop.profile.values.get("invoice_types"):
+            # the invoices the shop issues say whether a special VAT invoice is one of them ("电子普通发票…": it is not)
+            special = bool(_SPECIAL_VAT.search(str(shop.profile.values["invoice_types"])))
+            state.set("special_vat", special)
+            state.set("no_special_vat", not special)
         agent_said = {text for role, text in turns if role == "agent"}
         asked_before = self._asked_before(reading.doc.text, history)
         # Unsure of the message: the points the customer's last two turns asked (read only then: an encoder run each).

@@ -25,6 +25,29 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 MAX_VALUE = 300
 
 
+# Where a customer is: Hong Kong, Macau or Taiwan, or another country (the overseas policy says each in a clause of its
+# own: "港澳台顺丰直邮…；其他海外地区暂不直邮…").
+_GREATER_CHINA = re.compile(r"香港|澳门|台湾|港澳台|hong ?kong|macau|taiwan", re.IGNORECASE)
+_ABROAD = re.compile(r"澳洲|澳大利亚|新西兰|美国|加拿大|英国|德国|法国|意大利|西班牙|欧洲|日本|韩国|新加坡|马来西亚|泰国|越南|菲律宾|印尼"
+                     r"|墨尔本|悉尼|纽约|洛杉矶|多伦多|温哥华|伦敦|巴黎|东京|大阪|首尔|海外|国外")
+_CLAUSE = re.compile(r"[；;]")
+
+
+def overseas_part(policy: str, texts: list[str]) -> str:
+    """The clauses of the overseas policy for where the customer's turns (`texts`) say they are: Hong Kong, Macau and
+    Taiwan, or another country; the whole policy when they name neither, both, or no clause says."""
+    said = " ".join(texts)
+    near, far = bool(_GREATER_CHINA.search(said)), bool(_ABROAD.search(said))
+    if near == far:
+        return policy
+    clauses = [c.strip() for c in _CLAUSE.split(policy) if c.strip()]
+    if near:
+        kept = [c for c in clauses if re.search(r"港|澳门|台", c)]
+    else:
+        kept = [c for c in clauses if re.search(r"海外|国外|其他", c) and not re.search(r"港澳台", c)]
+    return "；".join(kept) if kept else policy
+
+
 class ProfileError(ValueError):
     """A shop profile cannot be used; the message names file, line and reason."""
 
