@@ -184,6 +184,10 @@ def test_how_the_customer_wants_it_to_sit_is_answered():
     assert "M码就有宽松感，想再宽松些可以拿L码" in loose.reason, loose.reason
     slim = advise(TOPS, {H: 165, W: 52}, "slim", wish="closer")
     assert "想贴身一点选M码正好" in slim.reason and "L码" not in slim.reason, slim.reason
+    # at the small end of the size (158 and 48 kg, M's lower bounds), the size itself sits loose (a rater's round called
+    # "再拿大一码L" far too big for her)
+    small = advise(TOPS, {H: 158, W: 48}, "regular", wish="looser")
+    assert small.size == "M" and "穿M码就会比较宽松" in small.reason and "L码" not in small.reason, small.reason
     biggest = advise(TOPS, {H: 178, W: 70}, "regular", wish="looser")
     assert biggest.size == "XL" and "大一码" not in biggest.reason  # no size above it
     # between two sizes, the wish chooses

@@ -151,6 +151,22 @@ def _size_for(chart: SizeChart, measure: str, value: float) -> tuple[int, str]:
     return last, "" if value == hi else "above"
 
 
+# Below this share of a size's range, a measurement is at the size's small end.
+_SMALL_END = 0.35
+
+
+def _low_in(row: SizeRow, measurements: dict, votes: list[tuple[str, int, str]]) -> bool:
+    """Whether every measurement that chose this row lies in the lower part of its range."""
+    shares = []
+    for key, _, _ in votes:
+        measure = next((m for m, k in BODY.items() if k == key), None)
+        if measure not in row.ranges:
+            return False
+        lo, hi = row.ranges[measure]
+        shares.append((float(measurements[key]) - lo) / (hi - lo) if hi > lo else 1.0)
+    return bool(shares) and max(shares) < _SMALL_END
+
+
 def _shown(key: str, value: float) -> str:
     if key == "weight_kg":
         jin = value * 2
@@ -257,6 +273,10 @@ def advise(
             reason += f"；这款是{FIT['slim']}版型，想贴身一点选{size}码正好"
         elif fit == "slim" and row + 1 < len(chart.rows):
             reason += f"；这款是{FIT['slim']}版型，喜欢宽松一点可以拿{chart.rows[row + 1].size}码"
+        elif wish == "looser" and _low_in(chart.rows[row], measurements, votes):
+            # at the small end of the size's ranges: the size itself sits loose (a rater's round: 158 and 96斤, at M's
+            # lower bounds, were told to take L for a looser fit, "远超其身形")
+            reason += f"；您的身材在{size}码里偏小一些，穿{size}码就会比较宽松"
         elif wish == "looser" and row + 1 < len(chart.rows):
             bigger = chart.rows[row + 1].size
             reason += (f"；这款是{FIT['loose']}版型，{size}码就有宽松感，想再宽松些可以拿{bigger}码" if fit == "loose"
