@@ -16,10 +16,11 @@ from typing import Sequence
 _ASKED_LATER = re.compile(r"[吗么嘛?？]|会不会|是不是|能不能|有没有|怎么样|咋样|如何")
 # Words that turn a statement into its negation when they come just before it.
 _NEGATION = re.compile(r"(没有|还没|没|未|不|尚未|并未|别)\s?$")
-# Where a clause ends: punctuation; and a 没有 with a space after it ends its clause ("门口也没有 问了物业也…"),
+# Where a clause ends: punctuation; and a 没有, or the 了没 asking a question, with a space after it ends its clause
+# ("门口也没有 问了物业也…", "今天发了没 物流咋还没显示"),
 # where a bare 没 before a space still negates the word after it ("还没 发货").
 _CLAUSE_END = re.compile(r"[，,。.!！~?？;；]")
-_ENDS_CLAUSE = re.compile(r"没有\s+$")
+_ENDS_CLAUSE = re.compile(r"(?:没有|了没)\s+$")
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ CUES: tuple[Cue, ...] = (
     _cue("shipped", r"放(?:在|到)?了?(?:丰巢|快递柜|驿站|菜鸟|门卫|快递点)(?:了|里)|取件码|(?:驿站|快递点|丰巢)(?:老板|的人|那边)?说",
          negatable=False),
     # The customer reading the tracking ("物流怎么显示退回了", "查物流说是问题件"): the parcel has left.
-    _cue("shipped", r"物流.{0,3}(显示|说|写)|查物流", by=("customer",)),
+    # (Not "物流咋还没显示": nothing shows yet.)
+    _cue("shipped", r"物流[^没不未]{0,3}(显示|说|写)|查物流", by=("customer",)),
     _cue("return_received", r"(仓库|我们)(已经)?收到(了)?(您的)?退货|退货(已)?签收|退回的包裹.{0,4}收到", by=("agent",)),
     _cue("refund_approved", r"(已经?|这边)?同意(了)?(您的)?(退款|退货|申请)|审核通过|申请通过了", by=("agent",)),
     _cue("refund_done", r"退款成功|已退款|钱退了|已经退款|退款到账|已原路退回"),

@@ -449,6 +449,11 @@ def test_a_parcel_not_shipped_has_not_been_received(parts):
         assert read_state([("customer", worn)]).holds("delivered") is True, worn
     # "发没发" asks whether it shipped: it says nothing (a round of ours: read as "not shipped", with a waybill given)
     assert read_state([("customer", "你们到底发没发")]).holds("not_shipped") is None
+    # nor does "发了没" before another clause negate it, nor tracking that shows nothing yet (a blind round: "今天发了没
+    # 物流咋还没显示" was read as not shipped, and "您的订单还在仓库打包中" came first)
+    for asked in ("今天发了没 物流咋还没显示", "物流咋还没显示"):
+        state = read_state([("customer", asked)])
+        assert state.holds("not_shipped") is None and state.holds("shipped") is None, asked
     assert read_state([("customer", "还没发货")]).holds("not_shipped") is True
     for worry in ("这件能穿几年啊", "会不会穿两次就起球", "怕洗一次就缩水", "起球不 之前买的毛衣穿两次就全是球 气死"):
         assert read_state([("customer", worry)]).holds("delivered") is None, worry
