@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -410,6 +410,11 @@ class KnowledgeMatcher:
                 continue
             out[point] = Ask(doc.text, PointMatch(point, self.points[point].label, round(float(probs[j]), 4)), doc.vector)
         return [] if agrees is not None and agrees not in likeliest else list(out.values())
+
+    def sureness(self, doc: Document, points: Iterable[str]) -> float:
+        """How sure the model is, reading `doc` alone, that it asks one of `points` (the likeliest of them)."""
+        probs = self._probabilities([doc])[0]
+        return max((float(probs[self._column[p]]) for p in points if p in self._column), default=0.0)
 
     def best(self, text: str) -> str | None:
         """The point a normalised text asks about on its own, or None when none fits."""

@@ -439,12 +439,7 @@ class ReplyService:
             # pilling) is not offered, unless the message reads as one of them at all. A message asking several things
             # keeps it: one of its questions may ask it ("毛衣起求吗？能不能直接洗衣机洗啊", the whole read as washing).
             kin = self._kin(index)
-            probs = self.matcher._probabilities([reading.doc])[0]
-            column = {c: j for j, c in enumerate(self.matcher.classes)}
-            extra = [
-                p for p in extra
-                if not kin.get(p.id) or max(float(probs[column[k]]) for k in kin[p.id] if k in column) >= KIN_FLOOR
-            ]
+            extra = [p for p in extra if not kin.get(p.id) or self.matcher.sureness(reading.doc, kin[p.id]) >= KIN_FLOOR]
         if not extra:
             return match
         merged = sorted([*match.points, *extra], key=lambda p: -p.confidence)[: MatchWeights().max_listed]
@@ -455,7 +450,7 @@ class ReplyService:
         per index."""
         cached = self._kin_cache
         if cached is None or cached[0] is not index:
-            owners = set(index.extra_owner) if len(index.extra_owner) else set()
+            owners = set(index.extra_owner)
             kin = {
                 pid: frozenset(b for ph in index.points[pid].phrasings if (b := self.matcher.best(normalize(ph))) is not None)
                 for pid in owners if pid in index.points

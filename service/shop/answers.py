@@ -125,6 +125,7 @@ def _attribute_text(product: Product, attribute: str, slots: dict[str, str], tex
 
 # How a fabric feels on the skin, asked of its material ("会不会扎", "穿着痒不痒"): a feature saying it is answered.
 _FEEL = re.compile(r"[扎痒刺闷磨]")
+_HAN_PAIR = re.compile(r"^[\u4e00-\u9fff]{2}$")
 
 
 def _feature_asked(feature: str, text: str) -> bool:
@@ -133,9 +134,6 @@ def _feature_asked(feature: str, text: str) -> bool:
     if set(_FEEL.findall(feature)) & set(_FEEL.findall(text)):
         return True
     return any(feature[i : i + 2] in text for i in range(len(feature) - 1) if _HAN_PAIR.match(feature[i : i + 2]))
-
-
-_HAN_PAIR = re.compile(r"^[\u4e00-\u9fff]{2}$")
 
 
 def product_answers(product: Product, point_id: str, slots: dict[str, str], message: str = "") -> list[StandardReply]:
