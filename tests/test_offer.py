@@ -734,3 +734,28 @@ def test_a_reply_needing_what_only_the_customer_can_say_waits_for_it(parts):
     assert not any("usual_size" in r.missing for r in unknown), [r.text for r in unknown]
     said = offer(parts, "我平时穿M 这款拿M可以吗", "size.recommend").replies
     assert any("平时穿M" in r.text for r in said), [r.text for r in said]
+
+
+def test_a_new_phone_number_given_is_taken_not_asked_for(parts):
+    """A rated conversation: a customer who had mistyped their phone sent the order number and the right number, and
+    got a tracking-problem reply first: every reply of the point asked for the number again ("您把新的姓名和号码发我").
+    A number given is taken ("新号码收到了…"); without one, the point still asks for it."""
+    from service.replies.service import ASKS_FOR
+
+    said = [("customer", "电话填错了 少了一位"), ("agent", "亲，麻烦把订单号和正确的手机号发我一下~")]
+    offered = offer(parts, "3920571836402957 新号是13958021746 发货没", "logistics.change-recipient", said=said).replies
+    assert offered and "收到" in offered[0].text and not ASKS_FOR["phone"].search(offered[0].text), offered[0].text
+    bare = offer(parts, "电话填错了 能改吗", "logistics.change-recipient").replies
+    assert bare and not any("新号码收到" in r.text for r in bare)
+
+
+def test_a_colour_change_is_not_answered_with_how_to_change_the_quantity(parts):
+    """Two rated conversations: "雾霾蓝改成黑色 码不变" got "付款后的数量是这样调整的…" first (one point held colour,
+    style and quantity changes). Quantity has its own point now; a colour change gets a reply promising nothing the
+    conversation has not shown (not that the order has not shipped)."""
+    said = [("customer", "我下了一单毛衣"), ("agent", "好的亲，收到~")]
+    offered = offer(parts, "顺便把燕麦色改成黑色 尺码不变 别发错哈", "order.modify-order", said=said).replies
+    assert offered and not any("数量" in r.text or "加件" in r.text for r in offered), [r.text for r in offered]
+    assert offered[0].needs_check is None, (offered[0].text, offered[0].needs_check)
+    quantity = offer(parts, "拍多了一件 只要一件", "order.change-quantity", said=said).replies
+    assert quantity and any("数量" in r.text or "多的那件" in r.text for r in quantity)

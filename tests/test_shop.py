@@ -1018,3 +1018,23 @@ def test_a_reply_written_for_a_photo_sent_leads_the_one_asking_for_it(demo_real)
                {"role": "agent", "text": "亲非常抱歉给您带来不好的体验！麻烦您再拍一段拉拉链的视频，方便我们登记处理哦🙏"}]
     replies = suggest(demo_real, "还要视频？？图都发了还不够 才穿一次就坏成这样 你们质量也太差了 直接给我退款 别墨迹", history=history)["replies"]
     assert replies[0]["id"] == "complaint-quality-photo-01", [r["id"] for r in replies]
+
+
+@pytest.mark.slow
+def test_a_personal_title_a_colour_change_and_a_new_phone_are_each_answered_as_asked(demo_real):
+    """Three rated conversations answered the wrong question: a personal invoice title was asked for a company's name
+    and tax number, a colour change before shipping got how to change the quantity, and a new phone number got a
+    tracking problem. Written anew here (not the rated sentences)."""
+    title = suggest(demo_real, "行 抬头写个人就好 写我爸名字可以不", history=[
+        {"role": "customer", "text": "发票啥时候开啊"},
+        {"role": "agent", "text": "亲，发票是确认收货后3个工作日内开具的电子普通发票哦～"}])
+    first = title["replies"][0]["text"]
+    assert "个人抬头" in first and "税号发" not in first and "公司全称" not in first, first
+    colour = suggest(demo_real, "顺便把燕麦色改成黑色 尺码不变 别发错哈", history=[
+        {"role": "customer", "text": "刚下了一单毛衣"}, {"role": "agent", "text": "好的亲，收到~"}])
+    assert colour["knowledge_points"][0]["id"] == "order.modify-order", colour["knowledge_points"]
+    assert "数量" not in colour["replies"][0]["text"], colour["replies"][0]["text"]
+    phone = suggest(demo_real, "3920571836402957 新号是13958021746 发货没", history=[
+        {"role": "customer", "text": "电话填错了 少了一位"},
+        {"role": "agent", "text": "亲，麻烦把订单号和正确的手机号发我一下~"}])
+    assert "新号码收到" in phone["replies"][0]["text"], phone["replies"][0]["text"]

@@ -305,6 +305,13 @@ def test_read_state(turns, facts):
         ("音箱有杂音 音量一大就滋滋响", [], {"problem"}),
         ("会不会不制冷啊 夏天放阳台", [], set()),
         ("这款偏大吗", [], set()),
+        # "有点大" without 了 (a rated conversation: after "羽绒服收到了 感觉有点大 可以退吗" the reply asked the return's
+        # reason again); a worry or a question is none
+        ("羽绒服收到了 感觉有点大 可以退吗", [], {"problem"}),
+        ("裤腰有点小 穿着勒", [], {"problem"}),
+        ("会不会有点大啊", [], set()),
+        ("是不是有点小", [], set()),
+        ("M有点大吗", [], set()),
         # "拍了 … 发你了" after a photo was asked for: a photo sent (a rater's round read it as an order placed)
         ("拍了 刚发你了 你看下", [], {"photo"}),
         ("拍了 还没付款", [], set()),

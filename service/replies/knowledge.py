@@ -46,6 +46,7 @@ PRESUMES = {
     "photo_given": "先确认客户已经发了图片",
     "address_given": "先确认客户已经给了新地址，还没改",
     "tax_id_given": "先确认客户已经给了税号",
+    "phone_given": "先确认客户已经给了新的电话号码",
     "problem_given": "先确认客户已经说了东西哪里有问题",
     "payout_given": "先确认客户说了赔了多少、嫌少",
     "wrong_entry_given": "先确认客户说了哪里填错了",
@@ -78,7 +79,7 @@ ASSUMED = frozenset({
 # this conversation more closely than one written for any (ranking's `settled`).
 SITUATION = frozenset({
     "shop_fault", "return_sent", "return_received", "refund_approved", "refund_done", "out_for_delivery", "offered", "agreed",
-    "photo_given", "tax_id_given", "address_given",
+    "photo_given", "tax_id_given", "phone_given", "address_given",
 })
 # The group of points for messages outside what the shop's service answers (`outside.toml`): learnt like the
 # others, but matching one means no point fits (the API lists none), and its replies say so politely.

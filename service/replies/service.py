@@ -707,6 +707,7 @@ class ReplyService:
             state.set("shipped", True)
         state.facts["photo_given"] = "photo" in given
         state.facts["tax_id_given"] = "tax_id" in given
+        state.facts["phone_given"] = "phone" in given
         # a new address given and not yet said to be changed ("已经帮您提交修改" answers it)
         state.facts["address_given"] = "address" in given and not state.holds("action_done")
         state.facts["problem_given"] = "problem" in given
