@@ -470,6 +470,21 @@ def test_a_colour_asked_how_it_looks_is_not_answered_by_its_being_made():
     assert "没有焦糖色" in absent.text  # a colour not made: said so, whatever was asked of it
 
 
+def test_other_goods_asked_for_by_a_colour_are_answered_by_the_products_colours():
+    """A rated conversation: on the jeans, "有没有同款黑色的 或者阔腿的" got "您想要的款式、颜色或者价位有具体要求吗"
+    (asking again what was just said); the jeans' data says they come in two other colours. Asked for other goods by
+    no colour, the product's colours answer nothing."""
+    from service.shop.answers import product_answers
+    from service.shop.products import Product
+
+    jeans = Product(id="J1", title="牛仔裤", attributes={"colours": ["浅蓝", "深蓝"]})
+    (absent,) = product_answers(jeans, "product.catalogue", {"colour": "黑色"}, "有没有同款黑色的")
+    assert absent.text == "亲，这款牛仔裤没有黑色，现在有浅蓝、深蓝，您看看有没有喜欢的～", absent.text
+    (made,) = product_answers(jeans, "product.catalogue", {"colour": "深蓝"}, "有深蓝的同款吗")
+    assert "有深蓝" in made.text
+    assert product_answers(jeans, "product.catalogue", {}, "还有别的款吗 想要阔腿的") == []
+
+
 def test_the_chart_asks_for_what_it_is_read_by():
     """The chart's closing question asked every chart for 身高体重, a shoe's too."""
     from service.shop.answers import chart_answer

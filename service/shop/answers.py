@@ -36,7 +36,12 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "logistics.urge-shipping": ("presale_date",),
     "logistics.arrival-time": ("presale_date",),
     "refund.exchange-time": ("presale_date",),  # the new one of a presale item ships on its date too
+    # other goods asked for by a colour ("有没有同款黑色的"): whether this product comes in it, and which it does
+    "product.catalogue": ("colours",),
 }
+# The points a product attribute answers only when the customer names a colour: asked for other goods in general
+# ("有没有阔腿的"), the product's colours answer nothing.
+COLOUR_NAMED = frozenset({"product.catalogue"})
 # The point asking for the size chart: answered with the chart when no measurements are known.
 CHART_POINT = "size.chart"
 # The points asking which size to take: the chart's advice for the customer's measurements answers them. Asked
@@ -139,6 +144,8 @@ def _feature_asked(feature: str, text: str) -> bool:
 def product_answers(product: Product, point_id: str, slots: dict[str, str], message: str = "") -> list[StandardReply]:
     """The reply a product attribute gives to a point's question (the first attribute the product has); `message`,
     the customer's normalised words, when the answer turns on them (a looser fit asked for)."""
+    if point_id in COLOUR_NAMED and not slots.get("colour"):
+        return []
     for attribute in ANSWERS.get(point_id, ()):
         text = _attribute_text(product, attribute, slots, message)
         if text is not None:
