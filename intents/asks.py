@@ -87,6 +87,26 @@ def asks_anything(text: str) -> bool:
     return any(_asks(part, marked) for part, marked in _clauses(text))
 
 
+# A clause saying what the customer has chosen or wants ("那就拿大那个码", "那就L吧", "行 就拿28", "松点的吧"); and one only
+# agreeing ("好", "行"), which may come with it. Neither tells anything a question after them is about.
+_CHOSEN = re.compile(r"^(?:好|行|嗯+|ok)?(?:那就|就|那|还是)+(?:拍|拿|要|选|买|定)[^\s]{0,8}$|^(?!好吧|行吧)[^\s]{1,8}吧$", re.IGNORECASE)
+_AGREED = re.compile(r"^(?:好的?|好吧|行吧?|嗯+|ok|可以|那好)$", re.IGNORECASE)
+
+
+def after_choice(text: str) -> str | None:
+    """The message from its first question on, when the clauses before that say what the customer chose, and
+    perhaps agree ("松点的吧 那就拿大那个码 现在拍啥时候能发货" asks when it ships); else None (nothing told before the
+    question, or something it is about: "我是油皮 这个适合吗", "买了两百多 说好的收纳袋呢")."""
+    clauses = _clauses(text)
+    first = next((i for i, (part, marked) in enumerate(clauses) if _asks(part, marked)), None)
+    told = [part for part, _ in clauses[:first or 0]]
+    if not told or not all(_CHOSEN.search(part) or _AGREED.search(part) for part in told):
+        return None
+    if not any(_CHOSEN.search(part) for part in told):
+        return None
+    return " ".join(part for part, _ in clauses[first:])
+
+
 def split_asks(text: str) -> list[str]:
     """The message's questions in order, each with what the customer said about it; one item for a message
     asking one thing (or nothing)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from intents.asks import split_asks
+from intents.asks import after_choice, split_asks
 from intents.normalize import normalize
 from service.replies.corpus import StandardReply
 from service.replies.joining import asks_back, join_texts, joined_candidate, joined_id
@@ -80,6 +80,30 @@ def test_a_message_is_cut_into_its_questions(message, expected):
 ])
 def test_a_message_asking_one_thing_stays_whole(message):
     assert len(asks(message)) == 1, asks(message)
+
+
+@pytest.mark.parametrize(
+    "message, asked",
+    [
+        ("松点的吧 那就拿大那个码 现在拍啥时候能发货", "现在拍啥时候能发货"),
+        ("那就L吧 什么时候发货", "什么时候发货"),
+        ("行 就拿28 大概几天能到", "大概几天能到"),
+        ("要黑色吧 黑色有货吗", "黑色有货吗"),
+        # told what the question is about: kept whole
+        ("我是油皮 这个适合吗", None),
+        ("好 165 110斤穿M到哪", None),
+        ("好 那就L吧 什么时候发", "什么时候发"),
+        ("买了两百多 说好的收纳袋呢 拆开没看到啊", None),
+        ("好 那运费险能赔多少", None),
+        # nothing asked, or nothing told before the question
+        ("那就M吧 谢谢", None),
+        ("什么时候发货", None),
+    ],
+)
+def test_a_choice_told_before_a_question_is_not_what_it_asks(message, asked):
+    """A rated conversation: "松点的吧 那就拿大那个码 现在拍啥时候能发货" read as none (the choice blurred the question) and
+    got a holding reply about comparing the size chart; the question alone asks when it ships."""
+    assert after_choice(normalize(message)) == asked
 
 
 def test_nothing_is_lost_in_the_cutting():

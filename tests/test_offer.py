@@ -759,3 +759,21 @@ def test_a_colour_change_is_not_answered_with_how_to_change_the_quantity(parts):
     assert offered[0].needs_check is None, (offered[0].text, offered[0].needs_check)
     quantity = offer(parts, "拍多了一件 只要一件", "order.change-quantity", said=said).replies
     assert quantity and any("数量" in r.text or "多的那件" in r.text for r in quantity)
+
+
+def test_a_message_saying_clearly_what_it_is_about_gets_answers_not_a_question(parts):
+    """Rated conversations: a long, specific message whose point was under 0.3 but far ahead of any other ("我刚拍了毛衣
+    订单号… 再加条裤子能一起发吗？还是毛衣先发 我10号要出差") got "您是想问「合并发货」的事吗？方便再说具体一点吗" first, which
+    raters called asking again. A short one still gets the question."""
+    from service.replies.service import _specific
+
+    said = "我刚拍了毛衣 再加条裤子能一起发吗 还是毛衣先发 我10号要出差"
+    clear = Match((PointMatch("logistics.merge-orders", "合并发货", 0.26), PointMatch("logistics.split-shipment", "分开发", 0.11)),
+                  "logistics.merge-orders", False)
+    close = Match((PointMatch("logistics.merge-orders", "合并发货", 0.26), PointMatch("logistics.split-shipment", "分开发", 0.2)),
+                  "logistics.merge-orders", False)
+    assert _specific(said, clear) and not _specific(said, close) and not _specific("一起发?", clear)
+    long = offer(parts, said, "logistics.merge-orders", confidence=0.26).replies
+    short = offer(parts, "一起发?", "logistics.merge-orders", confidence=0.26).replies
+    assert long and not long[0].id.startswith("clarify-"), long[0].id
+    assert short and short[0].id.startswith("clarify-"), short[0].id

@@ -1053,3 +1053,14 @@ def test_a_personal_title_a_colour_change_and_a_new_phone_are_each_answered_as_a
         {"role": "customer", "text": "电话填错了 少了一位"},
         {"role": "agent", "text": "亲，麻烦把订单号和正确的手机号发我一下~"}])
     assert "新号码收到" in phone["replies"][0]["text"], phone["replies"][0]["text"]
+
+
+@pytest.mark.slow
+def test_a_question_after_a_choice_is_answered_not_the_choice(demo_real):
+    """A rated conversation: after the jeans' sizes were given, "松点的吧 那就拿大那个码 现在拍啥时候能发货" read as no
+    point and got "我正在拿它和这款的尺码表逐项对照" (a size long chosen); the presale jeans ship on their date."""
+    said = [{"role": "customer", "text": "高腰直筒牛仔裤 腰68 臀95 穿几号啊"},
+            {"role": "agent", "text": "亲，腰围68在27码，臀围95在28码哦，这款是修身的~"}]
+    answer = suggest(demo_real, "那就28吧 现在拍啥时候能发货", history=said)
+    assert answer["knowledge_points"] and answer["knowledge_points"][0]["id"] == "logistics.ship-when", answer["knowledge_points"]
+    assert "12月15日前" in answer["replies"][0]["text"], answer["replies"][0]["text"]

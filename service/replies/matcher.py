@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from intents.analyzer import Reading, Turn
-from intents.asks import asks_anything, split_asks
+from intents.asks import after_choice, asks_anything, split_asks
 from intents.classifier import EMBED_MAX_CHARS, Document, make_documents
 from intents.context import PASTED, is_follow_up, is_short
 from intents.encoder import Encoder, encode_mixed
@@ -99,6 +99,8 @@ _OPENER = re.compile(
 # What follows the opener must ask something of its own: at least this many Chinese characters.
 _AFTER_OPENER = 4
 GREETING = "greeting."
+# How much surer of a point a question must read without the choice told before it, for that reading to be taken.
+CHOICE_GAIN = 0.1
 
 
 def _after_opener(text: str) -> str | None:
@@ -332,6 +334,14 @@ class KnowledgeMatcher:
             probs = self._probabilities([stripped])[0]
             if not self.classes[int(np.argmax(probs))].startswith(GREETING):
                 message, own = stripped, probs
+        asked = after_choice(message.text)
+        if asked is not None:
+            # "松点的吧 那就拿大那个码 现在拍啥时候能发货": the choice told first blurs what is asked; read without it when
+            # that is surer of a point
+            stripped = make_documents([asked], self.segmenter, self.encoder)[0]
+            probs = self._probabilities([stripped])[0]
+            if self._best_point(probs) >= self._best_point(own) + CHOICE_GAIN:
+                message, own = stripped, probs
         alone = own
         customer = [t.text for t in history if t.role == "customer"]
         agent = next((t.text for t in reversed(history) if t.role == "agent"), None)
@@ -373,6 +383,10 @@ class KnowledgeMatcher:
         # Changed by the conversation: another best point than the message's own, or a point at all where the message
         # alone reads as none ("那钱多久到" after a refund question; a follow-up's own "none" was set aside above).
         return mixed, alone, bool(np.argmax(mixed) != np.argmax(alone))
+
+    def _best_point(self, probs: np.ndarray) -> float:
+        """The likeliest point's probability (not `none`'s)."""
+        return max(p for j, p in enumerate(probs) if j != self._none)
 
     def asks(self, reading: Reading, listed: Sequence[str] = (), agrees: str | None = None) -> list[Ask]:
         """The separate questions of a message asking several things, each sure of its own point, in the order

@@ -251,6 +251,23 @@ ASKS_FOR = {
 # reply still missing one is not offered.
 CUSTOMER_SAYS = frozenset({"usual_size"})
 
+# A message specific enough for its likely point's answers rather than a question asking what it means: this many
+# Chinese characters, its best point at least SPECIFIC_FLOOR and SPECIFIC_MARGIN times the next one.
+SPECIFIC_CHARS = 12
+SPECIFIC_FLOOR = 0.2
+SPECIFIC_MARGIN = 1.8
+_HAN_CHAR = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _specific(text: str, match: Match) -> bool:
+    """Whether an unsure message still says clearly enough what it is about (see SPECIFIC_CHARS)."""
+    if not match.points or len(_HAN_CHAR.findall(text)) < SPECIFIC_CHARS:
+        return False
+    top = match.points[0].confidence
+    second = match.points[1].confidence if len(match.points) > 1 else 0.0
+    return top >= SPECIFIC_FLOOR and top >= SPECIFIC_MARGIN * second
+
+
 # A special VAT invoice named among the shop's invoice types (`invoice_types`).
 _SPECIAL_VAT = re.compile(r"专票|专用发票")
 
@@ -791,6 +808,11 @@ class ReplyService:
             # The likely point's own question asks what the customer already said ("退货运费要看原因：质量问题还是…",
             # after "裤子起球了"), or what the conversation rules out: the conversation is clear enough, and a vaguer
             # question in its place would ask it again ("是想办理退货、换货还是…"). The point's answers lead.
+            handoff = False
+        if handoff and candidates and _specific(reading.doc.text, match):
+            # A message saying a lot, whose likely point stands well clear of the next ("我刚拍了毛衣 订单号… 再加条裤子能一起发吗？
+            # 还是毛衣先发 我10号要出差"): "您是想问「合并发货」的事吗？方便再说具体一点吗" asks for what it has said (raters
+            # called it asking again). The point's answers lead.
             handoff = False
         if handoff and match.leaning in set(discussed) and candidates:
             # The likely point is what the customer's last turns asked: the conversation is clear, and "您是想问「质量问题」
