@@ -29,10 +29,16 @@ _QUESTION = re.compile(
     r"[?吗呢嘛]|么$|[啥哪咋谁]|几(?=[码号天点时日月]|$)|什么|多少|多久|多大|多长|怎么|怎样|如何|是否|能否|可否|还是(?!老|原来|原先|旧|没|不|一样|那样|之前|以前)|(.)不\1|(.)没\2|[不没]$"
     # asking to be told yes ("换小一码可以吧", "能退吧"), not giving in ("那好吧", "行吧")
     r"|(?:可以|能[^吧\s]{0,3})吧$"
+    # asked in Cantonese ("37码系咪脚长23.5", "运费几多", "有冇黑色", "好唔好洗")
+    r"|系咪|几多|几时|点样|点解|咩|边度|边个|冇$|有冇|(.)唔\3"
+    # asked as a request ("退货地址发下", "尺码表发我")
+    r"|(?:发|告诉|说)(?:一?下|我|给我)$"
 )
 # A 呢 that tells, not asks: after something going on ("我怀着孕呢", "我在上班呢", "人家等着穿呢").
 _TELLS = re.compile(r"(?:着.*|^(?:我|我们|人家|孩子|宝宝|家里)?(?:正|还|都)?在(?!哪|吗|不|没).*)呢$")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+# A clause opening another topic ("还有哈尔滨零下二十几度 这件扛的住吗"): it goes with the question after it.
+_NEW_TOPIC = re.compile(r"^(?:还有|另外|对了|顺便|再问)")
 _DIGIT = re.compile(r"\d")
 
 
@@ -121,7 +127,7 @@ def split_asks(text: str) -> list[str]:
             else:
                 questions.append(" ".join([*lead, part]))
             lead = []
-        elif questions and not _DIGIT.search(part) and not lead:
+        elif questions and not _DIGIT.search(part) and not lead and not _NEW_TOPIC.match(part):
             questions[-1] += " " + part
         else:
             lead.append(part)

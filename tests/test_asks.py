@@ -50,6 +50,17 @@ def asks(text: str) -> list[str]:
     # 前天签收的 可以换吧？来回运费咋算" was answered about the exchange alone)
     ("前天收到的 有点大 换小一码可以吧 邮费谁出", ["前天收到的 有点大 换小一码可以吧", "邮费谁出"]),
     ("能退吧 运费险有吗", ["能退吧", "运费险有吗"]),
+    # asked in Cantonese (a rated conversation: "37碼係咪腳長23.5？寄香港運費幾多" was one question, and only the size was
+    # answered)
+    ("我喺香港 37碼係咪腳長23.5 寄香港運費幾多", ["我喺香港 37码系咪脚长23.5", "寄香港运费几多"]),
+    ("有冇黑色 好唔好洗", ["有冇黑色", "好唔好洗"]),
+    # asked as a request ("地址发下", "尺码表发我"): a question too (a rated conversation: "退货地址发下！！…包裹上要写订单号吗"
+    # was one question, and the order number went unanswered)
+    ("退货地址发下！！快递小哥在门口等着呢 包裹上要写订单号吗", ["退货地址发下 快递小哥在门口等着呢", "包裹上要写订单号吗"]),
+    ("尺码表发我 M码衣长多少", ["尺码表发我", "M码衣长多少"]),
+    # a clause opening another topic ("还有…", "另外…") goes with the question after it (a rated conversation: "能在这之前到吗？
+    # 还有哈尔滨零下二十几度 这件扛的住吗" read the weather with the delivery question)
+    ("后天能到吗 还有哈尔滨零下二十几度 这件扛的住吗", ["后天能到吗", "还有哈尔滨零下二十几度 这件扛的住吗"]),
 ])
 def test_a_message_is_cut_into_its_questions(message, expected):
     assert asks(message) == expected

@@ -376,7 +376,9 @@ def test_a_reply_telling_the_customer_to_order_is_not_offered_once_they_have(par
     offered = offer(parts, "好吧 我4点05付的😅 那就是明天发咯 常州的 后天能到么", "logistics.arrival-time").replies
     assert offered and not any(re.search("尽早下单|早点下单", r.text) for r in offered), [r.text for r in offered]
     for said, ordered in [("三点半下的单", True), ("我明天三点拍的话能发吗", None), ("4点前付款能发吗", None),
-                          ("拍好了差价也补了 今天能发吗", True), ("拍好了再跟你说", None), ("买好了的话能发吗", None)]:
+                          ("拍好了差价也补了 今天能发吗", True), ("拍好了再跟你说", None), ("买好了的话能发吗", None),
+                          # a rated conversation: "我晚上10点多拍的羽绒服 … 能在这之前到吗" got "建议尽早下单"
+                          ("我晚上10点多拍的羽绒服 米白S", True), ("十点多付的", True)]:
         assert read_state([("customer", said)]).holds("ordered") is ordered, said
 
 

@@ -485,6 +485,24 @@ def test_other_goods_asked_for_by_a_colour_are_answered_by_the_products_colours(
     assert product_answers(jeans, "product.catalogue", {}, "还有别的款吗 想要阔腿的") == []
 
 
+def test_a_cold_named_is_compared_with_the_cold_the_product_is_made_for():
+    """Rated conversations: "哈尔滨零下25度 这件扛得住吗" and "零下二十几度 扛的住吗" got "厚款，零下10℃左右可穿" alone, which
+    leaves the customer to work out that it is not made for that cold."""
+    from service.shop.answers import product_answers
+    from service.shop.products import Product
+
+    jacket = Product(id="D1", title="羽绒服", attributes={"thickness": "厚款，零下10℃左右可穿"})
+    text = lambda message: product_answers(jacket, "product.thickness", {}, message)[0].text  # noqa: E731
+    assert "零下25度比它标的温度低" in text("元旦去哈尔滨 那边零下25度左右 这件扛得住吗")
+    assert "零下二十几度比它标的温度低" in text("哈尔滨零下二十几度 这件扛的住吗")
+    assert "零下20度比它标的温度低" in text("-20°C能穿吗")
+    assert "零下十几度比它标的温度低" in text("零下十几度够不够暖")  # ten-odd: beyond "零下10℃左右"
+    assert "零下三四度在它标的温度范围里" in text("最冷零下三四度 够吗")  # three or four, not thirty-four
+    assert text("厚不厚") == "亲，这款羽绒服的厚薄：厚款，零下10℃左右可穿～"
+    sweater = Product(id="S1", title="毛衣", attributes={"thickness": "中厚，秋冬单穿或内搭都合适"})
+    assert "零下" not in product_answers(sweater, "product.thickness", {}, "零下五度够不够")[0].text  # no cold given: not compared
+
+
 def test_the_chart_asks_for_what_it_is_read_by():
     """The chart's closing question asked every chart for 身高体重, a shoe's too."""
     from service.shop.answers import chart_answer

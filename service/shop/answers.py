@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+import cn2an
+
 from service.replies.corpus import StandardReply
 from service.shop.products import ATTRIBUTES, GENERATED_ID_PREFIXES, Product
 from service.shop.sizes import BODY, FIT, LABELS, SizeAdvice, SizeChart, SizeRow
@@ -122,10 +124,57 @@ def _attribute_text(product: Product, attribute: str, slots: dict[str, str], tex
     if attribute == "features":
         return f"亲，这款{title}的特点是：{'、'.join(value)}～"
     label = ATTRIBUTES[attribute][1]
+    if attribute == "thickness":
+        said = _cold_compared(value, text)
+        if said is not None:
+            return f"亲，这款{title}的{label}：{value}；{said}～"
     if attribute == "material":
         said = [f for f in product.attributes.get("features") or () if _feature_asked(f, text)]
         return f"亲，这款{title}的材质是{value}，{'、'.join(said)}哦～" if said else f"亲，这款{title}的材质是{value}哦～"
     return f"亲，这款{title}的{label}：{value}～"
+
+
+# A temperature below zero, as a product's data gives it ("零下10℃左右可穿", "-10°C") and as customers write it ("零下25度",
+# "零下二十几度", "-20°C"): the number of degrees below zero.
+_BELOW_ZERO = re.compile(r"(?:零下|-|负)\s?(\d{1,2}|[一二两三四五六七八九十]{1,3})(几|多)?\s?(?:℃|°C|度)")
+
+
+_DIGITS = dict(zip("一二两三四五六七八九", (1, 2, 2, 3, 4, 5, 6, 7, 8, 9)))
+
+
+def _degrees_below(text: str) -> tuple[int, str] | None:
+    """(degrees below zero, as said) of the first such temperature in `text`: "零下三四度" is up to 4, "零下二十几度" about
+    25."""
+    found = _BELOW_ZERO.search(text)
+    if found is None:
+        return None
+    number = found.group(1)
+    said = found.group(0).replace(" ", "") if found.group(0).startswith("零下") else None
+    if number.isdigit():
+        degrees = int(number)
+    elif "十" not in number and len(number) == 2:  # two numerals side by side: a range ("三四度")
+        degrees = max(_DIGITS[c] for c in number)
+    else:
+        try:
+            degrees = int(cn2an.cn2an(number, "smart"))
+        except (ValueError, KeyError, IndexError):
+            return None
+    if found.group(2):  # "十几度", "二十多度": some degrees more
+        degrees += 5
+    return degrees, said or f"零下{degrees}度"
+
+
+def _cold_compared(thickness: str, text: str) -> str | None:
+    """How the cold the customer names compares with the cold the product's data says it is worn in ("零下25度扛得住吗"
+    of a jacket "零下10℃左右可穿"), said without claiming more than the data: colder by more than a few degrees is
+    beyond what it is made for; otherwise within it. None when either says no temperature."""
+    rated, asked = _degrees_below(thickness), _degrees_below(text)
+    if rated is None or asked is None:
+        return None
+    (limit, _), (degrees, said) = rated, asked
+    if degrees > limit + 3:
+        return f"{said}比它标的温度低，单穿可能不够暖，里面最好再加件厚毛衣"
+    return f"{said}在它标的温度范围里"
 
 
 # How a fabric feels on the skin, asked of its material ("会不会扎", "穿着痒不痒"): a feature saying it is answered.
