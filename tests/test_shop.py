@@ -824,6 +824,12 @@ def test_a_shop_point_near_in_words_but_not_asked_is_not_offered(demo_real):
     for message in ("毛衣起球吗", "这件毛衣会掉毛吗"):
         first = suggest(demo_real, message, product_id="SW-2301")["replies"][0]
         assert first["id"] == "shop-sw2301-pilling-01", (message, first)
+    # asking several things, none of them pilling (a rated conversation: "那袋子是跟毛衣先发还是等裤子一起啊？毛衣能不能先发"
+    # got the pilling answer); one of them pilling keeps it
+    answer = suggest(demo_real, "毛衣可以先发吗？收纳袋是跟毛衣一起寄还是跟裤子一起", product_id="SW-2301")
+    assert "shop.sw-2301-pilling" not in [p["id"] for p in answer["knowledge_points"]], answer["knowledge_points"]
+    answer = suggest(demo_real, "毛衣会起球吗？能不能直接洗衣机洗啊", product_id="SW-2301")
+    assert any("起球" in r["text"] for r in answer["replies"][:2]), answer["replies"][:2]
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ import numpy as np
 
 from intents.analyzer import Analyzer, Reading, Turn
 from intents.asks import split_asks
+from intents.classifier import make_documents
 from intents.measurements import conversation_measurements
 from intents.encoder import EncoderError, NullEncoder, load_ranking_encoder
 from intents.labels import INTENTS
@@ -255,7 +256,7 @@ CUSTOMER_SAYS = frozenset({"usual_size"})
 # Chinese characters, its best point at least SPECIFIC_FLOOR and SPECIFIC_MARGIN times the next one.
 SPECIFIC_CHARS = 12
 SPECIFIC_FLOOR = 0.2
-SPECIFIC_MARGIN = 1.8
+SPECIFIC_MARGIN = 1.5
 _HAN_CHAR = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -449,14 +450,18 @@ class ReplyService:
             p for p in self._extra_points(index, reading)
             if p.id not in others and not (has_it and index.points[p.id].stage == "售前")
         ]
-        if (extra and match.points and match.points[0].confidence >= KIN_SURE and self.matcher is not None
-                and len(split_asks(reading.doc.text)) < 2):
+        if extra and match.points and match.points[0].confidence >= KIN_SURE and self.matcher is not None:
             # Near in words is not the same question: "毛衣什么材质的" is 0.94 from "这件毛衣起球吗". A shop point whose own
             # phrasings the knowledge model reads as other points than the one it is sure the message asks (material, not
-            # pilling) is not offered, unless the message reads as one of them at all. A message asking several things
-            # keeps it: one of its questions may ask it ("毛衣起求吗？能不能直接洗衣机洗啊", the whole read as washing).
+            # pilling) is not offered, unless the message, or one of its questions when it asks several, reads as one of
+            # them at all ("毛衣起求吗？能不能直接洗衣机洗啊", the whole read as washing, keeps it; "袋子跟毛衣先发还是等裤子一起啊？
+            # 毛衣能不能先发" does not).
             kin = self._kin(index)
-            extra = [p for p in extra if not kin.get(p.id) or self.matcher.sureness(reading.doc, kin[p.id]) >= KIN_FLOOR]
+            questions = split_asks(reading.doc.text)
+            docs = [reading.doc]
+            if len(questions) > 1 and any(kin.get(p.id) for p in extra):
+                docs += make_documents(questions[: MatchWeights().max_asks], self.matcher.segmenter, self.matcher.encoder)
+            extra = [p for p in extra if not kin.get(p.id) or any(self.matcher.sureness(d, kin[p.id]) >= KIN_FLOOR for d in docs)]
         if not extra:
             return match
         merged = sorted([*match.points, *extra], key=lambda p: -p.confidence)[: MatchWeights().max_listed]
