@@ -498,6 +498,7 @@ def test_a_cold_named_is_compared_with_the_cold_the_product_is_made_for():
     assert "零下20度比它标的温度低" in text("-20°C能穿吗")
     assert "零下十几度比它标的温度低" in text("零下十几度够不够暖")  # ten-odd: beyond "零下10℃左右"
     assert "零下三四度在它标的温度范围里" in text("最冷零下三四度 够吗")  # three or four, not thirty-four
+    assert text("白天10-20度 晚上冷点 厚吗") == "亲，这款羽绒服的厚薄：厚款，零下10℃左右可穿～"  # a range's dash is no minus
     assert text("厚不厚") == "亲，这款羽绒服的厚薄：厚款，零下10℃左右可穿～"
     sweater = Product(id="S1", title="毛衣", attributes={"thickness": "中厚，秋冬单穿或内搭都合适"})
     assert "零下" not in product_answers(sweater, "product.thickness", {}, "零下五度够不够")[0].text  # no cold given: not compared

@@ -24,7 +24,7 @@ import numpy as np
 
 from intents.analyzer import Analyzer, Reading, Turn
 from intents.asks import split_asks
-from intents.classifier import make_documents
+from intents.classifier import EMBED_MAX_CHARS, make_documents
 from intents.measurements import conversation_measurements
 from intents.encoder import EncoderError, NullEncoder, load_ranking_encoder
 from intents.labels import INTENTS
@@ -460,7 +460,8 @@ class ReplyService:
             questions = split_asks(reading.doc.text)
             docs = [reading.doc]
             if len(questions) > 1 and any(kin.get(p.id) for p in extra):
-                docs += make_documents(questions[: MatchWeights().max_asks], self.matcher.segmenter, self.matcher.encoder)
+                read = [q[:EMBED_MAX_CHARS] for q in questions[: self.matcher.weights.max_asks]]
+                docs += make_documents(read, self.matcher.segmenter, self.matcher.encoder)
             extra = [p for p in extra if not kin.get(p.id) or any(self.matcher.sureness(d, kin[p.id]) >= KIN_FLOOR for d in docs)]
         if not extra:
             return match

@@ -135,8 +135,8 @@ def _attribute_text(product: Product, attribute: str, slots: dict[str, str], tex
 
 
 # A temperature below zero, as a product's data gives it ("零下10℃左右可穿", "-10°C") and as customers write it ("零下25度",
-# "零下二十几度", "-20°C"): the number of degrees below zero.
-_BELOW_ZERO = re.compile(r"(?:零下|-|负)\s?(\d{1,2}|[一二两三四五六七八九十]{1,3})(几|多)?\s?(?:℃|°C|度)")
+# "零下二十几度", "-20°C"; not the dash of a range, "10-20度"): the number of degrees below zero.
+_BELOW_ZERO = re.compile(r"(?:零下|(?<![\d.])-|负)\s?(\d{1,2}|[一二两三四五六七八九十]{1,3})(几|多)?\s?(?:℃|°C|度)")
 
 
 _DIGITS = dict(zip("一二两三四五六七八九", (1, 2, 2, 3, 4, 5, 6, 7, 8, 9)))
