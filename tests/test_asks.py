@@ -100,11 +100,12 @@ def test_a_message_asking_one_thing_stays_whole(message):
         ("那就L吧 什么时候发货", "什么时候发货"),
         ("行 就拿28 大概几天能到", "大概几天能到"),
         ("要黑色吧 黑色有货吗", "黑色有货吗"),
+        ("好 那就L吧 什么时候发", "什么时候发"),
         # told what the question is about: kept whole
         ("我是油皮 这个适合吗", None),
         ("好 165 110斤穿M到哪", None),
-        ("好 那就L吧 什么时候发", "什么时候发"),
         ("买了两百多 说好的收纳袋呢 拆开没看到啊", None),
+        # only agreeing, no choice: kept whole (the opener rule reads it)
         ("好 那运费险能赔多少", None),
         # nothing asked, or nothing told before the question
         ("那就M吧 谢谢", None),
