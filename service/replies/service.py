@@ -257,12 +257,11 @@ CUSTOMER_SAYS = frozenset({"usual_size"})
 SPECIFIC_CHARS = 12
 SPECIFIC_FLOOR = 0.2
 SPECIFIC_MARGIN = 1.5
-_HAN_CHAR = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _specific(text: str, match: Match) -> bool:
     """Whether an unsure message still says clearly enough what it is about (see SPECIFIC_CHARS)."""
-    if not match.points or len(_HAN_CHAR.findall(text)) < SPECIFIC_CHARS:
+    if not match.points or len(_CONTENT.findall(text)) < SPECIFIC_CHARS:
         return False
     top = match.points[0].confidence
     second = match.points[1].confidence if len(match.points) > 1 else 0.0
